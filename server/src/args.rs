@@ -1,0 +1,343 @@
+//! The command line: virtiofsd 1.14's flags, parsed with clap and checked into a [`Config`].
+//!
+//! Every virtiofsd flag is either implemented or refused with an error naming it: none is
+//! silently ignored.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::Parser;
+
+use crate::config::{CachePolicy, Config, Listen};
+
+/// What `--print-capabilities` prints: libvirt reads it to learn which options it may pass.
+pub const CAPABILITIES: &str = r#"{"type":"fs","features":["separate-options"]}"#;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "ferryd",
+    version,
+    about = "vhost-user-fs daemon: serves a host directory to a VM's virtiofs driver (a drop-in for virtiofsd)"
+)]
+pub struct Args {
+    /// Shared directory path
+    #[arg(long)]
+    pub shared_dir: Option<PathBuf>,
+    /// Tag announced to the guest through the device config space (VHOST_USER_PROTOCOL_F_CONFIG)
+    #[arg(long)]
+    pub tag: Option<String>,
+    /// vhost-user socket path
+    #[arg(long, alias = "socket")]
+    pub socket_path: Option<PathBuf>,
+    /// Name of the group that may connect to the socket
+    #[arg(long)]
+    pub socket_group: Option<String>,
+    /// File descriptor of an already-listening vhost-user socket
+    #[arg(long)]
+    pub fd: Option<i32>,
+    /// Worker threads; 0 serves requests on the queue threads
+    #[arg(long, default_value_t = 0)]
+    pub thread_pool_size: usize,
+    /// Request queues offered to the VMM (QEMU's num-request-queues)
+    #[arg(long, default_value_t = 1)]
+    pub request_queues: usize,
+    /// Enable extended attributes
+    #[arg(long)]
+    pub xattr: bool,
+    /// POSIX ACL support: only "never" is available
+    #[arg(long, num_args = 0..=1, default_missing_value = "auto")]
+    pub posix_acl: Option<String>,
+    /// Sandbox mode: only "none" is available until the sandbox lands
+    #[arg(long, default_value = "none")]
+    pub sandbox: String,
+    /// Seccomp action: only "none" is available until the filter lands
+    #[arg(long, default_value = "none")]
+    pub seccomp: String,
+    /// Export the directory read-only (EROFS for every change, enforced in the daemon)
+    #[arg(long)]
+    pub readonly: bool,
+    /// Tell the guest which directories are mount points (FUSE_SUBMOUNTS)
+    #[arg(long, overrides_with = "no_announce_submounts")]
+    pub announce_submounts: bool,
+    /// Do not announce submounts
+    #[arg(long)]
+    pub no_announce_submounts: bool,
+    /// Refer to inodes by file handle: never, prefer (alias fallback), mandatory
+    #[arg(long, default_value = "never")]
+    pub inode_file_handles: String,
+    /// Caching policy the guest may use: auto, always, never, metadata
+    #[arg(long, default_value = "auto")]
+    pub cache: String,
+    /// Allow shared mmap when --cache=never or metadata (FUSE_DIRECT_IO_ALLOW_MMAP)
+    #[arg(long)]
+    pub allow_mmap: bool,
+    /// Disable READDIRPLUS
+    #[arg(long)]
+    pub no_readdirplus: bool,
+    /// Enable the guest's writeback cache
+    #[arg(long)]
+    pub writeback: bool,
+    /// Honour the guest's O_DIRECT
+    #[arg(long)]
+    pub allow_direct_io: bool,
+    /// Print the vhost-user.json capabilities and exit
+    #[arg(long)]
+    pub print_capabilities: bool,
+    /// Log level: error, warn, info, debug, trace, off
+    #[arg(long, default_value = "info")]
+    pub log_level: String,
+    /// Set RLIMIT_NOFILE (0: raise to min(1,000,000, nr_open))
+    #[arg(long)]
+    pub rlimit_nofile: Option<u64>,
+    /// Support FUSE_HANDLE_KILLPRIV_V2
+    #[arg(long, overrides_with = "no_killpriv_v2")]
+    pub killpriv_v2: bool,
+    /// Do not support FUSE_HANDLE_KILLPRIV_V2 (the default)
+    #[arg(long)]
+    pub no_killpriv_v2: bool,
+    /// Debug logging (deprecated: --log-level=debug)
+    #[arg(short = 'd')]
+    pub debug: bool,
+    /// Foreground: a no-op kept for compatibility
+    #[arg(short = 'f')]
+    pub foreground: bool,
+    /// Legacy comma-separated options (source=DIR,cache=MODE,xattr,...)
+    #[arg(short = 'o', value_delimiter = ',')]
+    pub legacy: Vec<String>,
+
+    // virtiofsd flags ferryd does not implement: accepted by the parser so that the error can
+    // name them, then refused.
+    #[arg(long, hide = true)]
+    pub xattrmap: Option<String>,
+    #[arg(long, hide = true)]
+    pub modcaps: Option<String>,
+    #[arg(long, hide = true)]
+    pub syslog: bool,
+    #[arg(long, hide = true, num_args = 0..=1, default_missing_value = "auto")]
+    pub security_label: Option<String>,
+    #[arg(long, hide = true)]
+    pub uid_map: Vec<String>,
+    #[arg(long, hide = true)]
+    pub gid_map: Vec<String>,
+    #[arg(long, hide = true)]
+    pub translate_uid: Vec<String>,
+    #[arg(long, hide = true)]
+    pub translate_gid: Vec<String>,
+    #[arg(long, hide = true)]
+    pub preserve_noatime: bool,
+    #[arg(long, hide = true)]
+    pub migration_mode: Option<String>,
+    #[arg(long, hide = true)]
+    pub migration_on_error: Option<String>,
+    #[arg(long, hide = true)]
+    pub migration_verify_handles: bool,
+    #[arg(long, hide = true)]
+    pub migration_confirm_paths: bool,
+}
+
+/// A command line that cannot be served.
+#[derive(Debug, thiserror::Error)]
+pub enum ArgsError {
+    #[error("{0} is not supported by ferryd")]
+    Unsupported(String),
+    #[error("invalid value {value:?} for {flag}: {why}")]
+    Invalid {
+        flag: &'static str,
+        value: String,
+        why: &'static str,
+    },
+    #[error("{0} is required")]
+    Missing(&'static str),
+    #[error("{0} and {1} cannot be used together")]
+    Conflict(&'static str, &'static str),
+}
+
+fn unsupported(flag: &str) -> ArgsError {
+    ArgsError::Unsupported(flag.to_string())
+}
+
+impl Args {
+    /// Refuses every virtiofsd flag ferryd does not implement, naming it.
+    fn refuse_unsupported(&self) -> Result<(), ArgsError> {
+        let set: [(&str, bool); 13] = [
+            ("--xattrmap", self.xattrmap.is_some()),
+            ("--modcaps", self.modcaps.is_some()),
+            ("--syslog", self.syslog),
+            ("--security-label", self.security_label.is_some()),
+            ("--uid-map", !self.uid_map.is_empty()),
+            ("--gid-map", !self.gid_map.is_empty()),
+            ("--translate-uid", !self.translate_uid.is_empty()),
+            ("--translate-gid", !self.translate_gid.is_empty()),
+            ("--preserve-noatime", self.preserve_noatime),
+            ("--migration-mode", self.migration_mode.is_some()),
+            ("--migration-on-error", self.migration_on_error.is_some()),
+            ("--migration-verify-handles", self.migration_verify_handles),
+            ("--migration-confirm-paths", self.migration_confirm_paths),
+        ];
+        match set.iter().find(|(_, on)| *on) {
+            Some((flag, _)) => Err(unsupported(flag)),
+            None => Ok(()),
+        }
+    }
+
+    /// Folds the legacy `-o` options into the modern flags, refusing those it does not know.
+    fn apply_legacy(&mut self) -> Result<(), ArgsError> {
+        for opt in std::mem::take(&mut self.legacy) {
+            let (key, val) = match opt.split_once('=') {
+                Some((k, v)) => (k, Some(v.to_string())),
+                None => (opt.as_str(), None),
+            };
+            match (key, val) {
+                ("source", Some(v)) => self.shared_dir = Some(v.into()),
+                ("cache", Some(v)) => self.cache = v,
+                ("sandbox", Some(v)) => self.sandbox = v,
+                ("log_level", Some(v)) => self.log_level = v,
+                ("xattr", None) => self.xattr = true,
+                ("no_xattr", None) => self.xattr = false,
+                ("readdirplus", None) => self.no_readdirplus = false,
+                ("no_readdirplus", None) => self.no_readdirplus = true,
+                ("writeback", None) => self.writeback = true,
+                ("no_writeback", None) => self.writeback = false,
+                ("allow_direct_io", None) => self.allow_direct_io = true,
+                ("no_allow_direct_io", None) => self.allow_direct_io = false,
+                ("announce_submounts", None) => self.announce_submounts = true,
+                ("killpriv_v2", None) => self.killpriv_v2 = true,
+                ("no_killpriv_v2", None) => self.killpriv_v2 = false,
+                _ => return Err(ArgsError::Unsupported(format!("-o {opt}"))),
+            }
+        }
+        Ok(())
+    }
+}
+
+impl TryFrom<Args> for Config {
+    type Error = ArgsError;
+
+    fn try_from(mut a: Args) -> Result<Config, ArgsError> {
+        a.refuse_unsupported()?;
+        a.apply_legacy()?;
+        let shared_dir = a
+            .shared_dir
+            .take()
+            .ok_or(ArgsError::Missing("--shared-dir"))?;
+        let listen = match (a.socket_path.take(), a.fd) {
+            (Some(_), Some(_)) => return Err(ArgsError::Conflict("--socket-path", "--fd")),
+            (Some(p), None) => Listen::Path(p),
+            (None, Some(fd)) => Listen::Fd(fd),
+            (None, None) => return Err(ArgsError::Missing("--socket-path or --fd")),
+        };
+        if a.socket_group.is_some() && matches!(listen, Listen::Fd(_)) {
+            return Err(ArgsError::Conflict("--socket-group", "--fd"));
+        }
+        match a.sandbox.as_str() {
+            "none" => {}
+            "namespace" | "chroot" => return Err(unsupported(&format!("--sandbox {}", a.sandbox))),
+            _ => {
+                return Err(invalid(
+                    "--sandbox",
+                    a.sandbox,
+                    "expected namespace, chroot or none",
+                ))
+            }
+        }
+        match a.seccomp.as_str() {
+            "none" => {}
+            "kill" | "log" | "trap" => {
+                return Err(unsupported(&format!("--seccomp {}", a.seccomp)))
+            }
+            _ => {
+                return Err(invalid(
+                    "--seccomp",
+                    a.seccomp,
+                    "expected kill, log, trap or none",
+                ))
+            }
+        }
+        match a.posix_acl.as_deref() {
+            None | Some("never") => {}
+            Some(v @ ("auto" | "always")) => return Err(unsupported(&format!("--posix-acl={v}"))),
+            Some(v) => {
+                return Err(invalid(
+                    "--posix-acl",
+                    v.into(),
+                    "expected never, auto or always",
+                ))
+            }
+        }
+        let inode_file_handles = match a.inode_file_handles.as_str() {
+            "never" => false,
+            "prefer" | "fallback" => true,
+            "mandatory" => return Err(unsupported("--inode-file-handles=mandatory")),
+            _ => {
+                return Err(invalid(
+                    "--inode-file-handles",
+                    a.inode_file_handles,
+                    "expected never, prefer or mandatory",
+                ))
+            }
+        };
+        let cache: CachePolicy = a
+            .cache
+            .parse()
+            .map_err(|why| invalid("--cache", a.cache.clone(), why))?;
+        let log_level = match a.log_level.as_str() {
+            _ if a.debug => log::LevelFilter::Debug,
+            "error" => log::LevelFilter::Error,
+            "warn" => log::LevelFilter::Warn,
+            "info" => log::LevelFilter::Info,
+            "debug" => log::LevelFilter::Debug,
+            "trace" => log::LevelFilter::Trace,
+            "off" => log::LevelFilter::Off,
+            _ => {
+                return Err(invalid(
+                    "--log-level",
+                    a.log_level,
+                    "expected error, warn, info, debug, trace or off",
+                ))
+            }
+        };
+        if a.request_queues == 0 || a.request_queues > 63 {
+            return Err(invalid(
+                "--request-queues",
+                a.request_queues.to_string(),
+                "expected 1 to 63",
+            ));
+        }
+        Ok(Config {
+            shared_dir,
+            listen,
+            socket_group: a.socket_group,
+            tag: a.tag,
+            thread_pool_size: a.thread_pool_size,
+            request_queues: a.request_queues,
+            xattr: a.xattr,
+            readonly: a.readonly,
+            announce_submounts: a.announce_submounts && !a.no_announce_submounts,
+            inode_file_handles,
+            cache,
+            allow_mmap: a.allow_mmap,
+            readdirplus: !a.no_readdirplus,
+            writeback: a.writeback,
+            allow_direct_io: a.allow_direct_io,
+            killpriv_v2: a.killpriv_v2 && !a.no_killpriv_v2,
+            rlimit_nofile: a.rlimit_nofile,
+            log_level,
+        })
+    }
+}
+
+fn invalid(flag: &'static str, value: String, why: &'static str) -> ArgsError {
+    ArgsError::Invalid { flag, value, why }
+}
+
+/// The guest-visible entry/attribute timeout for a cache policy (virtiofsd's values).
+pub fn timeout(cache: CachePolicy) -> Duration {
+    match cache {
+        CachePolicy::Never => Duration::ZERO,
+        CachePolicy::Auto => Duration::from_secs(1),
+        CachePolicy::Metadata | CachePolicy::Always => Duration::from_secs(86400),
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,63 @@
+//! The daemon's configuration, built from the command line by `TryFrom<Args>`.
+
+use std::path::PathBuf;
+use std::str::FromStr;
+
+/// Where the vhost-user socket comes from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Listen {
+    /// Create and listen on this path.
+    Path(PathBuf),
+    /// An inherited, already-listening socket (libvirt's `--fd`).
+    Fd(i32),
+}
+
+/// How much the guest may cache, with virtiofsd's meanings.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CachePolicy {
+    /// No caching: timeouts 0, direct I/O.
+    Never,
+    /// Metadata cached for a day, data not cached.
+    Metadata,
+    /// Timeouts of 1 s; data cached and revalidated on open.
+    Auto,
+    /// Everything cached for a day; the host must not change the tree behind the guest.
+    Always,
+}
+
+impl FromStr for CachePolicy {
+    type Err = &'static str;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "never" | "none" => Ok(CachePolicy::Never),
+            "metadata" => Ok(CachePolicy::Metadata),
+            "auto" => Ok(CachePolicy::Auto),
+            "always" => Ok(CachePolicy::Always),
+            _ => Err("expected auto, always, never or metadata"),
+        }
+    }
+}
+
+/// Everything ferryd needs to run.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub shared_dir: PathBuf,
+    pub listen: Listen,
+    pub socket_group: Option<String>,
+    pub tag: Option<String>,
+    pub thread_pool_size: usize,
+    pub request_queues: usize,
+    pub xattr: bool,
+    pub readonly: bool,
+    pub announce_submounts: bool,
+    pub inode_file_handles: bool,
+    pub cache: CachePolicy,
+    pub allow_mmap: bool,
+    pub readdirplus: bool,
+    pub writeback: bool,
+    pub allow_direct_io: bool,
+    pub killpriv_v2: bool,
+    pub rlimit_nofile: Option<u64>,
+    pub log_level: log::LevelFilter,
+}

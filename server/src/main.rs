@@ -1,0 +1,104 @@
+//! ferryd: the vhost-user-fs daemon a VMM spawns once per shared directory.
+
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use clap::Parser;
+use ferry::args::{Args, CAPABILITIES};
+use ferry::config::{CachePolicy, Config, Listen};
+use ferry::server::{Server, ServerOptions};
+use ferry::transport::vhost_user::{DeviceConfig, FsDevice};
+use ferry::{fs, sys};
+use log::{error, info, warn};
+use vhost::vhost_user::{Error as VuError, Listener};
+use vhost_user_backend::{Error as DaemonError, VhostUserDaemon};
+use vm_memory::{GuestMemoryAtomic, GuestMemoryMmap};
+
+fn main() -> ExitCode {
+    let args = Args::parse();
+    if args.print_capabilities {
+        println!("{CAPABILITIES}");
+        return ExitCode::SUCCESS;
+    }
+    let cfg = match Config::try_from(args) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("ferryd: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    env_logger::Builder::new()
+        .filter_level(cfg.log_level)
+        .parse_env("FERRY_LOG")
+        .init();
+    match run(cfg) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            error!("{e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(cfg: Config) -> Result<(), Box<dyn std::error::Error>> {
+    match cfg.rlimit_nofile {
+        Some(0) => {}
+        want => match sys::raise_nofile(want.unwrap_or(0)) {
+            Ok(n) => info!("RLIMIT_NOFILE {n}"),
+            Err(e) if want.is_none() => warn!("cannot raise RLIMIT_NOFILE: {e}"),
+            Err(e) => return Err(format!("--rlimit-nofile: {e}").into()),
+        },
+    }
+    let backend = fs::linux(&cfg).map_err(|e| format!("{}: {e}", cfg.shared_dir.display()))?;
+    let opts = ServerOptions {
+        readonly: cfg.readonly,
+        readdirplus: cfg.readdirplus,
+        announce_submounts: cfg.announce_submounts,
+        posix_acl: false,
+        auto_inval_data: cfg.cache != CachePolicy::Never,
+        allow_mmap: cfg.allow_mmap,
+    };
+    let server = Arc::new(Server::new(backend, opts));
+    let device = Arc::new(FsDevice::new(
+        server,
+        DeviceConfig {
+            request_queues: cfg.request_queues,
+            tag: cfg.tag.clone(),
+            thread_pool_size: cfg.thread_pool_size,
+        },
+    )?);
+    let mut daemon = VhostUserDaemon::new(
+        "ferryd".to_string(),
+        device,
+        GuestMemoryAtomic::new(GuestMemoryMmap::new()),
+    )
+    .map_err(|e| format!("cannot create the vhost-user daemon: {e:?}"))?;
+
+    let mut listener = match &cfg.listen {
+        Listen::Path(p) => {
+            let l = Listener::new(p, true).map_err(|e| format!("{}: {e}", p.display()))?;
+            if let Some(g) = &cfg.socket_group {
+                sys::set_socket_group(p, g).map_err(|e| format!("--socket-group {g}: {e}"))?;
+            }
+            l
+        }
+        Listen::Fd(fd) => Listener::from(sys::listener_from_fd(*fd)?),
+    };
+    info!(
+        "serving {} on {:?}, waiting for the VMM",
+        cfg.shared_dir.display(),
+        cfg.listen
+    );
+    daemon
+        .start(&mut listener)
+        .map_err(|e| format!("vhost-user connection failed: {e:?}"))?;
+    info!("VMM connected");
+    match daemon.wait() {
+        Ok(())
+        | Err(DaemonError::HandleRequest(VuError::Disconnected | VuError::PartialMessage)) => {
+            info!("VMM disconnected: exiting");
+            Ok(())
+        }
+        Err(e) => Err(format!("vhost-user connection failed: {e:?}").into()),
+    }
+}

@@ -1,0 +1,120 @@
+//! Name and attribute requests: LOOKUP, GETATTR, SETATTR, READLINK, and the ones that create
+//! directory entries (MKNOD, MKDIR, SYMLINK, LINK).
+
+use std::ffi::CStr;
+use std::time::Duration;
+
+use fuse_backend_rs::abi::fuse_abi::{
+    Attr, AttrOut, EntryOut, GetattrIn, MkdirIn, MknodIn, SetattrIn, SetattrValid, FATTR_FH,
+    GETATTR_FH, ROOT_ID,
+};
+use fuse_backend_rs::api::filesystem::Entry;
+
+use super::{errno, Backend, Ctx, Errno, Server};
+use crate::fuse::name::{LookupName, Name};
+
+const DOT: &CStr = c".";
+const DOTDOT: &CStr = c"..";
+
+pub(super) fn entry_out(e: Entry) -> EntryOut {
+    EntryOut::from(e)
+}
+
+fn attr_out(st: libc::stat64, valid: Duration) -> AttrOut {
+    AttrOut {
+        attr_valid: valid.as_secs(),
+        attr_valid_nsec: valid.subsec_nanos(),
+        dummy: 0,
+        attr: Attr::from(st),
+    }
+}
+
+impl<F: Backend> Server<F> {
+    fn reply_entry(&self, c: &mut Ctx<'_>, e: Entry) -> Result<(), Errno> {
+        c.reply.push_obj(&entry_out(e));
+        Ok(())
+    }
+
+    pub(super) fn lookup(&self, c: &mut Ctx<'_>, name: LookupName<'_>) -> Result<(), Errno> {
+        let parent = c.h.nodeid;
+        let name = match name {
+            LookupName::Name(n) => n.as_cstr(),
+            LookupName::Dot => DOT,
+            // `..` of the shared root is the root itself: never the directory above it.
+            LookupName::DotDot if parent == ROOT_ID => DOT,
+            LookupName::DotDot => DOTDOT,
+        };
+        let e = self.fs.lookup(&c.ctx, parent, name).map_err(errno)?;
+        self.reply_entry(c, e)
+    }
+
+    pub(super) fn getattr(&self, c: &mut Ctx<'_>, a: GetattrIn) -> Result<(), Errno> {
+        let fh = (a.flags & GETATTR_FH != 0).then_some(a.fh);
+        let (st, valid) = self.fs.getattr(&c.ctx, c.h.nodeid, fh).map_err(errno)?;
+        c.reply.push_obj(&attr_out(st, valid));
+        Ok(())
+    }
+
+    pub(super) fn setattr(&self, c: &mut Ctx<'_>, a: SetattrIn) -> Result<(), Errno> {
+        let fh = (a.valid & FATTR_FH != 0).then_some(a.fh);
+        let valid = SetattrValid::from_bits_truncate(a.valid);
+        let (st, v) = self
+            .fs
+            .setattr(&c.ctx, c.h.nodeid, a.into(), fh, valid)
+            .map_err(errno)?;
+        c.reply.push_obj(&attr_out(st, v));
+        Ok(())
+    }
+
+    pub(super) fn readlink(&self, c: &mut Ctx<'_>) -> Result<(), Errno> {
+        let target = self.fs.readlink(&c.ctx, c.h.nodeid).map_err(errno)?;
+        c.reply.push_bytes(&target);
+        Ok(())
+    }
+
+    pub(super) fn symlink(
+        &self,
+        c: &mut Ctx<'_>,
+        name: Name<'_>,
+        target: &CStr,
+    ) -> Result<(), Errno> {
+        let e = self
+            .fs
+            .symlink(&c.ctx, target, c.h.nodeid, name.as_cstr())
+            .map_err(errno)?;
+        self.reply_entry(c, e)
+    }
+
+    pub(super) fn mknod(&self, c: &mut Ctx<'_>, a: MknodIn, name: Name<'_>) -> Result<(), Errno> {
+        // A device node in the share would hand the guest's choice of host device to every
+        // host user who can open it: refused, as SECURITY.md A4 #16 asks.
+        let fmt = a.mode & libc::S_IFMT;
+        if fmt == libc::S_IFCHR || fmt == libc::S_IFBLK {
+            return Err(libc::EPERM);
+        }
+        let e = self
+            .fs
+            .mknod(&c.ctx, c.h.nodeid, name.as_cstr(), a.mode, a.rdev, a.umask)
+            .map_err(errno)?;
+        self.reply_entry(c, e)
+    }
+
+    pub(super) fn mkdir(&self, c: &mut Ctx<'_>, a: MkdirIn, name: Name<'_>) -> Result<(), Errno> {
+        let e = self
+            .fs
+            .mkdir(&c.ctx, c.h.nodeid, name.as_cstr(), a.mode, a.umask)
+            .map_err(errno)?;
+        self.reply_entry(c, e)
+    }
+
+    pub(super) fn link(&self, c: &mut Ctx<'_>, old: u64, name: Name<'_>) -> Result<(), Errno> {
+        if old == 0 {
+            return Err(libc::EBADF);
+        }
+        let e = self
+            .fs
+            .link(&c.ctx, old, c.h.nodeid, name.as_cstr())
+            .map_err(errno)?;
+        self.reply_entry(c, e)
+    }
+}

@@ -1,0 +1,103 @@
+//! FUSE_INIT: version and feature negotiation.
+
+use std::sync::atomic::Ordering;
+
+use fuse_backend_rs::abi::fuse_abi::{FsOptions, InitOut};
+use log::{error, info};
+use vm_memory_fbr::ByteValued;
+
+use super::{errno, Backend, Ctx, Errno, Server};
+use crate::fuse::decode::MAX_WRITE;
+use crate::fuse::opcode::INIT_EXT;
+use crate::fuse::{KERNEL_MINOR_VERSION, KERNEL_VERSION};
+
+/// FUSE_DIRECT_IO_ALLOW_MMAP (7.39), not among fuse-backend-rs's named flags.
+const DIRECT_IO_ALLOW_MMAP: u64 = 1 << 36;
+
+/// Pages per request: 1 MiB with 4 KiB pages.
+const MAX_PAGES: u16 = (MAX_WRITE / 4096) as u16;
+
+impl<F: Backend> Server<F> {
+    /// The features the server itself handles, whatever the backend.
+    fn server_wants(&self) -> FsOptions {
+        let mut o = FsOptions::ASYNC_READ
+            | FsOptions::PARALLEL_DIROPS
+            | FsOptions::BIG_WRITES
+            | FsOptions::MAX_PAGES
+            | FsOptions::ATOMIC_O_TRUNC
+            | FsOptions::ASYNC_DIO
+            | FsOptions::HAS_IOCTL_DIR
+            | FsOptions::INIT_EXT;
+        if self.opts.auto_inval_data {
+            o |= FsOptions::AUTO_INVAL_DATA;
+        }
+        if self.opts.announce_submounts {
+            o |= FsOptions::SUBMOUNTS;
+        }
+        if self.opts.posix_acl {
+            o |= FsOptions::POSIX_ACL | FsOptions::DONT_MASK;
+        }
+        o
+    }
+
+    pub(super) fn init(
+        &self,
+        c: &mut Ctx<'_>,
+        major: u32,
+        minor: u32,
+        max_readahead: u32,
+        flags: u64,
+    ) -> Result<(), Errno> {
+        if major < KERNEL_VERSION {
+            error!("guest speaks FUSE {major}.{minor}, older than 7.x: refused");
+            return Err(libc::EPROTO);
+        }
+        if major > KERNEL_VERSION {
+            // The guest will retry with our major version.
+            let out = InitOut {
+                major: KERNEL_VERSION,
+                minor: KERNEL_MINOR_VERSION,
+                ..Default::default()
+            };
+            c.reply.push_obj(&out);
+            return Ok(());
+        }
+        let capable = FsOptions::from_bits_truncate(flags);
+        let mut want = self.fs.init(capable).map_err(errno)? | self.server_wants();
+        if !self.opts.readdirplus {
+            want.remove(FsOptions::DO_READDIRPLUS | FsOptions::READDIRPLUS_AUTO);
+        }
+        if want.contains(FsOptions::ZERO_MESSAGE_OPEN) {
+            want.remove(FsOptions::ATOMIC_O_TRUNC);
+        }
+        let enabled = capable & want;
+        info!("FUSE INIT {major}.{minor}: guest offers {capable:?}, enabled {enabled:?}");
+        let mut bits = enabled.bits() | (flags & INIT_EXT);
+        if self.opts.allow_mmap {
+            bits |= flags & DIRECT_IO_ALLOW_MMAP;
+        }
+        let out = InitOut {
+            major: KERNEL_VERSION,
+            minor: KERNEL_MINOR_VERSION,
+            max_readahead,
+            flags: bits as u32,
+            max_background: u16::MAX,
+            congestion_threshold: (u16::MAX / 4) * 3,
+            max_write: MAX_WRITE,
+            time_gran: 1,
+            max_pages: MAX_PAGES,
+            map_alignment: 0,
+            flags2: (bits >> 32) as u32,
+            unused: [0; 7],
+        };
+        // Older guests expect the shorter init_out of their own version.
+        let len = match minor {
+            0..=4 => 8,
+            5..=22 => 24,
+            _ => out.as_slice().len(),
+        };
+        c.reply.push_bytes(&out.as_slice()[..len]);
+        self.initialized.store(true, Ordering::Release);
+        Ok(())
+    }
+}

@@ -1,0 +1,135 @@
+//! File requests: OPEN, CREATE, READ, WRITE, RELEASE, STATFS, FALLOCATE, LSEEK.
+
+use fuse_backend_rs::abi::fuse_abi::{
+    CreateIn, FallocateIn, Kstatfs, LseekIn, LseekOut, OpenIn, OpenOptions, OpenOut, ReadIn,
+    ReleaseIn, StatfsOut, WriteIn, WriteOut, READ_LOCKOWNER, RELEASE_FLOCK_UNLOCK, RELEASE_FLUSH,
+    WRITE_CACHE, WRITE_LOCKOWNER,
+};
+
+use super::entry::entry_out;
+use super::{errno, open_flags_write, Backend, Ctx, Errno, Server};
+use crate::fuse::decode::MAX_WRITE;
+use crate::fuse::name::Name;
+use crate::sys::zerocopy::{SliceReader, VecWriter};
+
+fn open_out(fh: Option<u64>, opts: OpenOptions) -> OpenOut {
+    OpenOut {
+        fh: fh.unwrap_or(0),
+        open_flags: opts.bits(),
+        passthrough: 0,
+    }
+}
+
+impl<F: Backend> Server<F> {
+    pub(super) fn open(&self, c: &mut Ctx<'_>, a: OpenIn) -> Result<(), Errno> {
+        let (fh, opts, _) = self
+            .fs
+            .open(&c.ctx, c.h.nodeid, a.flags, a.fuse_flags)
+            .map_err(errno)?;
+        c.reply.push_obj(&open_out(fh, opts));
+        Ok(())
+    }
+
+    pub(super) fn create(&self, c: &mut Ctx<'_>, a: CreateIn, name: Name<'_>) -> Result<(), Errno> {
+        if self.opts.readonly && open_flags_write(a.flags) {
+            return Err(libc::EROFS);
+        }
+        let (e, fh, opts, _) = self
+            .fs
+            .create(&c.ctx, c.h.nodeid, name.as_cstr(), a)
+            .map_err(errno)?;
+        c.reply.push_obj(&entry_out(e));
+        c.reply.push_obj(&open_out(fh, opts));
+        Ok(())
+    }
+
+    pub(super) fn read(&self, c: &mut Ctx<'_>, a: ReadIn) -> Result<(), Errno> {
+        if a.offset > i64::MAX as u64 {
+            return Err(libc::EINVAL);
+        }
+        let size = (a.size as usize)
+            .min(MAX_WRITE as usize)
+            .min(c.reply.room());
+        let owner = (a.read_flags & READ_LOCKOWNER != 0).then_some(a.lock_owner);
+        let buf = c.reply.payload_mut();
+        let limit = buf.len() + size;
+        let mut w = VecWriter::new(buf, limit);
+        self.fs
+            .read(
+                &c.ctx,
+                c.h.nodeid,
+                a.fh,
+                &mut w,
+                size as u32,
+                a.offset,
+                owner,
+                a.flags,
+            )
+            .map_err(errno)?;
+        Ok(())
+    }
+
+    pub(super) fn write(&self, c: &mut Ctx<'_>, a: WriteIn, data: &[u8]) -> Result<(), Errno> {
+        let owner = (a.fuse_flags & WRITE_LOCKOWNER != 0).then_some(a.lock_owner);
+        let delayed = a.fuse_flags & WRITE_CACHE != 0;
+        let mut r = SliceReader::new(data);
+        let n = self
+            .fs
+            .write(
+                &c.ctx,
+                c.h.nodeid,
+                a.fh,
+                &mut r,
+                a.size,
+                a.offset,
+                owner,
+                delayed,
+                a.flags,
+                a.fuse_flags,
+            )
+            .map_err(errno)?;
+        c.reply.push_obj(&WriteOut {
+            size: n as u32,
+            padding: 0,
+        });
+        Ok(())
+    }
+
+    pub(super) fn release(&self, c: &mut Ctx<'_>, a: ReleaseIn) -> Result<(), Errno> {
+        let flush = a.release_flags & RELEASE_FLUSH != 0;
+        let flock = a.release_flags & RELEASE_FLOCK_UNLOCK != 0;
+        let owner = (flush || flock).then_some(a.lock_owner);
+        self.fs
+            .release(&c.ctx, c.h.nodeid, a.flags, a.fh, flush, flock, owner)
+            .map_err(errno)
+    }
+
+    pub(super) fn statfs(&self, c: &mut Ctx<'_>) -> Result<(), Errno> {
+        let st = self.fs.statfs(&c.ctx, c.h.nodeid).map_err(errno)?;
+        c.reply.push_obj(&StatfsOut {
+            st: Kstatfs::from(st),
+        });
+        Ok(())
+    }
+
+    pub(super) fn fallocate(&self, c: &mut Ctx<'_>, a: FallocateIn) -> Result<(), Errno> {
+        if a.offset
+            .checked_add(a.length)
+            .is_none_or(|e| e > i64::MAX as u64)
+        {
+            return Err(libc::EFBIG);
+        }
+        self.fs
+            .fallocate(&c.ctx, c.h.nodeid, a.fh, a.mode, a.offset, a.length)
+            .map_err(errno)
+    }
+
+    pub(super) fn lseek(&self, c: &mut Ctx<'_>, a: LseekIn) -> Result<(), Errno> {
+        let off = self
+            .fs
+            .lseek(&c.ctx, c.h.nodeid, a.fh, a.offset, a.whence)
+            .map_err(errno)?;
+        c.reply.push_obj(&LseekOut { offset: off });
+        Ok(())
+    }
+}

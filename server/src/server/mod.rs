@@ -1,0 +1,282 @@
+//! The FUSE session: decoded requests in, calls on the host backend, encoded replies out.
+//!
+//! Transport-agnostic: [`Server::handle`] takes the request bytes and fills a reply buffer, so
+//! the vhost-user transport, an in-process VMM, tests and fuzzers all drive the same code.
+
+mod dir;
+mod entry;
+mod init;
+mod io;
+mod xattr;
+
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use fuse_backend_rs::abi::fuse_abi::{InHeader, ROOT_ID};
+use fuse_backend_rs::api::filesystem::{Context, FileSystem};
+use log::{trace, warn};
+
+use crate::fuse::decode::{decode, Rejected, Request};
+use crate::fuse::reply::{self, Reply, OUT_HEADER_LEN};
+
+/// What the server itself enforces or negotiates, independent of the backend.
+#[derive(Debug, Clone, Default)]
+pub struct ServerOptions {
+    /// Refuse every change with EROFS.
+    pub readonly: bool,
+    /// Offer READDIRPLUS.
+    pub readdirplus: bool,
+    /// Announce submounts (FUSE_SUBMOUNTS).
+    pub announce_submounts: bool,
+    /// Negotiate FUSE_POSIX_ACL.
+    pub posix_acl: bool,
+    /// Negotiate FUSE_AUTO_INVAL_DATA (page cache dropped when the host changes mtime/size).
+    pub auto_inval_data: bool,
+    /// Negotiate FUSE_DIRECT_IO_ALLOW_MMAP (shared mmap of direct-I/O files).
+    pub allow_mmap: bool,
+}
+
+/// Backends the server can drive: fuse-backend-rs's `FileSystem` with u64 inodes and handles.
+pub trait Backend: FileSystem<Inode = u64, Handle = u64> + Send + Sync {}
+impl<T: FileSystem<Inode = u64, Handle = u64> + Send + Sync> Backend for T {}
+
+/// One FUSE session over one backend.
+pub struct Server<F: Backend> {
+    fs: F,
+    opts: ServerOptions,
+    initialized: AtomicBool,
+    warned_short: AtomicBool,
+}
+
+/// What a handler needs to answer: the header, the caller's identity and the reply.
+struct Ctx<'a> {
+    h: InHeader,
+    ctx: Context,
+    reply: Reply<'a>,
+}
+
+type Errno = libc::c_int;
+
+/// Turns an io::Error from the backend into an errno (EIO when it carries none).
+fn errno(e: std::io::Error) -> Errno {
+    e.raw_os_error().unwrap_or(libc::EIO)
+}
+
+impl<F: Backend> Server<F> {
+    pub fn new(fs: F, opts: ServerOptions) -> Self {
+        Server {
+            fs,
+            opts,
+            initialized: AtomicBool::new(false),
+            warned_short: AtomicBool::new(false),
+        }
+    }
+
+    pub fn fs(&self) -> &F {
+        &self.fs
+    }
+
+    /// Handles one request. `out` receives the reply; `cap` is the room the guest gave for it.
+    /// Returns the reply length, 0 for no reply (FORGET, INTERRUPT, or no room for a header).
+    pub fn handle(&self, req: &[u8], out: &mut Vec<u8>, cap: usize) -> usize {
+        let n = self.handle_inner(req, out, cap);
+        if n > cap {
+            // Only a reply the guest has room for is sent; a header-only error if that fits.
+            if cap >= OUT_HEADER_LEN {
+                let unique = u64::from_le_bytes(out[8..16].try_into().unwrap_or_default());
+                return reply::error(out, unique, libc::ERANGE);
+            }
+            return 0;
+        }
+        n
+    }
+
+    fn handle_inner(&self, req: &[u8], out: &mut Vec<u8>, cap: usize) -> usize {
+        let (h, r) = match decode(req) {
+            Ok(v) => v,
+            Err(Rejected::NoReply) => {
+                if !self.warned_short.swap(true, Ordering::Relaxed) {
+                    warn!(
+                        "request shorter than a FUSE header ({} bytes): dropped",
+                        req.len()
+                    );
+                }
+                return 0;
+            }
+            Err(Rejected::Errno { unique, errno }) => {
+                trace!("unique {unique}: malformed request: errno {errno}");
+                return reply::error(out, unique, errno);
+            }
+        };
+        trace!(
+            "unique {} op {} node {}: {:?}",
+            h.unique,
+            h.opcode,
+            h.nodeid,
+            r
+        );
+        let noreply = r.is_noreply();
+        let mut c = Ctx {
+            h,
+            ctx: Context::from(&h),
+            reply: Reply::new(out, h.unique, cap),
+        };
+        let res = self.dispatch(&mut c, r);
+        if noreply {
+            return 0;
+        }
+        match res {
+            Ok(()) => c.reply.ok(),
+            Err(e) => c.reply.err(e),
+        }
+    }
+
+    fn dispatch(&self, c: &mut Ctx<'_>, r: Request<'_>) -> Result<(), Errno> {
+        let initialized = self.initialized.load(Ordering::Acquire);
+        match r {
+            Request::Init {
+                major,
+                minor,
+                max_readahead,
+                flags,
+            } => {
+                if initialized {
+                    return Err(libc::EIO);
+                }
+                return self.init(c, major, minor, max_readahead, flags);
+            }
+            _ if !initialized => return Err(libc::EIO),
+            Request::Interrupt => return Ok(()),
+            Request::Destroy => {
+                self.fs.destroy();
+                self.initialized.store(false, Ordering::Release);
+                return Ok(());
+            }
+            _ => {}
+        }
+        if c.h.nodeid == 0 {
+            return Err(libc::EBADF);
+        }
+        if self.opts.readonly && r.mutates() {
+            return Err(libc::EROFS);
+        }
+        let node = c.h.nodeid;
+        match r {
+            Request::Lookup(name) => self.lookup(c, name),
+            Request::Forget(n) => {
+                self.forget(c, &[(node, n)]);
+                Ok(())
+            }
+            Request::BatchForget(v) => {
+                self.forget(c, &v);
+                Ok(())
+            }
+            Request::Getattr(a) => self.getattr(c, a),
+            Request::Setattr(a) => self.setattr(c, a),
+            Request::Readlink => self.readlink(c),
+            Request::Symlink { name, target } => self.symlink(c, name, target),
+            Request::Mknod { arg, name } => self.mknod(c, arg, name),
+            Request::Mkdir { arg, name } => self.mkdir(c, arg, name),
+            Request::Unlink(name) => self.fs.unlink(&c.ctx, node, name.as_cstr()).map_err(errno),
+            Request::Rmdir(name) => self.fs.rmdir(&c.ctx, node, name.as_cstr()).map_err(errno),
+            Request::Rename {
+                newdir,
+                flags,
+                old,
+                new,
+            } => self
+                .fs
+                .rename(&c.ctx, node, old.as_cstr(), newdir, new.as_cstr(), flags)
+                .map_err(errno),
+            Request::Link { oldnodeid, name } => self.link(c, oldnodeid, name),
+            Request::Open(a) => self.open(c, a),
+            Request::Read(a) => self.read(c, a),
+            Request::Write { arg, data } => self.write(c, arg, data),
+            Request::Statfs => self.statfs(c),
+            Request::Release(a) => self.release(c, a),
+            Request::Fsync(a) => {
+                let datasync = a.fsync_flags & 1 != 0;
+                self.fs.fsync(&c.ctx, node, datasync, a.fh).map_err(errno)
+            }
+            Request::Setxattr { arg, name, value } => self.setxattr(c, arg, name, value),
+            Request::Getxattr { size, name } => self.getxattr(c, size, name),
+            Request::Listxattr { size } => self.listxattr(c, size),
+            Request::Removexattr(name) => self.fs.removexattr(&c.ctx, node, name).map_err(errno),
+            Request::Flush(a) => self
+                .fs
+                .flush(&c.ctx, node, a.fh, a.lock_owner)
+                .map_err(errno),
+            Request::Opendir(a) => self.opendir(c, a),
+            Request::Readdir { arg, plus } => self.readdir(c, arg, plus),
+            Request::Releasedir(a) => self
+                .fs
+                .releasedir(&c.ctx, node, a.flags, a.fh)
+                .map_err(errno),
+            Request::Fsyncdir(a) => {
+                let datasync = a.fsync_flags & 1 != 0;
+                self.fs
+                    .fsyncdir(&c.ctx, node, datasync, a.fh)
+                    .map_err(errno)
+            }
+            Request::Access(a) => self.fs.access(&c.ctx, node, a.mask).map_err(errno),
+            Request::Create { arg, name } => self.create(c, arg, name),
+            Request::Fallocate(a) => self.fallocate(c, a),
+            Request::Lseek(a) => self.lseek(c, a),
+            // Locks are not negotiated (the guest keeps them locally, as with virtiofsd), and
+            // the backend has no copy_file_range or syncfs: ENOSYS makes the guest fall back.
+            Request::Getlk(_)
+            | Request::Setlk { .. }
+            | Request::CopyFileRange(_)
+            | Request::Syncfs
+            | Request::Unsupported(_) => Err(libc::ENOSYS),
+            Request::Init { .. } | Request::Interrupt | Request::Destroy => Ok(()),
+        }
+    }
+
+    fn forget(&self, c: &Ctx<'_>, v: &[(u64, u64)]) {
+        // The root stays pinned whatever the guest says.
+        let v: Vec<(u64, u64)> = v
+            .iter()
+            .copied()
+            .filter(|&(n, _)| n != ROOT_ID && n != 0)
+            .collect();
+        match v.as_slice() {
+            [] => {}
+            [(n, count)] => self.fs.forget(&c.ctx, *n, *count),
+            _ => self.fs.batch_forget(&c.ctx, v),
+        }
+    }
+}
+
+impl Request<'_> {
+    /// Whether the request changes the shared tree (refused with EROFS on a read-only export).
+    fn mutates(&self) -> bool {
+        use Request::*;
+        match self {
+            Setattr(_)
+            | Symlink { .. }
+            | Mknod { .. }
+            | Mkdir { .. }
+            | Unlink(_)
+            | Rmdir(_)
+            | Rename { .. }
+            | Link { .. }
+            | Write { .. }
+            | Setxattr { .. }
+            | Removexattr(_)
+            | Create { .. }
+            | Fallocate(_)
+            | CopyFileRange(_) => true,
+            Open(a) => open_flags_write(a.flags),
+            _ => false,
+        }
+    }
+}
+
+/// Whether open(2) flags ask for write access or truncation.
+fn open_flags_write(flags: u32) -> bool {
+    let f = flags as libc::c_int;
+    f & libc::O_ACCMODE != libc::O_RDONLY || f & libc::O_TRUNC != 0
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,4 @@
+//! Transports: how requests reach the [`crate::server::Server`]. Only vhost-user for now.
+
+pub mod pool;
+pub mod vhost_user;

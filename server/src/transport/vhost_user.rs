@@ -1,0 +1,275 @@
+//! The vhost-user-fs device: queues, features, config space, and the request loop that moves
+//! descriptor chains between guest memory and the FUSE [`Server`].
+
+use std::cell::RefCell;
+use std::io::{self, Read, Write};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, RwLock};
+
+use log::{error, warn};
+use vhost::vhost_user::message::{VhostUserProtocolFeatures, VhostUserVirtioFeatures};
+use vhost::vhost_user::Backend as BackendReq;
+use vhost_user_backend::{VhostUserBackend, VringRwLock, VringT};
+use virtio_bindings::bindings::virtio_config::VIRTIO_F_VERSION_1;
+use virtio_bindings::bindings::virtio_ring::{
+    VIRTIO_RING_F_EVENT_IDX, VIRTIO_RING_F_INDIRECT_DESC,
+};
+use virtio_queue::{DescriptorChain, QueueOwnedT};
+use vm_memory::{GuestAddressSpace, GuestMemoryAtomic, GuestMemoryLoadGuard, GuestMemoryMmap};
+use vmm_sys_util::epoll::EventSet;
+
+use super::pool::Pool;
+use crate::fuse::decode::MAX_REQUEST;
+use crate::server::{Backend, Server};
+
+type Mem = GuestMemoryAtomic<GuestMemoryMmap>;
+type Chain = DescriptorChain<GuestMemoryLoadGuard<GuestMemoryMmap>>;
+
+/// Length of the tag field in the virtio-fs config space.
+pub const TAG_LEN: usize = 36;
+/// Largest queue the device accepts (virtiofsd's value; QEMU asks for at most 1024).
+const MAX_QUEUE_SIZE: usize = 32768;
+
+/// Device settings the VMM sees.
+#[derive(Debug, Clone)]
+pub struct DeviceConfig {
+    /// Request queues offered (the hiprio queue comes on top).
+    pub request_queues: usize,
+    /// Tag announced through the config space (VHOST_USER_PROTOCOL_F_CONFIG), if any.
+    pub tag: Option<String>,
+    /// Worker threads; 0 handles requests on the queue threads.
+    pub thread_pool_size: usize,
+}
+
+/// The vhost-user-fs backend.
+pub struct FsDevice<F: Backend> {
+    server: Arc<Server<F>>,
+    cfg: DeviceConfig,
+    mem: RwLock<Option<Mem>>,
+    event_idx: AtomicBool,
+    pool: Option<Pool>,
+    /// The backend-request channel (SHMEM_MAP/UNMAP for DAX goes through it).
+    backend_req: Mutex<Option<BackendReq>>,
+}
+
+thread_local! {
+    /// Per-thread request and reply buffers, reused across requests.
+    static BUFS: RefCell<(Vec<u8>, Vec<u8>)> = const { RefCell::new((Vec::new(), Vec::new())) };
+}
+
+impl<F: Backend + 'static> FsDevice<F> {
+    pub fn new(server: Arc<Server<F>>, cfg: DeviceConfig) -> io::Result<Self> {
+        if let Some(t) = &cfg.tag {
+            if t.is_empty() || t.len() > TAG_LEN {
+                return Err(io::Error::new(
+                    io::ErrorKind::InvalidInput,
+                    format!("tag must be 1 to {TAG_LEN} bytes"),
+                ));
+            }
+        }
+        let pool = (cfg.thread_pool_size > 0).then(|| Pool::new(cfg.thread_pool_size));
+        Ok(FsDevice {
+            server,
+            cfg,
+            mem: RwLock::new(None),
+            event_idx: AtomicBool::new(false),
+            pool,
+            backend_req: Mutex::new(None),
+        })
+    }
+
+    /// Whether the VMM opened the backend-request channel.
+    pub fn has_backend_req(&self) -> bool {
+        self.backend_req.lock().is_ok_and(|b| b.is_some())
+    }
+
+    fn process_queue(&self, vring: &VringRwLock<Mem>) -> io::Result<()> {
+        let Some(mem) = self
+            .mem
+            .read()
+            .map_err(|_| io::Error::other("poisoned"))?
+            .clone()
+        else {
+            return Err(io::Error::other("request before SET_MEM_TABLE"));
+        };
+        let event_idx = self.event_idx.load(Ordering::Relaxed);
+        loop {
+            if event_idx {
+                vring.disable_notification().map_err(io::Error::other)?;
+            }
+            let chains: Vec<Chain> = vring
+                .get_mut()
+                .get_queue_mut()
+                .iter(mem.memory())
+                .map_err(io::Error::other)?
+                .collect();
+            match &self.pool {
+                Some(pool) => {
+                    for chain in chains {
+                        let server = Arc::clone(&self.server);
+                        let vring = vring.clone();
+                        pool.spawn(move || {
+                            let head = chain.head_index();
+                            let used = serve_chain(&server, chain);
+                            complete(&vring, &[(head, used)]);
+                        });
+                    }
+                }
+                None if !chains.is_empty() => {
+                    let done: Vec<(u16, u32)> = chains
+                        .into_iter()
+                        .map(|c| (c.head_index(), serve_chain(&self.server, c)))
+                        .collect();
+                    complete(vring, &done);
+                }
+                None => {}
+            }
+            if !event_idx || !vring.enable_notification().map_err(io::Error::other)? {
+                return Ok(());
+            }
+        }
+    }
+}
+
+/// Serves one chain; returns the used length (bytes written to the guest).
+fn serve_chain<F: Backend>(server: &Server<F>, chain: Chain) -> u32 {
+    let mem = chain.memory();
+    let (mut reader, mut writer) = match (chain.clone().reader(mem), chain.clone().writer(mem)) {
+        (Ok(r), Ok(w)) => (r, w),
+        _ => {
+            warn_once("descriptor chain outside guest memory or malformed: completed empty");
+            return 0;
+        }
+    };
+    BUFS.with(|b| {
+        let (req, reply) = &mut *b.borrow_mut();
+        // One byte past the limit lets the decoder see an oversized request and refuse it.
+        let want = reader.available_bytes().min(MAX_REQUEST + 1);
+        req.resize(want, 0);
+        if reader.read_exact(req).is_err() {
+            warn_once("unreadable request chain: completed empty");
+            return 0;
+        }
+        let n = server.handle(req, reply, writer.available_bytes());
+        if n == 0 {
+            return 0;
+        }
+        match writer.write_all(&reply[..n]) {
+            Ok(()) => n as u32,
+            Err(e) => {
+                warn_once(&format!("cannot write reply to the guest: {e}"));
+                0
+            }
+        }
+    })
+}
+
+/// Puts finished chains on the used ring and interrupts the guest if it wants to know.
+fn complete(vring: &VringRwLock<Mem>, done: &[(u16, u32)]) {
+    for &(head, used) in done {
+        if let Err(e) = vring.add_used(head, used) {
+            error!("cannot add to the used ring: {e}");
+        }
+    }
+    match vring.needs_notification() {
+        Ok(true) | Err(_) => {
+            if let Err(e) = vring.signal_used_queue() {
+                error!("cannot signal the guest: {e}");
+            }
+        }
+        Ok(false) => {}
+    }
+}
+
+/// Logs a guest-triggerable warning once per process.
+fn warn_once(msg: &str) {
+    static WARNED: AtomicBool = AtomicBool::new(false);
+    if !WARNED.swap(true, Ordering::Relaxed) {
+        warn!("{msg} (further such warnings suppressed)");
+    }
+}
+
+impl<F: Backend + 'static> VhostUserBackend for FsDevice<F> {
+    type Bitmap = ();
+    type Vring = VringRwLock<Mem>;
+
+    fn num_queues(&self) -> usize {
+        1 + self.cfg.request_queues
+    }
+
+    fn max_queue_size(&self) -> usize {
+        MAX_QUEUE_SIZE
+    }
+
+    fn features(&self) -> u64 {
+        (1 << VIRTIO_F_VERSION_1)
+            | (1 << VIRTIO_RING_F_INDIRECT_DESC)
+            | (1 << VIRTIO_RING_F_EVENT_IDX)
+            | VhostUserVirtioFeatures::PROTOCOL_FEATURES.bits()
+    }
+
+    fn protocol_features(&self) -> VhostUserProtocolFeatures {
+        let mut f = VhostUserProtocolFeatures::MQ
+            | VhostUserProtocolFeatures::BACKEND_REQ
+            | VhostUserProtocolFeatures::BACKEND_SEND_FD
+            | VhostUserProtocolFeatures::REPLY_ACK
+            | VhostUserProtocolFeatures::CONFIGURE_MEM_SLOTS;
+        if self.cfg.tag.is_some() {
+            f |= VhostUserProtocolFeatures::CONFIG;
+        }
+        f
+    }
+
+    fn set_event_idx(&self, enabled: bool) {
+        self.event_idx.store(enabled, Ordering::Relaxed);
+    }
+
+    fn get_config(&self, offset: u32, size: u32) -> Vec<u8> {
+        // struct virtio_fs_config { u8 tag[36]; le32 num_request_queues; le32 notify_buf_size; }
+        let mut cfg = vec![0u8; TAG_LEN + 8];
+        if let Some(t) = &self.cfg.tag {
+            cfg[..t.len()].copy_from_slice(t.as_bytes());
+        }
+        let nrq = u32::try_from(self.cfg.request_queues).unwrap_or(u32::MAX);
+        cfg[TAG_LEN..TAG_LEN + 4].copy_from_slice(&nrq.to_le_bytes());
+        let start = (offset as usize).min(cfg.len());
+        let end = start.saturating_add(size as usize).min(cfg.len());
+        cfg[start..end].to_vec()
+    }
+
+    fn update_memory(&self, mem: Mem) -> io::Result<()> {
+        *self.mem.write().map_err(|_| io::Error::other("poisoned"))? = Some(mem);
+        Ok(())
+    }
+
+    fn set_backend_req_fd(&self, backend: BackendReq) {
+        if let Ok(mut b) = self.backend_req.lock() {
+            *b = Some(backend);
+        }
+    }
+
+    fn queues_per_thread(&self) -> Vec<u64> {
+        // Thread 0 serves the hiprio queue and the first request queue; each further request
+        // queue gets a thread of its own.
+        let mut v = vec![0b11u64];
+        v.extend((2..self.num_queues().min(64)).map(|q| 1u64 << q));
+        v
+    }
+
+    fn handle_event(
+        &self,
+        device_event: u16,
+        evset: EventSet,
+        vrings: &[Self::Vring],
+        _thread_id: usize,
+    ) -> io::Result<()> {
+        if evset != EventSet::IN {
+            return Err(io::Error::other(format!("unexpected event set {evset:?}")));
+        }
+        let q = device_event as usize;
+        let vring = vrings
+            .get(q)
+            .ok_or_else(|| io::Error::other(format!("no queue {q}")))?;
+        self.process_queue(vring)
+    }
+}
