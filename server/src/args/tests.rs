@@ -1,1 +1,112 @@
+//! Command-line tests: virtiofsd's spellings accepted, unsupported flags refused by name.
 
+use super::*;
+
+fn parse(argv: &[&str]) -> Result<Config, ArgsError> {
+    let mut v = vec!["ferryd"];
+    v.extend_from_slice(argv);
+    Config::try_from(Args::try_parse_from(v).expect("clap accepts the spelling"))
+}
+
+#[test]
+fn libvirt_command_lines() {
+    let c = parse(&[
+        "--fd=3",
+        "--shared-dir",
+        "/srv",
+        "--cache",
+        "always",
+        "--xattr",
+        "--thread-pool-size=4",
+    ])
+    .unwrap();
+    assert_eq!(c.listen, Listen::Fd(3));
+    assert_eq!(c.cache, CachePolicy::Always);
+    assert!(c.xattr);
+    assert_eq!(c.thread_pool_size, 4);
+    let c = parse(&[
+        "--fd",
+        "3",
+        "--shared-dir=/srv",
+        "--sandbox=none",
+        "--rlimit-nofile=4096",
+        "--readonly",
+    ])
+    .unwrap();
+    assert_eq!(c.rlimit_nofile, Some(4096));
+    assert!(c.readonly);
+}
+
+#[test]
+fn legacy_o_options() {
+    let c = parse(&[
+        "--socket-path=/tmp/s",
+        "-o",
+        "source=/srv,cache=never,xattr,no_readdirplus",
+    ])
+    .unwrap();
+    assert_eq!(c.shared_dir, PathBuf::from("/srv"));
+    assert_eq!(c.cache, CachePolicy::Never);
+    assert!(c.xattr && !c.readdirplus);
+    let e = parse(&["--socket-path=/tmp/s", "-o", "source=/srv,flock"]).unwrap_err();
+    assert_eq!(e.to_string(), "-o flock is not supported by ferryd");
+}
+
+#[test]
+fn unsupported_flags_are_named() {
+    let base = ["--socket-path=/tmp/s", "--shared-dir=/srv"];
+    for (flag, name) in [
+        ("--migration-mode=find-paths", "--migration-mode"),
+        ("--xattrmap=:map::user.virtiofs.:", "--xattrmap"),
+        ("--modcaps=-mknod", "--modcaps"),
+        ("--syslog", "--syslog"),
+        ("--security-label", "--security-label"),
+        ("--uid-map=:0:1000:1:", "--uid-map"),
+        ("--preserve-noatime", "--preserve-noatime"),
+    ] {
+        let mut argv = base.to_vec();
+        argv.push(flag);
+        let e = parse(&argv).unwrap_err().to_string();
+        assert_eq!(e, format!("{name} is not supported by ferryd"), "{flag}");
+    }
+    let mut argv = base.to_vec();
+    argv.push("--sandbox=namespace");
+    assert_eq!(
+        parse(&argv).unwrap_err().to_string(),
+        "--sandbox namespace is not supported by ferryd"
+    );
+}
+
+#[test]
+fn bad_values_and_missing_flags() {
+    assert!(matches!(
+        parse(&["--socket-path=/s"]),
+        Err(ArgsError::Missing("--shared-dir"))
+    ));
+    assert!(matches!(
+        parse(&["--shared-dir=/s"]),
+        Err(ArgsError::Missing(_))
+    ));
+    assert!(matches!(
+        parse(&["--shared-dir=/s", "--socket-path=/s", "--cache=sometimes"]),
+        Err(ArgsError::Invalid {
+            flag: "--cache",
+            ..
+        })
+    ));
+    assert!(matches!(
+        parse(&["--shared-dir=/s", "--socket-path=/s", "--fd=3"]),
+        Err(ArgsError::Conflict(..))
+    ));
+}
+
+#[test]
+fn capabilities_are_json_libvirt_reads() {
+    let v: serde_json::Value = serde_json::from_str(CAPABILITIES).unwrap();
+    assert_eq!(v["type"], "fs");
+    assert!(v["features"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|f| f == "separate-options"));
+}

@@ -115,6 +115,10 @@ impl<F: Backend> Server<F> {
             r
         );
         let noreply = r.is_noreply();
+        if !noreply && cap < OUT_HEADER_LEN {
+            // Nowhere to put an answer: do nothing rather than act unseen.
+            return 0;
+        }
         let mut c = Ctx {
             h,
             ctx: Context::from(&h),

@@ -1,1 +1,289 @@
+//! Session tests: the server over the real Linux backend in a temporary directory.
 
+use std::mem::size_of;
+
+use fuse_backend_rs::abi::fuse_abi::{
+    CreateIn, EntryOut, InHeader, InitIn, MkdirIn, MknodIn, OpenIn, OpenOut, OutHeader, ReadIn,
+    WriteIn,
+};
+use vm_memory_fbr::ByteValued;
+
+use super::*;
+use crate::config::{CachePolicy, Config, Listen};
+use crate::fs;
+use crate::fuse::opcode as op;
+
+struct T {
+    server: Server<fs::LinuxFs>,
+    dir: tempfile::TempDir,
+    out: Vec<u8>,
+    unique: u64,
+}
+
+fn config(dir: &std::path::Path) -> Config {
+    Config {
+        shared_dir: dir.to_path_buf(),
+        listen: Listen::Fd(-1),
+        socket_group: None,
+        tag: None,
+        thread_pool_size: 0,
+        request_queues: 1,
+        xattr: true,
+        readonly: false,
+        announce_submounts: false,
+        inode_file_handles: false,
+        cache: CachePolicy::Auto,
+        allow_mmap: false,
+        readdirplus: true,
+        writeback: false,
+        allow_direct_io: false,
+        killpriv_v2: false,
+        rlimit_nofile: None,
+        log_level: log::LevelFilter::Off,
+    }
+}
+
+fn obj<T: ByteValued + Default>(b: &[u8]) -> T {
+    let mut t = T::default();
+    t.as_mut_slice().copy_from_slice(&b[..size_of::<T>()]);
+    t
+}
+
+impl T {
+    fn new(readonly: bool) -> T {
+        let dir = tempfile::tempdir().unwrap();
+        let mut cfg = config(dir.path());
+        cfg.readonly = readonly;
+        let opts = ServerOptions {
+            readonly,
+            readdirplus: true,
+            ..Default::default()
+        };
+        let server = Server::new(fs::linux(&cfg).unwrap(), opts);
+        T {
+            server,
+            dir,
+            out: Vec::new(),
+            unique: 0,
+        }
+    }
+
+    fn started(readonly: bool) -> T {
+        let mut t = T::new(readonly);
+        let init = InitIn {
+            major: 7,
+            minor: 38,
+            max_readahead: 1 << 20,
+            flags: 0,
+        };
+        assert_eq!(t.call(op::INIT, 0, init.as_slice()).0, 0);
+        t
+    }
+
+    /// Sends a request; returns (errno, payload).
+    fn call(&mut self, opcode: u32, nodeid: u64, body: &[u8]) -> (i32, Vec<u8>) {
+        self.unique += 1;
+        let h = InHeader {
+            len: (size_of::<InHeader>() + body.len()) as u32,
+            opcode,
+            unique: self.unique,
+            nodeid,
+            ..Default::default()
+        };
+        let mut req = h.as_slice().to_vec();
+        req.extend_from_slice(body);
+        let n = self.server.handle(&req, &mut self.out, 1 << 21);
+        assert!(n >= size_of::<OutHeader>(), "no reply to opcode {opcode}");
+        let oh: OutHeader = obj(&self.out);
+        assert_eq!(oh.len as usize, n);
+        assert_eq!(oh.unique, self.unique);
+        (-oh.error, self.out[size_of::<OutHeader>()..n].to_vec())
+    }
+
+    fn with_name<A: ByteValued>(a: &A, name: &[u8]) -> Vec<u8> {
+        let mut b = a.as_slice().to_vec();
+        b.extend_from_slice(name);
+        b.push(0);
+        b
+    }
+
+    fn mkdir(&mut self, parent: u64, name: &[u8]) -> (i32, u64) {
+        let a = MkdirIn {
+            mode: 0o755,
+            umask: 0,
+        };
+        let (e, p) = self.call(op::MKDIR, parent, &Self::with_name(&a, name));
+        (
+            e,
+            if e == 0 {
+                obj::<EntryOut>(&p).nodeid
+            } else {
+                0
+            },
+        )
+    }
+
+    fn create(&mut self, parent: u64, name: &[u8]) -> (u64, u64) {
+        let a = CreateIn {
+            flags: libc::O_RDWR as u32,
+            mode: 0o644 | libc::S_IFREG,
+            umask: 0,
+            fuse_flags: 0,
+        };
+        let (e, p) = self.call(op::CREATE, parent, &Self::with_name(&a, name));
+        assert_eq!(e, 0);
+        let entry: EntryOut = obj(&p);
+        let open: OpenOut = obj(&p[size_of::<EntryOut>()..]);
+        (entry.nodeid, open.fh)
+    }
+}
+
+#[test]
+fn requests_before_init_and_second_init_get_eio() {
+    let mut t = T::new(false);
+    assert_eq!(t.call(op::GETATTR, 1, &[0u8; 16]).0, libc::EIO);
+    let init = InitIn {
+        major: 7,
+        minor: 38,
+        max_readahead: 0,
+        flags: 0,
+    };
+    assert_eq!(t.call(op::INIT, 0, init.as_slice()).0, 0);
+    assert_eq!(t.call(op::INIT, 0, init.as_slice()).0, libc::EIO);
+    assert_eq!(t.call(op::GETATTR, 1, &[0u8; 16]).0, 0);
+}
+
+#[test]
+fn forged_and_zero_nodeids_get_ebadf() {
+    let mut t = T::started(false);
+    assert_eq!(t.call(op::GETATTR, 0, &[0u8; 16]).0, libc::EBADF);
+    assert_eq!(t.call(op::GETATTR, 0xdead_beef, &[0u8; 16]).0, libc::EBADF);
+}
+
+#[test]
+fn dotdot_at_root_is_root() {
+    let mut t = T::started(false);
+    let (e, p) = t.call(op::LOOKUP, 1, b"..\0");
+    assert_eq!(e, 0);
+    assert_eq!(obj::<EntryOut>(&p).nodeid, 1);
+}
+
+#[test]
+fn create_write_read_readdir() {
+    let mut t = T::started(false);
+    let (e, d) = t.mkdir(1, b"sub");
+    assert_eq!(e, 0);
+    let (ino, fh) = t.create(d, b"f");
+    let w = WriteIn {
+        fh,
+        offset: 0,
+        size: 5,
+        ..Default::default()
+    };
+    let (e, _) = t.call(op::WRITE, ino, &[w.as_slice(), b"hello"].concat());
+    assert_eq!(e, 0);
+    assert_eq!(std::fs::read(t.dir.path().join("sub/f")).unwrap(), b"hello");
+    let r = ReadIn {
+        fh,
+        offset: 1,
+        size: 100,
+        ..Default::default()
+    };
+    let (e, data) = t.call(op::READ, ino, r.as_slice());
+    assert_eq!((e, data.as_slice()), (0, &b"ello"[..]));
+    let (e, p) = t.call(op::OPENDIR, d, OpenIn::default().as_slice());
+    assert_eq!(e, 0);
+    let dfh = obj::<OpenOut>(&p).fh;
+    let r = ReadIn {
+        fh: dfh,
+        offset: 0,
+        size: 4096,
+        ..Default::default()
+    };
+    let (e, p) = t.call(op::READDIR, d, r.as_slice());
+    assert_eq!(e, 0);
+    assert!(p.windows(1).any(|w| w == b"f"), "readdir lists the file");
+}
+
+#[test]
+fn readonly_export_refuses_changes() {
+    let mut t = T::started(true);
+    assert_eq!(t.mkdir(1, b"x").0, libc::EROFS);
+    let o = OpenIn {
+        flags: libc::O_WRONLY as u32,
+        fuse_flags: 0,
+    };
+    assert_eq!(t.call(op::OPEN, 1, o.as_slice()).0, libc::EROFS);
+    assert!(!t.dir.path().join("x").exists());
+}
+
+#[test]
+fn device_nodes_are_refused() {
+    let mut t = T::started(false);
+    let a = MknodIn {
+        mode: libc::S_IFCHR | 0o666,
+        rdev: 0x0801,
+        umask: 0,
+        padding: 0,
+    };
+    assert_eq!(
+        t.call(op::MKNOD, 1, &T::with_name(&a, b"sda")).0,
+        libc::EPERM
+    );
+    let a = MknodIn {
+        mode: libc::S_IFIFO | 0o644,
+        rdev: 0,
+        umask: 0,
+        padding: 0,
+    };
+    assert_eq!(t.call(op::MKNOD, 1, &T::with_name(&a, b"fifo")).0, 0);
+}
+
+#[test]
+fn unsupported_opcodes_get_enosys() {
+    let mut t = T::started(false);
+    for opc in [op::IOCTL, op::POLL, op::SETUPMAPPING, op::BMAP, 777] {
+        assert_eq!(t.call(opc, 1, &[0u8; 64]).0, libc::ENOSYS, "opcode {opc}");
+    }
+}
+
+#[test]
+fn no_room_for_a_header_means_no_reply_and_no_action() {
+    let t = T::started(false);
+    let a = MkdirIn {
+        mode: 0o755,
+        umask: 0,
+    };
+    let body = T::with_name(&a, b"quiet");
+    let h = InHeader {
+        len: (40 + body.len()) as u32,
+        opcode: op::MKDIR,
+        unique: 9,
+        nodeid: 1,
+        ..Default::default()
+    };
+    let mut out = Vec::new();
+    let n = t
+        .server
+        .handle(&[h.as_slice(), &body].concat(), &mut out, 8);
+    assert_eq!(n, 0);
+    assert!(!t.dir.path().join("quiet").exists());
+}
+
+#[test]
+fn forget_of_root_keeps_it() {
+    let mut t = T::started(false);
+    let body = fuse_backend_rs::abi::fuse_abi::ForgetIn { nlookup: 1000 };
+    let h = InHeader {
+        len: 48,
+        opcode: op::FORGET,
+        unique: 99,
+        nodeid: 1,
+        ..Default::default()
+    };
+    let n = t
+        .server
+        .handle(&[h.as_slice(), body.as_slice()].concat(), &mut t.out, 4096);
+    assert_eq!(n, 0);
+    assert_eq!(t.call(op::GETATTR, 1, &[0u8; 16]).0, 0);
+}

@@ -1,1 +1,258 @@
+//! Decoder tests with crafted byte buffers (SECURITY.md A4 cases that need no backend).
 
+use super::*;
+use fuse_backend_rs::abi::fuse_abi::{InHeader, OpenIn};
+
+/// Builds a request: header (len filled in) followed by `body`.
+pub(crate) fn req(opcode: u32, nodeid: u64, body: &[u8]) -> Vec<u8> {
+    let h = InHeader {
+        len: (size_of::<InHeader>() + body.len()) as u32,
+        opcode,
+        unique: 42,
+        nodeid,
+        ..Default::default()
+    };
+    let mut v = h.as_slice().to_vec();
+    v.extend_from_slice(body);
+    v
+}
+
+fn errno_of(buf: &[u8]) -> libc::c_int {
+    match decode(buf) {
+        Err(Rejected::Errno { errno, unique }) => {
+            assert_eq!(unique, 42);
+            errno
+        }
+        other => panic!("expected an errno, got {other:?}"),
+    }
+}
+
+#[test]
+fn short_header_gets_no_reply() {
+    assert_eq!(decode(&[0u8; 39]).unwrap_err(), Rejected::NoReply);
+    assert_eq!(decode(&[]).unwrap_err(), Rejected::NoReply);
+}
+
+#[test]
+fn length_mismatch_is_einval() {
+    let mut r = req(op::GETATTR, 1, &[0u8; 16]);
+    r.push(0);
+    assert_eq!(errno_of(&r), libc::EINVAL);
+    let r = req(op::GETATTR, 1, &[0u8; 8]);
+    assert_eq!(
+        errno_of(&r),
+        libc::EINVAL,
+        "fixed args shorter than GetattrIn"
+    );
+}
+
+#[test]
+fn oversized_request_is_enomem() {
+    let mut r = req(op::WRITE, 1, &[]);
+    r[0..4].copy_from_slice(&((MAX_REQUEST as u32) + 1).to_le_bytes());
+    assert_eq!(errno_of(&r), libc::ENOMEM);
+}
+
+#[test]
+fn write_size_checks() {
+    let mut w = WriteIn {
+        size: 10,
+        ..Default::default()
+    };
+    let mut body = w.as_slice().to_vec();
+    body.extend_from_slice(&[7u8; 4]);
+    assert_eq!(
+        errno_of(&req(op::WRITE, 2, &body)),
+        libc::EINVAL,
+        "payload shorter than size"
+    );
+    w.size = MAX_WRITE + 1;
+    assert_eq!(errno_of(&req(op::WRITE, 2, w.as_slice())), libc::ENOMEM);
+    w = WriteIn {
+        size: 4,
+        offset: u64::MAX - 1,
+        ..Default::default()
+    };
+    let mut body = w.as_slice().to_vec();
+    body.extend_from_slice(&[7u8; 4]);
+    assert_eq!(errno_of(&req(op::WRITE, 2, &body)), libc::EFBIG);
+}
+
+#[test]
+fn names_are_checked_once_here() {
+    assert_eq!(
+        errno_of(&req(op::LOOKUP, 1, b"abc")),
+        libc::EINVAL,
+        "no NUL"
+    );
+    assert_eq!(errno_of(&req(op::LOOKUP, 1, b"\0")), libc::EINVAL, "empty");
+    assert_eq!(
+        errno_of(&req(op::LOOKUP, 1, b"a/b\0")),
+        libc::EINVAL,
+        "slash"
+    );
+    assert_eq!(
+        errno_of(&req(op::UNLINK, 1, b"/etc/passwd\0")),
+        libc::EINVAL
+    );
+    let mut long = vec![b'x'; 256];
+    long.push(0);
+    assert_eq!(errno_of(&req(op::LOOKUP, 1, &long)), libc::ENAMETOOLONG);
+    let buf = req(op::LOOKUP, 1, b"..\0");
+    let (_, r) = decode(&buf).unwrap();
+    assert!(matches!(r, Request::Lookup(LookupName::DotDot)));
+}
+
+#[test]
+fn dot_names_get_the_vfs_errno() {
+    let mkdir = |n: &[u8]| {
+        let mut b = MkdirIn::default().as_slice().to_vec();
+        b.extend_from_slice(n);
+        req(op::MKDIR, 1, &b)
+    };
+    assert_eq!(errno_of(&mkdir(b".\0")), libc::EEXIST);
+    assert_eq!(errno_of(&mkdir(b"..\0")), libc::EEXIST);
+    assert_eq!(errno_of(&req(op::RMDIR, 1, b".\0")), libc::EINVAL);
+    assert_eq!(errno_of(&req(op::RMDIR, 1, b"..\0")), libc::ENOTEMPTY);
+    assert_eq!(errno_of(&req(op::UNLINK, 1, b".\0")), libc::EISDIR);
+    let mut b = RenameIn { newdir: 1 }.as_slice().to_vec();
+    b.extend_from_slice(b"..\0x\0");
+    assert_eq!(errno_of(&req(op::RENAME, 1, &b)), libc::EBUSY);
+}
+
+#[test]
+fn rename2_flags_and_names() {
+    let mut b = Rename2In {
+        newdir: 1,
+        flags: 1 << 7,
+        padding: 0,
+    }
+    .as_slice()
+    .to_vec();
+    b.extend_from_slice(b"a\0b\0");
+    assert_eq!(
+        errno_of(&req(op::RENAME2, 1, &b)),
+        libc::EINVAL,
+        "unknown flag"
+    );
+    let mut b = Rename2In {
+        newdir: 3,
+        flags: libc::RENAME_NOREPLACE,
+        padding: 0,
+    }
+    .as_slice()
+    .to_vec();
+    b.extend_from_slice(b"a\0b\0");
+    let buf = req(op::RENAME2, 1, &b);
+    let (_, r) = decode(&buf).unwrap();
+    match r {
+        Request::Rename {
+            newdir,
+            flags,
+            old,
+            new,
+        } => {
+            assert_eq!((newdir, flags), (3, libc::RENAME_NOREPLACE));
+            assert_eq!((old.as_bytes(), new.as_bytes()), (&b"a"[..], &b"b"[..]));
+        }
+        other => panic!("{other:?}"),
+    }
+    let mut b = RenameIn { newdir: 1 }.as_slice().to_vec();
+    b.extend_from_slice(b"a\0b");
+    assert_eq!(
+        errno_of(&req(op::RENAME, 1, &b)),
+        libc::EINVAL,
+        "second name without NUL"
+    );
+}
+
+#[test]
+fn symlink_target_limits() {
+    let mut b = b"link\0".to_vec();
+    b.extend_from_slice(&vec![b'a'; 4096]);
+    b.push(0);
+    assert_eq!(errno_of(&req(op::SYMLINK, 1, &b)), libc::ENAMETOOLONG);
+    let buf = req(op::SYMLINK, 1, b"l\0/etc/shadow\0");
+    let (_, r) = decode(&buf).unwrap();
+    assert!(matches!(r, Request::Symlink { .. }));
+}
+
+#[test]
+fn batch_forget_trusts_only_present_entries() {
+    let mut b = BatchForgetIn {
+        count: 1_000_000,
+        dummy: 0,
+    }
+    .as_slice()
+    .to_vec();
+    b.extend_from_slice(
+        ForgetOne {
+            nodeid: 5,
+            nlookup: 1,
+        }
+        .as_slice(),
+    );
+    b.extend_from_slice(&[1, 2, 3]);
+    let buf = req(op::BATCH_FORGET, 0, &b);
+    let (_, r) = decode(&buf).unwrap();
+    match r {
+        Request::BatchForget(v) => assert_eq!(v, vec![(5, 1)]),
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn xattr_checks() {
+    let mut b = SetxattrIn {
+        size: 70_000,
+        flags: 0,
+    }
+    .as_slice()
+    .to_vec();
+    b.extend_from_slice(b"user.a\0");
+    assert_eq!(errno_of(&req(op::SETXATTR, 1, &b)), libc::E2BIG);
+    let mut b = SetxattrIn { size: 10, flags: 0 }.as_slice().to_vec();
+    b.extend_from_slice(b"user.a\0abc");
+    assert_eq!(
+        errno_of(&req(op::SETXATTR, 1, &b)),
+        libc::EINVAL,
+        "declared size != payload"
+    );
+    let mut b = GetxattrIn::default().as_slice().to_vec();
+    b.extend_from_slice(b"\0");
+    assert_eq!(
+        errno_of(&req(op::GETXATTR, 1, &b)),
+        libc::EINVAL,
+        "empty name"
+    );
+}
+
+#[test]
+fn unknown_and_unsupported_opcodes_decode() {
+    for opc in [
+        op::IOCTL,
+        op::POLL,
+        op::SETUPMAPPING,
+        op::BMAP,
+        9999,
+        u32::MAX,
+    ] {
+        let buf = req(opc, 1, &[0u8; 64]);
+        let (_, r) = decode(&buf).unwrap();
+        assert!(matches!(r, Request::Unsupported(o) if o == opc));
+    }
+    let buf = req(op::OPEN, 1, OpenIn::default().as_slice());
+    let (_, r) = decode(&buf).unwrap();
+    assert!(matches!(r, Request::Open(_)));
+}
+
+#[test]
+fn every_prefix_of_every_opcode_is_total() {
+    // No panic on any truncation of any request kind, with junk bodies.
+    let body: Vec<u8> = (0..200u32).map(|i| (i * 37 % 251) as u8).collect();
+    for opc in 0..=60 {
+        for cut in 0..body.len() {
+            let _ = decode(&req(opc, 1, &body[..cut]));
+        }
+    }
+}
