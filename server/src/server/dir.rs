@@ -1,11 +1,17 @@
 //! Directory requests: OPENDIR, READDIR, READDIRPLUS.
 
-use fuse_backend_rs::abi::fuse_abi::{OpenIn, ReadIn};
+use fuse_backend_rs::abi::fuse_abi::{EntryOut, OpenIn, OpenOut, ReadIn};
 use fuse_backend_rs::api::filesystem::{DirEntry, Entry};
 
 use super::entry::entry_out;
 use super::{errno, Backend, Ctx, Errno, Server};
 use crate::fuse::decode::MAX_WRITE;
+
+/// Cookie of the synthesised `.` entry. Host cookies are small positions (tmpfs, btrfs, xfs) or
+/// 63-bit hashes (ext4), whose top values are EOF markers; these two sit just below i64::MAX.
+const DOT_OFF: u64 = i64::MAX as u64 - 2;
+/// Cookie of the synthesised `..` entry.
+const DOTDOT_OFF: u64 = i64::MAX as u64 - 1;
 
 impl<F: Backend> Server<F> {
     pub(super) fn opendir(&self, c: &mut Ctx<'_>, a: OpenIn) -> Result<(), Errno> {
@@ -13,7 +19,7 @@ impl<F: Backend> Server<F> {
             .fs
             .opendir(&c.ctx, c.h.nodeid, a.flags)
             .map_err(errno)?;
-        c.reply.push_obj(&fuse_backend_rs::abi::fuse_abi::OpenOut {
+        c.reply.push_obj(&OpenOut {
             fh: fh.unwrap_or(0),
             open_flags: opts.bits(),
             passthrough: 0,
@@ -26,28 +32,65 @@ impl<F: Backend> Server<F> {
         let limit = (a.size as usize)
             .min(MAX_WRITE as usize)
             .min(c.reply.room());
+        let Some(offset) = self.push_dots(c, a.offset, limit, plus)? else {
+            return Ok(());
+        };
+        let (ctx, node, size) = (&c.ctx, c.h.nodeid, limit as u32);
         let reply = &mut c.reply;
         let res = if plus {
             self.fs.readdirplus(
-                &c.ctx,
-                c.h.nodeid,
+                ctx,
+                node,
                 a.fh,
-                limit as u32,
-                a.offset,
+                size,
+                offset,
                 &mut |d: DirEntry, e: Entry| {
                     Ok(reply.push_direntplus(limit, &entry_out(e), d.offset, d.type_, d.name))
                 },
             )
         } else {
-            self.fs.readdir(
-                &c.ctx,
-                c.h.nodeid,
-                a.fh,
-                limit as u32,
-                a.offset,
-                &mut |d: DirEntry| Ok(reply.push_dirent(limit, d.ino, d.offset, d.type_, d.name)),
-            )
+            self.fs
+                .readdir(ctx, node, a.fh, size, offset, &mut |d: DirEntry| {
+                    Ok(reply.push_dirent(limit, d.ino, d.offset, d.type_, d.name))
+                })
         };
         res.map_err(errno)
+    }
+
+    /// The backend hides `.` and `..`; the guest still expects them. They are listed first, under
+    /// cookies no host filesystem hands out in practice (see [`DOT_OFF`]). Returns the backend
+    /// offset to continue from, or None when the reply is full.
+    fn push_dots(
+        &self,
+        c: &mut Ctx<'_>,
+        offset: u64,
+        limit: usize,
+        plus: bool,
+    ) -> Result<Option<u64>, Errno> {
+        let names: &[(&[u8], u64)] = match offset {
+            0 => &[(b".", DOT_OFF), (b"..", DOTDOT_OFF)],
+            DOT_OFF => &[(b"..", DOTDOT_OFF)],
+            DOTDOT_OFF => return Ok(Some(0)),
+            other => return Ok(Some(other)),
+        };
+        let (st, _) = self.fs.getattr(&c.ctx, c.h.nodeid, None).map_err(errno)?;
+        for (i, (name, off)) in names.iter().enumerate() {
+            let typ = u32::from(libc::DT_DIR);
+            let pushed = if plus {
+                // nodeid 0: the guest lists the entry without instantiating it.
+                let mut e = EntryOut::default();
+                e.attr.ino = st.st_ino;
+                e.attr.mode = st.st_mode;
+                c.reply.push_direntplus(limit, &e, *off, typ, name)
+            } else {
+                c.reply.push_dirent(limit, st.st_ino, *off, typ, name)
+            };
+            if pushed == 0 {
+                // No room for even the first entry is a guest error; otherwise the guest asks
+                // again from the last entry it got.
+                return if i == 0 { Err(libc::EINVAL) } else { Ok(None) };
+            }
+        }
+        Ok(Some(0))
     }
 }

@@ -287,3 +287,66 @@ fn forget_of_root_keeps_it() {
     assert_eq!(n, 0);
     assert_eq!(t.call(op::GETATTR, 1, &[0u8; 16]).0, 0);
 }
+
+/// Parses a READDIR reply into (name, off) pairs.
+fn dirents(p: &[u8]) -> Vec<(Vec<u8>, u64)> {
+    use fuse_backend_rs::abi::fuse_abi::Dirent;
+    let mut v = Vec::new();
+    let mut rest = p;
+    while rest.len() >= size_of::<Dirent>() {
+        let d: Dirent = obj(rest);
+        let end = size_of::<Dirent>() + d.namelen as usize;
+        v.push((rest[size_of::<Dirent>()..end].to_vec(), d.off));
+        rest = &rest[end.next_multiple_of(8).min(rest.len())..];
+    }
+    v
+}
+
+#[test]
+fn readdir_lists_dots_once_whatever_the_buffer_size() {
+    let mut t = T::started(false);
+    for n in [b"a", b"b", b"c"] {
+        t.create(1, n);
+    }
+    let (_, p) = t.call(op::OPENDIR, 1, OpenIn::default().as_slice());
+    let fh = obj::<OpenOut>(&p).fh;
+    for size in [4096u32, 200] {
+        let mut names = Vec::new();
+        let mut offset = 0;
+        loop {
+            let r = ReadIn {
+                fh,
+                offset,
+                size,
+                ..Default::default()
+            };
+            let (e, p) = t.call(op::READDIR, 1, r.as_slice());
+            assert_eq!(e, 0);
+            let got = dirents(&p);
+            let Some(last) = got.last() else { break };
+            offset = last.1;
+            names.extend(got.into_iter().map(|(n, _)| n));
+            assert!(
+                names.len() < 20,
+                "readdir does not terminate with size {size}"
+            );
+        }
+        names.sort();
+        let want: Vec<Vec<u8>> = [".", "..", "a", "b", "c"]
+            .iter()
+            .map(|s| s.as_bytes().to_vec())
+            .collect();
+        assert_eq!(names, want, "buffer size {size}");
+    }
+    let r = ReadIn {
+        fh,
+        offset: 0,
+        size: 8,
+        ..Default::default()
+    };
+    assert_eq!(
+        t.call(op::READDIR, 1, r.as_slice()).0,
+        libc::EINVAL,
+        "no room for one entry"
+    );
+}
