@@ -44,6 +44,10 @@ pub struct Args {
     /// Enable extended attributes
     #[arg(long)]
     pub xattr: bool,
+    /// Let the guest create block and character device nodes in the share (refused with EPERM
+    /// by default: any host user who can reach such a node can open the host device)
+    #[arg(long)]
+    pub allow_devices: bool,
     /// POSIX ACL support: only "never" is available
     #[arg(long, num_args = 0..=1, default_missing_value = "auto")]
     pub posix_acl: Option<String>,
@@ -311,6 +315,7 @@ impl TryFrom<Args> for Config {
             thread_pool_size: a.thread_pool_size,
             request_queues: a.request_queues,
             xattr: a.xattr,
+            allow_devices: a.allow_devices,
             readonly: a.readonly,
             announce_submounts: a.announce_submounts && !a.no_announce_submounts,
             inode_file_handles,

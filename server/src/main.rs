@@ -57,6 +57,7 @@ fn run(cfg: Config) -> Result<(), Box<dyn std::error::Error>> {
         posix_acl: false,
         auto_inval_data: cfg.cache != CachePolicy::Never,
         allow_mmap: cfg.allow_mmap,
+        allow_devices: cfg.allow_devices,
     };
     let server = Arc::new(Server::new(backend, opts));
     let device = Arc::new(FsDevice::new(

@@ -33,6 +33,8 @@ pub struct ServerOptions {
     pub auto_inval_data: bool,
     /// Negotiate FUSE_DIRECT_IO_ALLOW_MMAP (shared mmap of direct-I/O files).
     pub allow_mmap: bool,
+    /// Let the guest create block and character device nodes in the share.
+    pub allow_devices: bool,
 }
 
 /// Backends the server can drive: fuse-backend-rs's `FileSystem` with u64 inodes and handles.
