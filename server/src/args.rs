@@ -84,6 +84,10 @@ pub struct Args {
     /// Honour the guest's O_DIRECT
     #[arg(long)]
     pub allow_direct_io: bool,
+    /// Count requests per opcode (number, bytes, service time); print the table at exit and on
+    /// SIGUSR1
+    #[arg(long)]
+    pub stats: bool,
     /// Print the vhost-user.json capabilities and exit
     #[arg(long)]
     pub print_capabilities: bool,
@@ -315,6 +319,7 @@ impl TryFrom<Args> for Config {
             thread_pool_size: a.thread_pool_size,
             request_queues: a.request_queues,
             xattr: a.xattr,
+            stats: a.stats,
             allow_devices: a.allow_devices,
             readonly: a.readonly,
             announce_submounts: a.announce_submounts && !a.no_announce_submounts,

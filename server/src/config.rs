@@ -49,6 +49,7 @@ pub struct Config {
     pub thread_pool_size: usize,
     pub request_queues: usize,
     pub xattr: bool,
+    pub stats: bool,
     pub allow_devices: bool,
     pub readonly: bool,
     pub announce_submounts: bool,

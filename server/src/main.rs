@@ -6,10 +6,13 @@ use std::sync::Arc;
 use clap::Parser;
 use ferry::args::{Args, CAPABILITIES};
 use ferry::config::{CachePolicy, Config, Listen};
+use ferry::server::stats::Stats;
 use ferry::server::{Server, ServerOptions};
 use ferry::transport::vhost_user::{DeviceConfig, FsDevice};
 use ferry::{fs, sys};
 use log::{error, info, warn};
+use signal_hook::consts::SIGUSR1;
+use signal_hook::iterator::Signals;
 use vhost::vhost_user::{Error as VuError, Listener};
 use vhost_user_backend::{Error as DaemonError, VhostUserDaemon};
 use vm_memory::{GuestMemoryAtomic, GuestMemoryMmap};
@@ -59,7 +62,13 @@ fn run(cfg: Config) -> Result<(), Box<dyn std::error::Error>> {
         allow_mmap: cfg.allow_mmap,
         allow_devices: cfg.allow_devices,
     };
-    let server = Arc::new(Server::new(backend, opts));
+    let mut server = Server::new(backend, opts);
+    let stats = cfg.stats.then(|| Arc::new(Stats::default()));
+    if let Some(s) = &stats {
+        server = server.with_stats(Arc::clone(s));
+        dump_stats_on_sigusr1(Arc::clone(s))?;
+    }
+    let server = Arc::new(server);
     let device = Arc::new(FsDevice::new(
         server,
         DeviceConfig {
@@ -94,12 +103,29 @@ fn run(cfg: Config) -> Result<(), Box<dyn std::error::Error>> {
         .start(&mut listener)
         .map_err(|e| format!("vhost-user connection failed: {e:?}"))?;
     info!("VMM connected");
-    match daemon.wait() {
+    let res = match daemon.wait() {
         Ok(())
         | Err(DaemonError::HandleRequest(VuError::Disconnected | VuError::PartialMessage)) => {
             info!("VMM disconnected: exiting");
             Ok(())
         }
         Err(e) => Err(format!("vhost-user connection failed: {e:?}").into()),
+    };
+    if let Some(s) = stats {
+        eprint!("ferryd request statistics:\n{}", s.table());
     }
+    res
+}
+
+/// Prints the statistics table to stderr whenever the daemon gets SIGUSR1.
+fn dump_stats_on_sigusr1(stats: Arc<Stats>) -> std::io::Result<()> {
+    let mut signals = Signals::new([SIGUSR1])?;
+    std::thread::Builder::new()
+        .name("ferryd-stats".into())
+        .spawn(move || {
+            for _ in signals.forever() {
+                eprint!("ferryd request statistics:\n{}", stats.table());
+            }
+        })?;
+    Ok(())
 }

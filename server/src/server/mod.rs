@@ -7,9 +7,12 @@ mod dir;
 mod entry;
 mod init;
 mod io;
+pub mod stats;
 mod xattr;
 
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Instant;
 
 use fuse_backend_rs::abi::fuse_abi::{InHeader, ROOT_ID};
 use fuse_backend_rs::api::filesystem::{Context, FileSystem};
@@ -17,6 +20,7 @@ use log::{trace, warn};
 
 use crate::fuse::decode::{decode, Rejected, Request};
 use crate::fuse::reply::{self, Reply, OUT_HEADER_LEN};
+use stats::Stats;
 
 /// What the server itself enforces or negotiates, independent of the backend.
 #[derive(Debug, Clone, Default)]
@@ -47,6 +51,7 @@ pub struct Server<F: Backend> {
     opts: ServerOptions,
     initialized: AtomicBool,
     warned_short: AtomicBool,
+    stats: Option<Arc<Stats>>,
 }
 
 /// What a handler needs to answer: the header, the caller's identity and the reply.
@@ -70,7 +75,14 @@ impl<F: Backend> Server<F> {
             opts,
             initialized: AtomicBool::new(false),
             warned_short: AtomicBool::new(false),
+            stats: None,
         }
+    }
+
+    /// Counts requests per opcode into `stats`.
+    pub fn with_stats(mut self, stats: Arc<Stats>) -> Self {
+        self.stats = Some(stats);
+        self
     }
 
     pub fn fs(&self) -> &F {
@@ -80,6 +92,20 @@ impl<F: Backend> Server<F> {
     /// Handles one request. `out` receives the reply; `cap` is the room the guest gave for it.
     /// Returns the reply length, 0 for no reply (FORGET, INTERRUPT, or no room for a header).
     pub fn handle(&self, req: &[u8], out: &mut Vec<u8>, cap: usize) -> usize {
+        let Some(stats) = &self.stats else {
+            return self.handle_checked(req, out, cap);
+        };
+        let start = Instant::now();
+        let n = self.handle_checked(req, out, cap);
+        let op = req
+            .get(4..8)
+            .map_or(0, |b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]));
+        let error = n >= OUT_HEADER_LEN && out[4..8] != [0; 4];
+        stats.record(op, req.len(), n, error, start.elapsed());
+        n
+    }
+
+    fn handle_checked(&self, req: &[u8], out: &mut Vec<u8>, cap: usize) -> usize {
         let n = self.handle_inner(req, out, cap);
         if n > cap {
             // Only a reply the guest has room for is sent; a header-only error if that fits.
