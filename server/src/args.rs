@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use clap::Parser;
 
-use crate::config::{CachePolicy, Config, Listen};
+use crate::config::{CachePolicy, Config, Listen, Sandbox};
 
 /// What `--print-capabilities` prints: libvirt reads it to learn which options it may pass.
 pub const CAPABILITIES: &str = r#"{"type":"fs","features":["separate-options"]}"#;
@@ -51,7 +51,8 @@ pub struct Args {
     /// POSIX ACL support: only "never" is available
     #[arg(long, num_args = 0..=1, default_missing_value = "auto")]
     pub posix_acl: Option<String>,
-    /// Sandbox mode: only "none" is available until the sandbox lands
+    /// Sandbox mode: chroot (confine the daemon to the shared directory) or none; namespace is
+    /// not available yet
     #[arg(long, default_value = "none")]
     pub sandbox: String,
     /// Seccomp action: only "none" is available until the filter lands
@@ -237,9 +238,10 @@ impl TryFrom<Args> for Config {
         if a.socket_group.is_some() && matches!(listen, Listen::Fd(_)) {
             return Err(ArgsError::Conflict("--socket-group", "--fd"));
         }
-        match a.sandbox.as_str() {
-            "none" => {}
-            "namespace" | "chroot" => return Err(unsupported(&format!("--sandbox {}", a.sandbox))),
+        let sandbox = match a.sandbox.as_str() {
+            "none" => Sandbox::None,
+            "chroot" => Sandbox::Chroot,
+            "namespace" => return Err(unsupported("--sandbox namespace")),
             _ => {
                 return Err(invalid(
                     "--sandbox",
@@ -247,7 +249,7 @@ impl TryFrom<Args> for Config {
                     "expected namespace, chroot or none",
                 ))
             }
-        }
+        };
         match a.seccomp.as_str() {
             "none" => {}
             "kill" | "log" | "trap" => {
@@ -319,6 +321,7 @@ impl TryFrom<Args> for Config {
             thread_pool_size: a.thread_pool_size,
             request_queues: a.request_queues,
             xattr: a.xattr,
+            sandbox,
             stats: a.stats,
             allow_devices: a.allow_devices,
             readonly: a.readonly,

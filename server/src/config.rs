@@ -12,6 +12,15 @@ pub enum Listen {
     Fd(i32),
 }
 
+/// How the daemon confines itself before it serves the guest.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Sandbox {
+    /// No confinement beyond fd-relative resolution and the name check.
+    None,
+    /// chroot into the shared directory (for containers without namespaces).
+    Chroot,
+}
+
 /// How much the guest may cache, with virtiofsd's meanings.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum CachePolicy {
@@ -49,6 +58,7 @@ pub struct Config {
     pub thread_pool_size: usize,
     pub request_queues: usize,
     pub xattr: bool,
+    pub sandbox: Sandbox,
     pub stats: bool,
     pub allow_devices: bool,
     pub readonly: bool,

@@ -52,6 +52,20 @@ fn run(cfg: Config) -> Result<(), Box<dyn std::error::Error>> {
             Err(e) => return Err(format!("--rlimit-nofile: {e}").into()),
         },
     }
+    // The socket comes first: the sandbox may hide its path from the daemon.
+    let mut listener = match &cfg.listen {
+        Listen::Path(p) => {
+            let l = Listener::new(p, true).map_err(|e| format!("{}: {e}", p.display()))?;
+            if let Some(g) = &cfg.socket_group {
+                sys::set_socket_group(p, g).map_err(|e| format!("--socket-group {g}: {e}"))?;
+            }
+            l
+        }
+        Listen::Fd(fd) => Listener::from(sys::listener_from_fd(*fd)?),
+    };
+    if let Err(e) = sys::drop_supplementary_groups() {
+        warn!("cannot drop supplementary groups: {e}");
+    }
     let backend = fs::linux(&cfg).map_err(|e| format!("{}: {e}", cfg.shared_dir.display()))?;
     let opts = ServerOptions {
         readonly: cfg.readonly,
@@ -84,16 +98,6 @@ fn run(cfg: Config) -> Result<(), Box<dyn std::error::Error>> {
     )
     .map_err(|e| format!("cannot create the vhost-user daemon: {e:?}"))?;
 
-    let mut listener = match &cfg.listen {
-        Listen::Path(p) => {
-            let l = Listener::new(p, true).map_err(|e| format!("{}: {e}", p.display()))?;
-            if let Some(g) = &cfg.socket_group {
-                sys::set_socket_group(p, g).map_err(|e| format!("--socket-group {g}: {e}"))?;
-            }
-            l
-        }
-        Listen::Fd(fd) => Listener::from(sys::listener_from_fd(*fd)?),
-    };
     info!(
         "serving {} on {:?}, waiting for the VMM",
         cfg.shared_dir.display(),

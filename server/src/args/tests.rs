@@ -70,6 +70,9 @@ fn unsupported_flags_are_named() {
         assert_eq!(e, format!("{name} is not supported by ferryd"), "{flag}");
     }
     let mut argv = base.to_vec();
+    argv.push("--sandbox=chroot");
+    assert_eq!(parse(&argv).unwrap().sandbox, Sandbox::Chroot);
+    argv.pop();
     argv.push("--sandbox=namespace");
     assert_eq!(
         parse(&argv).unwrap_err().to_string(),

@@ -8,31 +8,38 @@ use std::io;
 use fuse_backend_rs::passthrough::{self, PassthroughFs};
 
 use crate::args::timeout;
-use crate::config::{CachePolicy, Config};
+use crate::config::{CachePolicy, Config, Sandbox};
+use crate::sys;
 
 /// The Linux host backend.
 pub type LinuxFs = PassthroughFs<()>;
 
-/// Builds the Linux backend for `cfg`.
+/// Builds the Linux backend for `cfg`. With `--sandbox chroot` the daemon is confined to the
+/// shared directory here, once the backend holds its /proc/self/fd handle, so the backend opens
+/// the share as `/` when the guest sends INIT.
 pub fn linux(cfg: &Config) -> io::Result<LinuxFs> {
     let root = cfg.shared_dir.canonicalize()?;
     if !root.is_dir() {
-        return Err(io::Error::new(
-            io::ErrorKind::NotADirectory,
-            format!("{} is not a directory", root.display()),
-        ));
+        let msg = format!("{} is not a directory", root.display());
+        return Err(io::Error::new(io::ErrorKind::NotADirectory, msg));
     }
-    let root_dir = root
-        .to_str()
-        .ok_or_else(|| {
-            io::Error::new(
-                io::ErrorKind::InvalidInput,
-                "shared directory path is not UTF-8",
-            )
-        })?
-        .to_string();
+    if cfg.sandbox == Sandbox::Chroot {
+        let fs = PassthroughFs::new(passthrough_config(cfg, "/".to_string()))?;
+        sys::chroot_into(&root)?;
+        return Ok(fs);
+    }
+    let root_dir = root.to_str().ok_or_else(|| {
+        io::Error::new(
+            io::ErrorKind::InvalidInput,
+            "shared directory path is not UTF-8",
+        )
+    })?;
+    PassthroughFs::new(passthrough_config(cfg, root_dir.to_string()))
+}
+
+fn passthrough_config(cfg: &Config, root_dir: String) -> passthrough::Config {
     let t = timeout(cfg.cache);
-    let pcfg = passthrough::Config {
+    passthrough::Config {
         root_dir,
         entry_timeout: t,
         attr_timeout: t,
@@ -49,6 +56,5 @@ pub fn linux(cfg: &Config) -> io::Result<LinuxFs> {
         inode_file_handles: cfg.inode_file_handles,
         allow_direct_io: cfg.allow_direct_io,
         ..Default::default()
-    };
-    PassthroughFs::new(pcfg)
+    }
 }

@@ -29,6 +29,7 @@ fn config(dir: &std::path::Path) -> Config {
         thread_pool_size: 0,
         request_queues: 1,
         xattr: true,
+        sandbox: crate::config::Sandbox::None,
         stats: false,
         allow_devices: false,
         readonly: false,

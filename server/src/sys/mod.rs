@@ -23,10 +23,28 @@ pub fn raise_nofile(want: u64) -> io::Result<u64> {
         rlim_max: target,
     };
     // SAFETY: setrlimit reads the struct we pass and nothing else.
-    if unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &lim) } != 0 {
-        return Err(io::Error::last_os_error());
+    if unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &lim) } == 0 {
+        return Ok(target);
     }
-    Ok(target)
+    let err = io::Error::last_os_error();
+    // Without CAP_SYS_RESOURCE the hard limit is the ceiling: take all of it.
+    let mut cur = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: getrlimit writes into the struct we pass; the result is checked.
+    if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut cur) } != 0 {
+        return Err(err);
+    }
+    let lim = libc::rlimit {
+        rlim_cur: cur.rlim_max,
+        rlim_max: cur.rlim_max,
+    };
+    // SAFETY: as above.
+    if unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &lim) } != 0 {
+        return Err(err);
+    }
+    Ok(cur.rlim_max)
 }
 
 /// Gives the socket at `path` to group `group` and lets that group connect.
@@ -77,4 +95,30 @@ pub fn listener_from_fd(fd: i32) -> io::Result<std::os::unix::net::UnixListener>
     // SAFETY: the fd is an open socket handed to this process for it to own; nothing else in
     // the daemon uses it.
     Ok(unsafe { std::os::unix::net::UnixListener::from_raw_fd(fd) })
+}
+
+/// Drops every supplementary group (CVE-2022-0358: a guest must not create files with
+/// groups the daemon inherited). Needs CAP_SETGID; without it there is nothing to drop that the
+/// process could not already use, so EPERM is reported to the caller to decide.
+pub fn drop_supplementary_groups() -> io::Result<()> {
+    // SAFETY: setgroups with a zero count reads no memory.
+    if unsafe { libc::setgroups(0, std::ptr::null()) } != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
+}
+
+/// Confines the process to `dir`: chroot into it and make it the working directory.
+pub fn chroot_into(dir: &Path) -> io::Result<()> {
+    let c = CString::new(dir.as_os_str().as_encoded_bytes())
+        .map_err(|_| io::Error::from_raw_os_error(libc::EINVAL))?;
+    // SAFETY: chroot and chdir read the NUL-terminated paths; results are checked.
+    if unsafe { libc::chroot(c.as_ptr()) } != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: as above, with a static path.
+    if unsafe { libc::chdir(c"/".as_ptr()) } != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
 }
