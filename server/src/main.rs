@@ -118,6 +118,9 @@ fn run(cfg: Config) -> Result<(), Box<dyn std::error::Error>> {
     if let Some(s) = stats {
         eprint!("ferryd request statistics:\n{}", s.table());
     }
+    // The queue threads wait for an exit event only VhostUserDaemon::serve() sends, so dropping
+    // the daemon would join them forever: leave it to the process exit instead.
+    std::mem::forget(daemon);
     res
 }
 
