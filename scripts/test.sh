@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# The tests: cargo test, then the real-guest suite (smoke, pjdfstest, fsx) run against ferryd
+# and upstream virtiofsd in one run. The last line is "N passed, N failed".
+#
+#   FSX_OPS=N     fsx operations in the guest (default 100000)
+#   DAEMONS=both  ferryd, virtiofsd or both
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
+fsx_ops=${FSX_OPS:-100000}
+daemons=${DAEMONS:-both}
+
+scripts/prepare-guest.sh
+cargo build --release --locked
+cargo test --locked --workspace
+scripts/vm-test.sh --daemon "$daemons" --suites smoke,pjdfstest,fsx --fsx-ops "$fsx_ops" -- --xattr

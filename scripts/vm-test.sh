@@ -1,0 +1,425 @@
+#!/usr/bin/env bash
+# Boot a real Linux guest on a virtio-fs share served by ferryd and/or
+# virtiofsd, run test suites inside it, and compare.
+#
+#   scripts/vm-test.sh [--daemon ferryd|virtiofsd|both] [--suites smoke,pjdfstest,fsx,fio]
+#                      [--fsx-ops N] [--fsx-seed N] [--pjd PATTERNS] [--ferryd PATH]
+#                      [--cache MODE] [--timeout MINUTES] [--script FILE]
+#                      [--shared-dir DIR]
+#                      [-- extra daemon args]
+#
+# Defaults: --daemon both --suites smoke,pjdfstest,fsx --fsx-ops 100000 (about
+# 9-10 min under TCG; fsx's cost grows faster than linearly) --timeout 25 (per
+# VM). --pjd chmod,rename::eexist runs only the pjdfstest tests whose names
+# contain one of the patterns. --cache and the extra args go to either daemon.
+# --script FILE copies FILE into the share and adds the "script" suite, which
+# runs it with sh -x in the guest (output prefixed "script: " in serial.log).
+# --shared-dir DIR serves DIR (kept as it is) instead of a fresh directory; the
+# "demo" suite shows what the guest sees there (scripts/demo.sh).
+#
+# Run scripts/prepare-guest.sh first. Artifacts of the latest run of each
+# daemon are kept in $FERRY_WORK/runs/<daemon>/ (serial.log, daemon.log, shared/;
+# the guest's full suite logs are in shared/ferry-logs/).
+# Last line: "N passed, N failed", one check per (daemon, suite), plus the
+# daemon's exit status, a clean guest kernel log and the mmap marker.
+# Exit status 0 iff nothing failed.
+#
+# pjdfstest passes for a daemon when each failing test matches a line of
+# scripts/pjdfstest-known-failures.txt ("name-or-glob # reason") or, for
+# ferryd under --daemon both, also fails on virtiofsd.
+set -euo pipefail
+export LC_ALL=C # one collation for sort and comm
+
+REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+FERRY_WORK=${FERRY_WORK:-$REPO/.work}
+KNOWN_FAILURES=$REPO/scripts/pjdfstest-known-failures.txt
+MARKER=mmap-marker-ok
+
+daemon_sel=both
+suites=smoke,pjdfstest,fsx
+fsx_ops=100000
+fsx_seed=1
+pjd_patterns=
+ferryd_bin=$REPO/target/release/ferryd
+virtiofsd_bin=$FERRY_WORK/tools/bin/virtiofsd
+cache=
+timeout_min=25
+extra_args=()
+guest_script=
+shared_dir=
+
+usage() {
+	sed -n '2,/^set -euo/{/^set -euo/d;s/^# \{0,1\}//;p}' "${BASH_SOURCE[0]}"
+	exit "${1:-0}"
+}
+
+while [[ $# -gt 0 ]]; do
+	case $1 in
+	--daemon) daemon_sel=$2; shift 2 ;;
+	--suites) suites=$2; shift 2 ;;
+	--fsx-ops) fsx_ops=$2; shift 2 ;;
+	--fsx-seed) fsx_seed=$2; shift 2 ;;
+	--pjd) pjd_patterns=$2; shift 2 ;;
+	--ferryd) ferryd_bin=$2; shift 2 ;;
+	--cache) cache=$2; shift 2 ;;
+	--timeout) timeout_min=$2; shift 2 ;;
+	--script) guest_script=$2; shift 2 ;;
+	--shared-dir) shared_dir=$(cd "$2" && pwd); shift 2 ;;
+	-h | --help) usage 0 ;;
+	--) shift; extra_args=("$@"); break ;;
+	*) echo "unknown argument: $1" >&2; usage 2 ;;
+	esac
+done
+
+case $daemon_sel in
+ferryd | virtiofsd) daemons=("$daemon_sel") ;;
+both) daemons=(virtiofsd ferryd) ;;
+*) echo "--daemon must be ferryd, virtiofsd or both" >&2; exit 2 ;;
+esac
+if [[ -n $guest_script && ,$suites, != *,script,* ]]; then
+	suites+=,script
+fi
+IFS=, read -r -a suite_list <<<"$suites"
+for s in "${suite_list[@]}"; do
+	case $s in
+	smoke | pjdfstest | fsx | fio | script | demo) ;;
+	*) echo "unknown suite: $s" >&2; exit 2 ;;
+	esac
+done
+
+KERNEL=$FERRY_WORK/kernel/vmlinuz
+BASE_INITRD=$FERRY_WORK/guest/base.cpio.gz
+FIO_INITRD=$FERRY_WORK/guest/fio.cpio.gz
+for f in "$KERNEL" "$BASE_INITRD" "$FIO_INITRD"; do
+	[[ -f $f ]] || { echo "missing $f: run scripts/prepare-guest.sh" >&2; exit 2; }
+done
+
+# Real KVM only when a kvm_intel/kvm_amd module is loaded (the nested PVM
+# /dev/kvm found on some hosts cannot boot a stock kernel).
+if [[ -d /sys/module/kvm_intel || -d /sys/module/kvm_amd ]] && [[ -w /dev/kvm ]]; then
+	accel=(-accel kvm -cpu host)
+	accel_name=kvm
+else
+	accel=(-accel "tcg,thread=multi" -cpu max)
+	accel_name=tcg
+fi
+# One VM at a time on this machine: runs wait for each other on a lock shared
+# with scripts/libvirt-test.sh (FERRY_VM_LOCK, outside FERRY_WORK on purpose).
+VM_LOCK=${FERRY_VM_LOCK:-/tmp/ferry-vm.lock}
+exec 9>>"$VM_LOCK"
+if ! flock -n 9; then
+	echo "another VM run holds $VM_LOCK; waiting for it" >&2
+	flock 9
+fi
+
+echo "accelerator: $accel_name"
+
+# Children (daemon, QEMU) not yet reaped are killed when this script exits.
+declare -A live_pids=()
+cleanup() {
+	local p
+	for p in "${!live_pids[@]}"; do
+		kill "$p" 2>/dev/null || true
+	done
+}
+reap() { # pid: wait for it, return its status, forget it
+	local rc=0
+	wait "$1" || rc=$?
+	unset "live_pids[$1]"
+	return "$rc"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+alive() { # pid: running and not a zombie
+	local state
+	state=$(ps -o stat= -p "$1" 2>/dev/null) || return 1
+	[[ $state != Z* ]]
+}
+
+# Results: RES["daemon suite"]="passed failed skipped" or "" when absent.
+declare -A RES=() VERDICT=() NOTE=()
+checks_passed=0
+checks_failed=0
+
+record() { # daemon check ok|fail note
+	VERDICT["$1 $2"]=$3
+	NOTE["$1 $2"]=$4
+	if [[ $3 == ok ]]; then
+		checks_passed=$((checks_passed + 1))
+	else
+		checks_failed=$((checks_failed + 1))
+	fi
+}
+
+run_vm() { # daemon
+	local daemon=$1 bin
+	case $daemon in
+	ferryd) bin=$ferryd_bin ;;
+	virtiofsd) bin=$virtiofsd_bin ;;
+	esac
+	local run=$FERRY_WORK/runs/$daemon
+	rm -rf "$run"
+	mkdir -p "$run/shared"
+	local share=${shared_dir:-$run/shared}
+	[[ -n $guest_script ]] && cp "$guest_script" "$share/ferry-script.sh"
+	local sock=$run/vhost.sock serial=$run/serial.log dlog=$run/daemon.log
+	echo
+	echo "=== $daemon: $bin"
+	RUN_STATUS=
+	if [[ ! -x $bin ]]; then
+		echo "$daemon: binary $bin not found" >&2
+		RUN_STATUS="daemon binary not found"
+		return
+	fi
+
+	local dargs=(--socket-path="$sock" --shared-dir="$share")
+	[[ -n $cache ]] && dargs+=(--cache="$cache")
+	dargs+=("${extra_args[@]}")
+	echo "daemon: $bin ${dargs[*]}"
+	"$bin" "${dargs[@]}" >"$dlog" 2>&1 &
+	local dpid=$!
+	live_pids[$dpid]=1
+
+	local t0=$SECONDS
+	while [[ ! -S $sock ]]; do
+		if ! alive "$dpid"; then
+			echo "$daemon died before creating its socket; log:" >&2
+			tail -n 20 "$dlog" >&2
+			RUN_STATUS="daemon died at start"
+			reap "$dpid" || true
+			return
+		fi
+		if ((SECONDS - t0 >= 30)); then
+			RUN_STATUS="daemon made no socket in 30s"
+			kill "$dpid" 2>/dev/null || true
+			reap "$dpid" || true
+			return
+		fi
+		sleep 0.1
+	done
+
+	local initrd=$BASE_INITRD
+	if [[ ,$suites, == *,fio,* ]]; then
+		initrd=$run/initrd.cpio.gz
+		cat "$BASE_INITRD" "$FIO_INITRD" >"$initrd"
+	fi
+	local append="console=ttyS0 quiet panic=-1 ferry.tag=ferry ferry.suites=$suites"
+	append+=" ferry.fsxops=$fsx_ops ferry.fsxseed=$fsx_seed"
+	[[ -n $pjd_patterns ]] && append+=" ferry.pjd=$pjd_patterns"
+
+	local qemu=(qemu-system-x86_64 -M q35 "${accel[@]}" -m 1G -smp 2
+		-object "memory-backend-memfd,id=mem,size=1G,share=on" -numa "node,memdev=mem"
+		-chardev "socket,id=char0,path=$sock"
+		-device "vhost-user-fs-pci,chardev=char0,tag=ferry"
+		-kernel "$KERNEL" -initrd "$initrd" -append "$append"
+		-nographic -no-reboot -nic none)
+	local qstart=$SECONDS
+	"${qemu[@]}" </dev/null >"$serial" 2>&1 &
+	local qpid=$!
+	live_pids[$qpid]=1
+	# Live view of the FERRY-* lines (and kernel panics).
+	tail -n +1 -F --pid="$qpid" "$serial" 2>/dev/null |
+		sed -u -n -e 's/\r$//' -e 's/^.*\(FERRY-\)/\1/p' -e '/Kernel panic/p' &
+	local tpid=$!
+
+	local deadline=$((SECONDS + timeout_min * 60))
+	while alive "$qpid"; do
+		if ! alive "$dpid"; then
+			RUN_STATUS="daemon died while the guest ran"
+			echo "$daemon: $RUN_STATUS; stopping QEMU" >&2
+			kill "$qpid" 2>/dev/null || true
+			break
+		fi
+		if ((SECONDS >= deadline)); then
+			RUN_STATUS="timeout after $timeout_min min"
+			echo "$daemon: $RUN_STATUS; stopping QEMU" >&2
+			kill "$qpid" 2>/dev/null || true
+			break
+		fi
+		sleep 1
+	done
+	local qrc=0
+	reap "$qpid" || qrc=$?
+	wait "$tpid" 2>/dev/null || true
+	echo "qemu exit: $qrc after $((SECONDS - qstart))s"
+
+	# The daemon should notice the disconnect and exit by itself.
+	local i drc
+	for ((i = 0; i < 100; i++)); do
+		alive "$dpid" || break
+		sleep 0.1
+	done
+	if alive "$dpid"; then
+		echo "$daemon still running 10s after QEMU exited; killing it" >&2
+		kill "$dpid" 2>/dev/null || true
+		DAEMON_EXIT="still running (killed)"
+		reap "$dpid" || true
+	else
+		drc=0
+		reap "$dpid" || drc=$?
+		DAEMON_EXIT=$drc
+	fi
+	echo "daemon exit: $DAEMON_EXIT"
+	if [[ $DAEMON_EXIT != 0 ]]; then
+		tail -n 20 "$dlog" | sed "s/^/$daemon: /"
+	fi
+}
+
+# Lines of the serial log without the CRs and with any kernel noise in front
+# of the FERRY- prefix removed.
+ferry_lines() { sed -n -e 's/\r$//' -e 's/^.*\(FERRY-\)/\1/p' "$1"; }
+
+collect() { # daemon
+	local daemon=$1 run=$FERRY_WORK/runs/$1 s line
+	local serial=$run/serial.log
+	: >"$run/pjdfail.txt"
+	if [[ -f $serial ]]; then
+		ferry_lines "$serial" | sed -n 's/^FERRY-PJDFAIL //p' | sort -u >"$run/pjdfail.txt"
+	fi
+	for s in "${suite_list[@]}"; do
+		line=
+		if [[ -f $serial ]]; then
+			line=$(ferry_lines "$serial" | grep "^FERRY-RESULT $s: " | tail -n 1 || true)
+		fi
+		if [[ -z $line ]]; then
+			RES["$daemon $s"]=
+			continue
+		fi
+		local p f k
+		p=$(sed -n 's/.* \([0-9]*\) passed.*/\1/p' <<<"$line")
+		f=$(sed -n 's/.* \([0-9]*\) failed.*/\1/p' <<<"$line")
+		k=$(sed -n 's/.* \([0-9]*\) skipped.*/\1/p' <<<"$line")
+		RES["$daemon $s"]="${p:-0} ${f:-0} ${k:-0}"
+	done
+}
+
+# Patterns (shell globs) of scripts/pjdfstest-known-failures.txt.
+known_failures() {
+	[[ -f $KNOWN_FAILURES ]] || return 0
+	sed -e 's/#.*//' -e 's/[[:space:]]*$//' -e 's/^[[:space:]]*//' -e '/^$/d' "$KNOWN_FAILURES"
+}
+
+# Failures of daemon $1 that are neither known nor (ferryd under --daemon
+# both) also failures of virtiofsd; one name per line.
+unexpected_pjd_failures() {
+	local daemon=$1 name pat ok
+	local -a pats=()
+	mapfile -t pats < <(known_failures)
+	local base=$FERRY_WORK/runs/virtiofsd/pjdfail.txt
+	while read -r name; do
+		ok=0
+		for pat in "${pats[@]}"; do
+			# shellcheck disable=SC2053 # pat is a glob on purpose
+			[[ $name == $pat ]] && ok=1 && break
+		done
+		if [[ $ok == 0 && $daemon == ferryd && $daemon_sel == both && -f $base ]] &&
+			grep -qxF -- "$name" "$base"; then
+			ok=1
+		fi
+		[[ $ok == 1 ]] || echo "$name"
+	done <"$FERRY_WORK/runs/$daemon/pjdfail.txt"
+}
+
+judge() { # daemon
+	local daemon=$1 run=$FERRY_WORK/runs/$1 s
+	for s in "${suite_list[@]}"; do
+		local r=${RES["$daemon $s"]:-}
+		if [[ -z $r ]]; then
+			record "$daemon" "$s" fail "no result${RUN_STATUS:+ ($RUN_STATUS)}"
+			continue
+		fi
+		local p f k
+		read -r p f k <<<"$r"
+		if [[ $s == pjdfstest && $f -gt 0 ]]; then
+			local unexpected listed
+			unexpected=$(unexpected_pjd_failures "$daemon" | grep -c . || true)
+			listed=$(grep -c . "$run/pjdfail.txt" || true)
+			if [[ $unexpected -eq 0 && $listed -eq $f ]]; then
+				record "$daemon" "$s" ok "all $f failures expected"
+			else
+				record "$daemon" "$s" fail "$unexpected unexpected failures"
+			fi
+		elif [[ $f -eq 0 && -n $p && $p -gt 0 ]]; then
+			record "$daemon" "$s" ok ""
+		else
+			record "$daemon" "$s" fail ""
+		fi
+	done
+	# A guest timeout is the suites' failure; the daemon still has to exit 0.
+	if [[ ${DAEMON_EXIT:-none} == 0 && ${RUN_STATUS:-} != *daemon* ]]; then
+		record "$daemon" daemon-exit ok "exit 0"
+	else
+		record "$daemon" daemon-exit fail "exit ${DAEMON_EXIT:-none}${RUN_STATUS:+, $RUN_STATUS}"
+	fi
+	# The guest kernel must not have complained (a FUSE protocol violation
+	# by the daemon usually shows up as a WARNING or an Oops).
+	local oops
+	oops=$(tr -d '\r' <"$run/serial.log" 2>/dev/null |
+		grep -E -m 3 'Kernel panic|BUG:|Oops|WARNING:|Call Trace|general protection' || true)
+	if [[ -z $oops ]]; then
+		record "$daemon" guest-kernel ok ""
+	else
+		record "$daemon" guest-kernel fail "$(head -n 1 <<<"$oops")"
+	fi
+	if [[ ,$suites, == *,smoke,* ]]; then
+		local got=
+		local m=${shared_dir:-$run/shared}/smoke/mmap_marker
+		[[ -f $m ]] && got=$(cat "$m")
+		if [[ $got == "$MARKER" ]]; then
+			record "$daemon" mmap-marker ok "host sees '$got'"
+		else
+			record "$daemon" mmap-marker fail "host sees '${got:-<missing>}'"
+		fi
+	fi
+}
+
+summary() { # daemon
+	local daemon=$1 c
+	echo
+	echo "=== summary: $daemon"
+	printf '%-12s %7s %7s %7s  %-6s %s\n' check passed failed skipped result note
+	for c in "${suite_list[@]}" daemon-exit guest-kernel mmap-marker; do
+		[[ -n ${VERDICT["$daemon $c"]:-} ]] || continue
+		local p=- f=- k=-
+		[[ -n ${RES["$daemon $c"]:-} ]] && read -r p f k <<<"${RES["$daemon $c"]}"
+		printf '%-12s %7s %7s %7s  %-6s %s\n' "$c" "$p" "$f" "$k" \
+			"${VERDICT["$daemon $c"]}" "${NOTE["$daemon $c"]}"
+	done
+	local times
+	times=$(ferry_lines "$FERRY_WORK/runs/$daemon/serial.log" 2>/dev/null |
+		sed -n 's/^FERRY-TIME \([^ ]*\) \([0-9.]*\)/\1 \2s/p' | paste -sd, - | sed 's/,/, /g')
+	[[ -n $times ]] && echo "guest time per suite: $times"
+	local fails=$FERRY_WORK/runs/$daemon/pjdfail.txt
+	if [[ -s $fails ]]; then
+		echo "pjdfstest failures ($daemon, $(wc -l <"$fails") in $fails):"
+		head -n 20 "$fails" | sed 's/^/  /'
+		[[ $(wc -l <"$fails") -le 20 ]] || echo "  ..."
+	fi
+	return 0
+}
+
+for d in "${daemons[@]}"; do
+	RUN_STATUS=
+	DAEMON_EXIT=
+	run_vm "$d"
+	collect "$d"
+	judge "$d"
+done
+
+for d in "${daemons[@]}"; do
+	summary "$d"
+done
+
+if [[ $daemon_sel == both && ,$suites, == *,pjdfstest,* && -f $FERRY_WORK/runs/ferryd/pjdfail.txt &&
+	-f $FERRY_WORK/runs/virtiofsd/pjdfail.txt ]]; then
+	only=$FERRY_WORK/runs/ferryd/pjdfail-not-virtiofsd.txt
+	comm -23 "$FERRY_WORK/runs/ferryd/pjdfail.txt" "$FERRY_WORK/runs/virtiofsd/pjdfail.txt" >"$only"
+	echo
+	echo "=== pjdfstest failures in ferryd but not in virtiofsd: $(wc -l <"$only") ($only)"
+	sed 's/^/  /' "$only"
+fi
+
+echo
+echo "$checks_passed passed, $checks_failed failed"
+[[ $checks_failed -eq 0 ]]
