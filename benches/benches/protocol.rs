@@ -6,7 +6,7 @@ use std::hint::black_box;
 use std::mem::size_of;
 
 use criterion::{criterion_group, criterion_main, Criterion};
-use ferry::config::{CachePolicy, Config, Listen, Sandbox};
+use ferry::config::Config;
 use ferry::fs;
 use ferry::fuse::decode::decode;
 use ferry::fuse::name::Name;
@@ -69,29 +69,7 @@ fn protocol(c: &mut Criterion) {
 fn session(c: &mut Criterion) {
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("file"), b"x").unwrap();
-    let cfg = Config {
-        shared_dir: dir.path().to_path_buf(),
-        listen: Listen::Fd(-1),
-        socket_group: None,
-        tag: None,
-        thread_pool_size: 0,
-        request_queues: 1,
-        xattr: false,
-        stats: false,
-        sandbox: Sandbox::None,
-        allow_devices: false,
-        readonly: false,
-        announce_submounts: false,
-        inode_file_handles: false,
-        cache: CachePolicy::Auto,
-        allow_mmap: false,
-        readdirplus: true,
-        writeback: false,
-        allow_direct_io: false,
-        killpriv_v2: false,
-        rlimit_nofile: None,
-        log_level: log::LevelFilter::Off,
-    };
+    let cfg = Config::defaults_for(dir.path());
     let server = Server::new(fs::linux(&cfg).unwrap(), ServerOptions::default());
     let mut out = Vec::new();
     let init = req(

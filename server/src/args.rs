@@ -3,6 +3,7 @@
 //! Every virtiofsd flag is either implemented or refused with an error naming it: none is
 //! silently ignored.
 
+use std::ffi::OsStr;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -336,6 +337,20 @@ impl TryFrom<Args> for Config {
             rlimit_nofile: a.rlimit_nofile,
             log_level,
         })
+    }
+}
+
+impl Config {
+    /// The configuration `ferryd --shared-dir DIR` would run with (listening on an unset fd):
+    /// for embedding the server, tests and benchmarks.
+    pub fn defaults_for(dir: &std::path::Path) -> Config {
+        let args = Args::parse_from([
+            OsStr::new("ferryd"),
+            OsStr::new("--fd=-1"),
+            OsStr::new("--shared-dir"),
+            dir.as_os_str(),
+        ]);
+        Config::try_from(args).expect("the defaults are a valid configuration")
     }
 }
 

@@ -9,7 +9,7 @@ use fuse_backend_rs::abi::fuse_abi::{
 use vm_memory_fbr::ByteValued;
 
 use super::*;
-use crate::config::{CachePolicy, Config, Listen};
+use crate::config::Config;
 use crate::fs;
 use crate::fuse::opcode as op;
 
@@ -21,29 +21,9 @@ struct T {
 }
 
 fn config(dir: &std::path::Path) -> Config {
-    Config {
-        shared_dir: dir.to_path_buf(),
-        listen: Listen::Fd(-1),
-        socket_group: None,
-        tag: None,
-        thread_pool_size: 0,
-        request_queues: 1,
-        xattr: true,
-        sandbox: crate::config::Sandbox::None,
-        stats: false,
-        allow_devices: false,
-        readonly: false,
-        announce_submounts: false,
-        inode_file_handles: false,
-        cache: CachePolicy::Auto,
-        allow_mmap: false,
-        readdirplus: true,
-        writeback: false,
-        allow_direct_io: false,
-        killpriv_v2: false,
-        rlimit_nofile: None,
-        log_level: log::LevelFilter::Off,
-    }
+    let mut c = Config::defaults_for(dir);
+    c.xattr = true;
+    c
 }
 
 fn obj<T: ByteValued + Default>(b: &[u8]) -> T {
