@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# The tests: cargo test, then the real-guest suite (smoke, pjdfstest, fsx) run against ferryd
-# and upstream virtiofsd in one run. The last line is "N passed, N failed".
+# The tests: cargo test, the real-guest suite (smoke, pjdfstest, fsx) run against ferryd and
+# upstream virtiofsd in one run, then libvirt domains whose virtiofs binary is ferryd. Each part
+# ends with an "N passed, N failed" line and stops the run if anything failed.
 #
 #   FSX_OPS=N     fsx operations in the guest (default 100000)
 #   DAEMONS=both  ferryd, virtiofsd or both
@@ -14,3 +15,5 @@ scripts/prepare-guest.sh
 cargo build --release --locked
 cargo test --locked --workspace
 scripts/vm-test.sh --daemon "$daemons" --suites smoke,pjdfstest,fsx --fsx-ops "$fsx_ops" -- --xattr
+# libvirt spawns ferryd itself (--fd, --shared-dir, --cache always, --sandbox chroot).
+scripts/libvirt-test.sh
