@@ -333,3 +333,133 @@ fn readdir_lists_dots_once_whatever_the_buffer_size() {
         "no room for one entry"
     );
 }
+
+fn lookup(t: &mut T, parent: u64, name: &[u8]) -> (i32, EntryOut) {
+    let (e, p) = t.call(op::LOOKUP, parent, &[name, b"\0"].concat());
+    (e, if e == 0 { obj(&p) } else { EntryOut::default() })
+}
+
+fn open(t: &mut T, node: u64, flags: i32) -> (i32, u64) {
+    let (e, p) = t.call(
+        op::OPEN,
+        node,
+        OpenIn {
+            flags: flags as u32,
+            fuse_flags: 0,
+        }
+        .as_slice(),
+    );
+    (e, if e == 0 { obj::<OpenOut>(&p).fh } else { 0 })
+}
+
+#[test]
+fn a4_15_symlinks_are_text_never_followed() {
+    let mut t = T::started(false);
+    let (e, p) = t.call(op::SYMLINK, 1, b"l\0/etc/shadow\0");
+    assert_eq!(e, 0);
+    let l = obj::<EntryOut>(&p).nodeid;
+    let (e, target) = t.call(op::READLINK, l, &[]);
+    assert_eq!((e, target.as_slice()), (0, &b"/etc/shadow"[..]));
+    let (e, _) = open(&mut t, l, libc::O_RDONLY);
+    assert_ne!(e, 0, "OPEN of a symlink must not open its target");
+    let (e, _) = t.call(op::LOOKUP, l, b"x\0");
+    assert_ne!(e, 0, "a symlink is not a directory to look up in");
+}
+
+#[test]
+fn a4_17_fifo_open_is_refused_without_blocking() {
+    let mut t = T::started(false);
+    let a = MknodIn {
+        mode: libc::S_IFIFO | 0o666,
+        rdev: 0,
+        umask: 0,
+        padding: 0,
+    };
+    let (e, p) = t.call(op::MKNOD, 1, &T::with_name(&a, b"fifo"));
+    assert_eq!(e, 0);
+    let f = obj::<EntryOut>(&p).nodeid;
+    // A blocking open would hang this test: no writer ever comes.
+    assert_ne!(open(&mut t, f, libc::O_RDONLY).0, 0);
+}
+
+#[test]
+fn a4_18_writes_need_a_writable_handle_of_that_inode() {
+    let mut t = T::started(false);
+    let (a, _) = t.create(1, b"a");
+    let (b, _) = t.create(1, b"b");
+    let (e, ro) = open(&mut t, a, libc::O_RDONLY);
+    assert_eq!(e, 0);
+    let write = |fh| {
+        [
+            WriteIn {
+                fh,
+                size: 1,
+                ..Default::default()
+            }
+            .as_slice(),
+            b"x",
+        ]
+        .concat()
+    };
+    assert_eq!(
+        t.call(op::WRITE, a, &write(ro)).0,
+        libc::EBADF,
+        "read-only handle"
+    );
+    assert_eq!(
+        t.call(op::WRITE, b, &write(ro)).0,
+        libc::EBADF,
+        "handle of another inode"
+    );
+    assert_eq!(
+        t.call(op::WRITE, a, &write(0xfeed)).0,
+        libc::EBADF,
+        "handle never issued"
+    );
+    assert_eq!(std::fs::read(t.dir.path().join("a")).unwrap(), b"");
+}
+
+#[test]
+fn a4_20_readdir_garbage_cookie_and_huge_size() {
+    let mut t = T::started(false);
+    t.create(1, b"f");
+    let (_, p) = t.call(op::OPENDIR, 1, OpenIn::default().as_slice());
+    let fh = obj::<OpenOut>(&p).fh;
+    let r = ReadIn {
+        fh,
+        offset: 0x1234_5678_9abc,
+        size: u32::MAX,
+        ..Default::default()
+    };
+    let (e, p) = t.call(op::READDIR, 1, r.as_slice());
+    assert_eq!(e, 0);
+    assert!(p.len() <= 1 << 20, "reply clamped to 1 MiB");
+    let r = ReadIn {
+        fh,
+        offset: 0,
+        size: u32::MAX,
+        ..Default::default()
+    };
+    let (e, p) = t.call(op::READDIRPLUS, 1, r.as_slice());
+    assert_eq!(e, 0);
+    assert!(!p.is_empty() && p.len() <= 1 << 20);
+}
+
+#[test]
+fn a4_23_rename_into_own_child_and_link_of_a_directory() {
+    let mut t = T::started(false);
+    let (_, d) = t.mkdir(1, b"d");
+    let (_, _) = t.mkdir(d, b"child");
+    let mut b = fuse_backend_rs::abi::fuse_abi::RenameIn { newdir: d }
+        .as_slice()
+        .to_vec();
+    b.extend_from_slice(b"d\0inside\0");
+    assert_eq!(t.call(op::RENAME, 1, &b).0, libc::EINVAL);
+    let l = fuse_backend_rs::abi::fuse_abi::LinkIn { oldnodeid: d };
+    assert_eq!(
+        t.call(op::LINK, 1, &T::with_name(&l, b"hard")).0,
+        libc::EPERM
+    );
+    let (e, _) = lookup(&mut t, 1, b"hard");
+    assert_eq!(e, libc::ENOENT);
+}
