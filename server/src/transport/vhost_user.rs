@@ -78,11 +78,6 @@ impl<F: Backend + 'static> FsDevice<F> {
         })
     }
 
-    /// Whether the VMM opened the backend-request channel.
-    pub fn has_backend_req(&self) -> bool {
-        self.backend_req.lock().is_ok_and(|b| b.is_some())
-    }
-
     fn process_queue(&self, vring: &VringRwLock<Mem>) -> io::Result<()> {
         let Some(mem) = self
             .mem
