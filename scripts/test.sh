@@ -14,6 +14,6 @@ daemons=${DAEMONS:-both}
 scripts/prepare-guest.sh
 cargo build --release --locked
 cargo test --locked --workspace
-scripts/vm-test.sh --daemon "$daemons" --suites smoke,pjdfstest,fsx --fsx-ops "$fsx_ops" -- --xattr
+scripts/vm-test.sh --daemon "$daemons" --suites smoke,pjdfstest,fsx,visibility --fsx-ops "$fsx_ops" -- --xattr
 # libvirt spawns ferryd itself (--fd, --shared-dir, --cache always, --sandbox chroot).
 scripts/libvirt-test.sh

@@ -82,7 +82,7 @@ fi
 IFS=, read -r -a suite_list <<<"$suites"
 for s in "${suite_list[@]}"; do
 	case $s in
-	smoke | pjdfstest | fsx | fio | script | demo) ;;
+	smoke | pjdfstest | fsx | fio | script | demo | visibility) ;;
 	*) echo "unknown suite: $s" >&2; exit 2 ;;
 	esac
 done
@@ -152,6 +152,22 @@ record() { # daemon check ok|fail note
 	fi
 }
 
+# The host's side of the "visibility" suite: once the guest has read the
+# files and says ready, change one in place, create one and remove one, as an
+# editor or a build on the host would. The guest times how long it takes to
+# see each change.
+host_changes() { # dir
+	local d=$1 i
+	for ((i = 0; i < 6000; i++)); do
+		[[ -e $d/ready ]] && break
+		sleep 0.05
+	done
+	[[ -e $d/ready ]] || return 0
+	echo v2 >"$d/changed"
+	: >"$d/created"
+	rm -f "$d/removed"
+}
+
 run_vm() { # daemon
 	local daemon=$1 bin
 	case $daemon in
@@ -215,6 +231,10 @@ run_vm() { # daemon
 		-kernel "$KERNEL" -initrd "$initrd" -append "$append"
 		-nographic -no-reboot -nic none)
 	local qstart=$SECONDS
+	if [[ ,$suites, == *,visibility,* ]]; then
+		host_changes "$share/visibility" &
+		live_pids[$!]=1
+	fi
 	"${qemu[@]}" </dev/null >"$serial" 2>&1 &
 	local qpid=$!
 	live_pids[$qpid]=1
