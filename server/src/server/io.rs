@@ -22,12 +22,25 @@ fn open_out(fh: Option<u64>, opts: OpenOptions) -> OpenOut {
 
 impl<F: Backend> Server<F> {
     pub(super) fn open(&self, c: &mut Ctx<'_>, a: OpenIn) -> Result<(), Errno> {
-        let (fh, opts, _) = self
-            .fs
-            .open(&c.ctx, c.h.nodeid, a.flags, a.fuse_flags)
-            .map_err(errno)?;
+        let (fh, opts, _) = match self.fs.open(&c.ctx, c.h.nodeid, a.flags, a.fuse_flags) {
+            Ok(v) => v,
+            Err(e) => return Err(self.open_errno(c, e)),
+        };
         c.reply.push_obj(&open_out(fh, opts));
         Ok(())
+    }
+
+    /// The backend refuses to open anything but regular files and directories with EBADF;
+    /// for a symlink the guest expects what open(O_NOFOLLOW) gives, ELOOP (A4 #15).
+    fn open_errno(&self, c: &Ctx<'_>, e: std::io::Error) -> Errno {
+        let e = errno(e);
+        if e != libc::EBADF {
+            return e;
+        }
+        match self.fs.getattr(&c.ctx, c.h.nodeid, None) {
+            Ok((st, _)) if st.st_mode & libc::S_IFMT == libc::S_IFLNK => libc::ELOOP,
+            _ => e,
+        }
     }
 
     pub(super) fn create(&self, c: &mut Ctx<'_>, a: CreateIn, name: Name<'_>) -> Result<(), Errno> {
