@@ -1,9 +1,10 @@
 //! Directory requests: OPENDIR, READDIR, READDIRPLUS.
 
-use fuse_backend_rs::abi::fuse_abi::{EntryOut, OpenIn, OpenOut, ReadIn};
+use fuse_backend_rs::abi::fuse_abi::{EntryOut, OpenIn, ReadIn};
 use fuse_backend_rs::api::filesystem::{DirEntry, Entry};
 
 use super::entry::entry_out;
+use super::io::open_out;
 use super::{errno, Backend, Ctx, Errno, Server};
 use crate::fuse::decode::MAX_WRITE;
 
@@ -19,11 +20,7 @@ impl<F: Backend> Server<F> {
             .fs
             .opendir(&c.ctx, c.h.nodeid, a.flags)
             .map_err(errno)?;
-        c.reply.push_obj(&OpenOut {
-            fh: fh.unwrap_or(0),
-            open_flags: opts.bits(),
-            passthrough: 0,
-        });
+        c.reply.push_obj(&open_out(fh, opts));
         Ok(())
     }
 

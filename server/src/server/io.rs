@@ -7,12 +7,12 @@ use fuse_backend_rs::abi::fuse_abi::{
 };
 
 use super::entry::entry_out;
-use super::{errno, open_flags_write, Backend, Ctx, Errno, Server};
+use super::{errno, Backend, Ctx, Errno, Server};
 use crate::fuse::decode::MAX_WRITE;
 use crate::fuse::name::Name;
 use crate::sys::zerocopy::{SliceReader, VecWriter};
 
-fn open_out(fh: Option<u64>, opts: OpenOptions) -> OpenOut {
+pub(super) fn open_out(fh: Option<u64>, opts: OpenOptions) -> OpenOut {
     OpenOut {
         fh: fh.unwrap_or(0),
         open_flags: opts.bits(),
@@ -44,9 +44,6 @@ impl<F: Backend> Server<F> {
     }
 
     pub(super) fn create(&self, c: &mut Ctx<'_>, a: CreateIn, name: Name<'_>) -> Result<(), Errno> {
-        if self.opts.readonly && open_flags_write(a.flags) {
-            return Err(libc::EROFS);
-        }
         let (e, fh, opts, _) = self
             .fs
             .create(&c.ctx, c.h.nodeid, name.as_cstr(), a)

@@ -197,7 +197,18 @@ fn readonly_export_refuses_changes() {
         fuse_flags: 0,
     };
     assert_eq!(t.call(op::OPEN, 1, o.as_slice()).0, libc::EROFS);
+    let c = CreateIn {
+        flags: libc::O_RDONLY as u32,
+        mode: 0o644 | libc::S_IFREG,
+        umask: 0,
+        fuse_flags: 0,
+    };
+    assert_eq!(
+        t.call(op::CREATE, 1, &T::with_name(&c, b"y")).0,
+        libc::EROFS
+    );
     assert!(!t.dir.path().join("x").exists());
+    assert!(!t.dir.path().join("y").exists());
 }
 
 #[test]
