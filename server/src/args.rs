@@ -49,6 +49,12 @@ pub struct Args {
     /// by default: any host user who can reach such a node can open the host device)
     #[arg(long)]
     pub allow_devices: bool,
+    /// Serve the guest's POSIX (fcntl) and BSD (flock) locks with host locks, so host processes
+    /// and other guests see them. Off by default, as in virtiofsd: the guest kernel then keeps
+    /// locks to itself. A waiting lock (F_SETLKW) occupies a worker thread until granted, so
+    /// this needs --thread-pool-size > 0
+    #[arg(long)]
+    pub locks: bool,
     /// POSIX ACL support: only "never" is available
     #[arg(long, num_args = 0..=1, default_missing_value = "auto")]
     pub posix_acl: Option<String>,
@@ -275,9 +281,10 @@ impl TryFrom<Args> for Config {
                 ))
             }
         }
-        let inode_file_handles = match a.inode_file_handles.as_str() {
-            "never" => false,
-            "prefer" | "fallback" => true,
+        match a.inode_file_handles.as_str() {
+            "never" => {}
+            // ferryd holds O_PATH fds (RLIMIT_NOFILE is raised); file handles are not done yet.
+            "prefer" | "fallback" => return Err(unsupported("--inode-file-handles=prefer")),
             "mandatory" => return Err(unsupported("--inode-file-handles=mandatory")),
             _ => {
                 return Err(invalid(
@@ -286,7 +293,11 @@ impl TryFrom<Args> for Config {
                     "expected never, prefer or mandatory",
                 ))
             }
-        };
+        }
+        if a.locks && a.thread_pool_size == 0 {
+            // A waiting lock on a queue thread would also hold up the request that frees it.
+            return Err(ArgsError::Conflict("--locks", "--thread-pool-size=0"));
+        }
         let cache: CachePolicy = a
             .cache
             .parse()
@@ -325,9 +336,9 @@ impl TryFrom<Args> for Config {
             sandbox,
             stats: a.stats,
             allow_devices: a.allow_devices,
+            locks: a.locks,
             readonly: a.readonly,
             announce_submounts: a.announce_submounts && !a.no_announce_submounts,
-            inode_file_handles,
             cache,
             allow_mmap: a.allow_mmap,
             readdirplus: !a.no_readdirplus,

@@ -123,6 +123,9 @@ pub enum Request<'a> {
     Lseek(LseekIn),
     CopyFileRange(CopyFileRangeIn),
     Syncfs,
+    /// O_TMPFILE in the node's directory. The kernel sends the dentry name "/", which is
+    /// neither checked nor used.
+    Tmpfile(CreateIn),
     /// A request the server knows but does not implement (ENOSYS), or an unknown opcode.
     Unsupported(u32),
 }
@@ -369,6 +372,7 @@ fn decode_body(opcode: u32, mut b: &[u8]) -> Result<Request<'_>, libc::c_int> {
         op::LSEEK => Request::Lseek(args(b)?),
         op::COPY_FILE_RANGE => Request::CopyFileRange(args(b)?),
         op::SYNCFS => Request::Syncfs,
+        op::TMPFILE => Request::Tmpfile(args(b)?),
         other => Request::Unsupported(other),
     })
 }

@@ -1,13 +1,14 @@
 //! File requests: OPEN, CREATE, READ, WRITE, RELEASE, STATFS, FALLOCATE, LSEEK.
 
 use fuse_backend_rs::abi::fuse_abi::{
-    CreateIn, FallocateIn, Kstatfs, LseekIn, LseekOut, OpenIn, OpenOptions, OpenOut, ReadIn,
+    CopyFileRangeIn, CreateIn, FallocateIn, Kstatfs, LkIn, LkOut, LseekIn, LseekOut, OpenIn,
+    OpenOptions, OpenOut, ReadIn,
     ReleaseIn, StatfsOut, WriteIn, WriteOut, READ_LOCKOWNER, RELEASE_FLOCK_UNLOCK, RELEASE_FLUSH,
     WRITE_CACHE, WRITE_LOCKOWNER,
 };
 
 use super::entry::entry_out;
-use super::{errno, Backend, Ctx, Errno, Server};
+use super::{errno, Backend, CopyRange, Ctx, Errno, Server};
 use crate::fuse::decode::MAX_WRITE;
 use crate::fuse::name::Name;
 use crate::sys::zerocopy::{SliceReader, VecWriter};
@@ -22,25 +23,12 @@ pub(super) fn open_out(fh: Option<u64>, opts: OpenOptions) -> OpenOut {
 
 impl<F: Backend> Server<F> {
     pub(super) fn open(&self, c: &mut Ctx<'_>, a: OpenIn) -> Result<(), Errno> {
-        let (fh, opts, _) = match self.fs.open(&c.ctx, c.h.nodeid, a.flags, a.fuse_flags) {
-            Ok(v) => v,
-            Err(e) => return Err(self.open_errno(c, e)),
-        };
+        let (fh, opts, _) = self
+            .fs
+            .open(&c.ctx, c.h.nodeid, a.flags, a.fuse_flags)
+            .map_err(errno)?;
         c.reply.push_obj(&open_out(fh, opts));
         Ok(())
-    }
-
-    /// The backend refuses to open anything but regular files and directories with EBADF;
-    /// for a symlink the guest expects what open(O_NOFOLLOW) gives, ELOOP (A4 #15).
-    fn open_errno(&self, c: &Ctx<'_>, e: std::io::Error) -> Errno {
-        let e = errno(e);
-        if e != libc::EBADF {
-            return e;
-        }
-        match self.fs.getattr(&c.ctx, c.h.nodeid, None) {
-            Ok((st, _)) if st.st_mode & libc::S_IFMT == libc::S_IFLNK => libc::ELOOP,
-            _ => e,
-        }
     }
 
     pub(super) fn create(&self, c: &mut Ctx<'_>, a: CreateIn, name: Name<'_>) -> Result<(), Errno> {
@@ -141,5 +129,51 @@ impl<F: Backend> Server<F> {
             .map_err(errno)?;
         c.reply.push_obj(&LseekOut { offset: off });
         Ok(())
+    }
+
+    pub(super) fn tmpfile(&self, c: &mut Ctx<'_>, a: CreateIn) -> Result<(), Errno> {
+        let (e, fh, opts) = self.fs.tmpfile(&c.ctx, c.h.nodeid, a).map_err(errno)?;
+        c.reply.push_obj(&entry_out(e));
+        c.reply.push_obj(&open_out(fh, opts));
+        Ok(())
+    }
+
+    pub(super) fn copy_file_range(&self, c: &mut Ctx<'_>, a: CopyFileRangeIn) -> Result<(), Errno> {
+        let r = CopyRange {
+            node_in: c.h.nodeid,
+            fh_in: a.fh_in,
+            off_in: a.offset_in,
+            node_out: a.nodeid_out,
+            fh_out: a.fh_out,
+            off_out: a.offset_out,
+            // One reply reports at most u32::MAX bytes; the guest asks again for the rest.
+            len: a.len.min(u64::from(u32::MAX) & !0xfff),
+            flags: a.flags,
+        };
+        let n = self.fs.copy_file_range(&c.ctx, &r).map_err(errno)?;
+        c.reply.push_obj(&WriteOut {
+            size: n as u32,
+            padding: 0,
+        });
+        Ok(())
+    }
+
+    pub(super) fn getlk(&self, c: &mut Ctx<'_>, a: LkIn) -> Result<(), Errno> {
+        let lk = self
+            .fs
+            .getlk(&c.ctx, c.h.nodeid, a.fh, a.owner, a.lk.into(), a.lk_flags)
+            .map_err(errno)?;
+        c.reply.push_obj(&LkOut { lk: lk.into() });
+        Ok(())
+    }
+
+    pub(super) fn setlk(&self, c: &mut Ctx<'_>, a: LkIn, wait: bool) -> Result<(), Errno> {
+        let (ctx, node) = (&c.ctx, c.h.nodeid);
+        if wait {
+            self.fs.setlkw(ctx, node, a.fh, a.owner, a.lk.into(), a.lk_flags)
+        } else {
+            self.fs.setlk(ctx, node, a.fh, a.owner, a.lk.into(), a.lk_flags)
+        }
+        .map_err(errno)
     }
 }

@@ -14,12 +14,13 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Instant;
 
-use fuse_backend_rs::abi::fuse_abi::{InHeader, ROOT_ID};
-use fuse_backend_rs::api::filesystem::{Context, FileSystem};
+use fuse_backend_rs::abi::fuse_abi::{CreateIn, InHeader, OpenOptions, ROOT_ID};
+use fuse_backend_rs::api::filesystem::{Context, Entry, FileSystem};
 use log::{trace, warn};
 
 use crate::fuse::decode::{decode, Rejected, Request};
 use crate::fuse::reply::{self, Reply, OUT_HEADER_LEN};
+pub use crate::fs::CopyRange;
 use stats::Stats;
 
 /// What the server itself enforces or negotiates, independent of the backend.
@@ -41,9 +42,32 @@ pub struct ServerOptions {
     pub allow_devices: bool,
 }
 
-/// Backends the server can drive: fuse-backend-rs's `FileSystem` with u64 inodes and handles.
-pub trait Backend: FileSystem<Inode = u64, Handle = u64> + Send + Sync {}
-impl<T: FileSystem<Inode = u64, Handle = u64> + Send + Sync> Backend for T {}
+/// Requests fuse-backend-rs's `FileSystem` trait has no method for. A backend without them
+/// answers ENOSYS, and the guest falls back (to read + write, to no syncfs, to no O_TMPFILE).
+pub trait BackendExt {
+    fn copy_file_range(&self, _ctx: &Context, _a: &CopyRange) -> std::io::Result<usize> {
+        Err(std::io::Error::from_raw_os_error(libc::ENOSYS))
+    }
+
+    fn syncfs(&self, _ctx: &Context, _node: u64) -> std::io::Result<()> {
+        Err(std::io::Error::from_raw_os_error(libc::ENOSYS))
+    }
+
+    /// An unnamed file in directory `parent` (O_TMPFILE), open, as CREATE answers.
+    fn tmpfile(
+        &self,
+        _ctx: &Context,
+        _parent: u64,
+        _args: CreateIn,
+    ) -> std::io::Result<(Entry, Option<u64>, OpenOptions)> {
+        Err(std::io::Error::from_raw_os_error(libc::ENOSYS))
+    }
+}
+
+/// Backends the server can drive: fuse-backend-rs's `FileSystem` with u64 inodes and handles,
+/// plus [`BackendExt`].
+pub trait Backend: FileSystem<Inode = u64, Handle = u64> + BackendExt + Send + Sync {}
+impl<T: FileSystem<Inode = u64, Handle = u64> + BackendExt + Send + Sync> Backend for T {}
 
 /// One FUSE session over one backend.
 pub struct Server<F: Backend> {
@@ -253,13 +277,12 @@ impl<F: Backend> Server<F> {
             Request::Create { arg, name } => self.create(c, arg, name),
             Request::Fallocate(a) => self.fallocate(c, a),
             Request::Lseek(a) => self.lseek(c, a),
-            // Locks are not negotiated (the guest keeps them locally, as with virtiofsd), and
-            // the backend has no copy_file_range or syncfs: ENOSYS makes the guest fall back.
-            Request::Getlk(_)
-            | Request::Setlk { .. }
-            | Request::CopyFileRange(_)
-            | Request::Syncfs
-            | Request::Unsupported(_) => Err(libc::ENOSYS),
+            Request::Getlk(a) => self.getlk(c, a),
+            Request::Setlk { arg, wait } => self.setlk(c, arg, wait),
+            Request::CopyFileRange(a) => self.copy_file_range(c, a),
+            Request::Syncfs => self.fs.syncfs(&c.ctx, node).map_err(errno),
+            Request::Tmpfile(a) => self.tmpfile(c, a),
+            Request::Unsupported(_) => Err(libc::ENOSYS),
             Request::Init { .. } | Request::Interrupt | Request::Destroy => Ok(()),
         }
     }
@@ -297,6 +320,7 @@ impl Request<'_> {
             | Removexattr(_)
             | Create { .. }
             | Fallocate(_)
+            | Tmpfile(_)
             | CopyFileRange(_) => true,
             Open(a) => open_flags_write(a.flags),
             _ => false,
@@ -306,7 +330,7 @@ impl Request<'_> {
 
 /// Whether open(2) flags ask for write access or truncation.
 fn open_flags_write(flags: u32) -> bool {
-    let f = flags as libc::c_int;
+    let f = flags.cast_signed();
     f & libc::O_ACCMODE != libc::O_RDONLY || f & libc::O_TRUNC != 0
 }
 

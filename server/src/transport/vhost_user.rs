@@ -221,7 +221,7 @@ impl<F: Backend + 'static> VhostUserBackend for FsDevice<F> {
 
     fn get_config(&self, offset: u32, size: u32) -> Vec<u8> {
         // struct virtio_fs_config { u8 tag[36]; le32 num_request_queues; le32 notify_buf_size; }
-        let mut cfg = vec![0u8; TAG_LEN + 8];
+        let mut cfg = [0u8; TAG_LEN + 8];
         if let Some(t) = &self.cfg.tag {
             cfg[..t.len()].copy_from_slice(t.as_bytes());
         }

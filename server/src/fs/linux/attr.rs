@@ -1,0 +1,129 @@
+//! Attributes: GETATTR and SETATTR.
+
+use std::io;
+use std::os::fd::{AsFd, AsRawFd};
+use std::time::Duration;
+
+use fuse_backend_rs::abi::fuse_abi::{stat64, SetattrValid};
+use fuse_backend_rs::api::filesystem::Context;
+
+use super::{err, sys, LinuxFs};
+
+impl LinuxFs {
+    pub(super) fn do_getattr(
+        &self,
+        node: u64,
+        handle: Option<u64>,
+    ) -> io::Result<(stat64, Duration)> {
+        let st = match handle {
+            Some(fh) => match self.handles.get(fh, node) {
+                Ok(h) => sys::fstat(h.fd())?,
+                // GETATTR_FH is a hint: the inode answers as well.
+                Err(_) => sys::fstat(self.inodes.get(node)?.fd())?,
+            },
+            None => sys::fstat(self.inodes.get(node)?.fd())?,
+        };
+        Ok((st, self.opts.timeout))
+    }
+
+    pub(super) fn do_setattr(
+        &self,
+        _ctx: &Context,
+        node: u64,
+        attr: stat64,
+        handle: Option<u64>,
+        valid: SetattrValid,
+    ) -> io::Result<(stat64, Duration)> {
+        let i = self.inodes.get(node)?;
+        // A handle the guest names must be its own; without one the inode is used.
+        let h = match handle {
+            Some(fh) => Some(self.handles.get(fh, node)?),
+            None => None,
+        };
+        let proc = self.proc.as_fd();
+        let raw = i.fd().as_raw_fd();
+
+        if valid.contains(SetattrValid::MODE) {
+            match &h {
+                Some(h) => sys::fchmod(h.fd(), attr.st_mode & 0o7777)?,
+                None if i.kind == libc::S_IFLNK => return Err(err(libc::EOPNOTSUPP)),
+                None => sys::chmod_proc(proc, raw, attr.st_mode & 0o7777)?,
+            }
+        }
+
+        if valid.intersects(SetattrValid::UID | SetattrValid::GID) {
+            let uid = if valid.contains(SetattrValid::UID) {
+                attr.st_uid
+            } else {
+                u32::MAX
+            };
+            let gid = if valid.contains(SetattrValid::GID) {
+                attr.st_gid
+            } else {
+                u32::MAX
+            };
+            sys::fchown(i.fd(), uid, gid)?;
+        }
+
+        if valid.contains(SetattrValid::SIZE) {
+            let size = attr.st_size as u64;
+            match &h {
+                Some(h) => sys::ftruncate(h.fd(), size)?,
+                None => {
+                    if !i.is_reg() {
+                        return Err(err(if i.is_dir() { libc::EISDIR } else { libc::EINVAL }));
+                    }
+                    let fd = sys::reopen(proc, raw, libc::O_WRONLY | libc::O_NONBLOCK)?;
+                    sys::ftruncate(fd.as_fd(), size)?;
+                }
+            }
+        }
+
+        if valid.contains(SetattrValid::KILL_SUIDGID) && self.opts.killpriv_v2 && i.is_reg() {
+            let st = sys::fstat(i.fd())?;
+            let mut mode = st.st_mode & 0o7777 & !libc::S_ISUID;
+            if mode & libc::S_IXGRP != 0 {
+                mode &= !libc::S_ISGID;
+            }
+            if mode != st.st_mode & 0o7777 {
+                sys::chmod_proc(proc, raw, mode)?;
+            }
+        }
+
+        if valid.intersects(
+            SetattrValid::ATIME
+                | SetattrValid::MTIME
+                | SetattrValid::ATIME_NOW
+                | SetattrValid::MTIME_NOW,
+        ) {
+            let t = |set: bool, now: bool, sec: i64, nsec: i64| libc::timespec {
+                tv_sec: if set && !now { sec } else { 0 },
+                tv_nsec: if now {
+                    libc::UTIME_NOW
+                } else if set {
+                    nsec
+                } else {
+                    libc::UTIME_OMIT
+                },
+            };
+            let times = [
+                t(
+                    valid.contains(SetattrValid::ATIME),
+                    valid.contains(SetattrValid::ATIME_NOW),
+                    attr.st_atime,
+                    attr.st_atime_nsec,
+                ),
+                t(
+                    valid.contains(SetattrValid::MTIME),
+                    valid.contains(SetattrValid::MTIME_NOW),
+                    attr.st_mtime,
+                    attr.st_mtime_nsec,
+                ),
+            ];
+            // The guest kernel checked who may set which times (default_permissions).
+            sys::utimes_proc(proc, raw, &times)?;
+        }
+
+        self.do_getattr(node, None)
+    }
+}

@@ -1,0 +1,127 @@
+//! Names: LOOKUP, MKNOD, MKDIR, SYMLINK, LINK. Every name here passed the decoder's one name
+//! check (a single component, no `/`, no NUL); `.` and `..` reach only [`LinuxFs::do_lookup`].
+
+use std::ffi::CStr;
+use std::io;
+use std::os::fd::{AsFd, OwnedFd};
+
+use fuse_backend_rs::api::filesystem::{Context, Entry};
+
+use super::inode::{Inode, InodeId};
+use super::{err, sys, LinuxFs};
+
+impl LinuxFs {
+    /// Takes one guest reference to the inode behind `fd` (an O_PATH fd) found in `parent`.
+    pub(super) fn entry_for(&self, parent: &Inode, fd: OwnedFd) -> io::Result<Entry> {
+        let st = sys::fstat(fd.as_fd())?;
+        let id = InodeId {
+            dev: st.st_dev,
+            ino: st.st_ino,
+            mnt: sys::mount_id(fd.as_fd()),
+        };
+        let kind = st.st_mode & libc::S_IFMT;
+        let submount = self.opts.announce_submounts && kind == libc::S_IFDIR && id.mnt != parent.id.mnt;
+        let node = self.inodes.add_ref(id, kind, fd)?;
+        Ok(self.entry(node, st, submount))
+    }
+
+    /// Looks `name` up in `parent` and takes a guest reference to what it finds.
+    pub(super) fn lookup_ref(&self, parent: &Inode, name: &CStr) -> io::Result<Entry> {
+        let fd = sys::open_beneath(parent.fd(), name, libc::O_PATH)?;
+        self.entry_for(parent, fd)
+    }
+
+    pub(super) fn do_lookup(&self, parent: u64, name: &CStr) -> io::Result<Entry> {
+        let p = self.inodes.get(parent)?;
+        if !p.is_dir() {
+            return Err(err(libc::ENOTDIR));
+        }
+        match name.to_bytes() {
+            b"." => {
+                self.inodes.ref_node(parent)?;
+                let st = sys::fstat(p.fd())?;
+                Ok(self.entry(parent, st, false))
+            }
+            // `..` of a directory other than the root (the server answers the root's itself):
+            // only ever an inode the guest already holds, so it cannot lead above the share.
+            b".." => {
+                let fd = sys::openat(p.fd(), c"..", libc::O_PATH | libc::O_NOFOLLOW, 0)?;
+                let st = sys::fstat(fd.as_fd())?;
+                let id = InodeId {
+                    dev: st.st_dev,
+                    ino: st.st_ino,
+                    mnt: sys::mount_id(fd.as_fd()),
+                };
+                let node = self.inodes.find(&id).ok_or_else(|| err(libc::ENOENT))?;
+                self.inodes.ref_node(node)?;
+                Ok(self.entry(node, st, false))
+            }
+            _ => self.lookup_ref(&p, name),
+        }
+    }
+
+    /// Runs `make` (which creates `name` in the parent) as the caller, then looks the new
+    /// entry up.
+    fn make(
+        &self,
+        ctx: &Context,
+        parent: u64,
+        name: &CStr,
+        make: impl FnOnce(&Inode) -> io::Result<()>,
+    ) -> io::Result<Entry> {
+        let p = self.inodes.get(parent)?;
+        if !p.is_dir() {
+            return Err(err(libc::ENOTDIR));
+        }
+        self.as_caller(ctx, || make(&p))?;
+        self.lookup_ref(&p, name)
+    }
+
+    pub(super) fn do_mkdir(
+        &self,
+        ctx: &Context,
+        parent: u64,
+        name: &CStr,
+        mode: u32,
+    ) -> io::Result<Entry> {
+        self.make(ctx, parent, name, |p| {
+            sys::mkdirat(p.fd(), name, mode & 0o7777)
+        })
+    }
+
+    pub(super) fn do_mknod(
+        &self,
+        ctx: &Context,
+        parent: u64,
+        name: &CStr,
+        mode: u32,
+        rdev: u32,
+    ) -> io::Result<Entry> {
+        self.make(ctx, parent, name, |p| {
+            sys::mknodat(p.fd(), name, mode, u64::from(rdev))
+        })
+    }
+
+    pub(super) fn do_symlink(
+        &self,
+        ctx: &Context,
+        target: &CStr,
+        parent: u64,
+        name: &CStr,
+    ) -> io::Result<Entry> {
+        self.make(ctx, parent, name, |p| sys::symlinkat(target, p.fd(), name))
+    }
+
+    pub(super) fn do_link(&self, node: u64, newparent: u64, name: &CStr) -> io::Result<Entry> {
+        let i = self.inodes.get(node)?;
+        let p = self.inodes.get(newparent)?;
+        if i.is_dir() {
+            return Err(err(libc::EPERM));
+        }
+        sys::link_fd(self.proc.as_fd(), i.fd(), p.fd(), name)?;
+        // The new name is the same inode: one more reference to the node the guest holds.
+        let st = sys::fstat(i.fd())?;
+        self.inodes.ref_node(node)?;
+        Ok(self.entry(node, st, false))
+    }
+}

@@ -1,0 +1,329 @@
+//! Open files: OPEN, CREATE, TMPFILE, WRITE, COPY_FILE_RANGE, SYNCFS, ACCESS and locks.
+
+use std::collections::HashMap;
+use std::ffi::CStr;
+use std::io;
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
+use std::sync::{Arc, Mutex};
+
+use fuse_backend_rs::abi::fuse_abi::{
+    CreateIn, OpenOptions, FOPEN_IN_KILL_SUIDGID, LK_FLOCK, WRITE_KILL_PRIV,
+};
+use fuse_backend_rs::api::filesystem::{Context, Entry, FileLock, ZeroCopyReader};
+
+use super::inode::Inode;
+use super::{err, sys, LinuxFs};
+use crate::config::CachePolicy;
+
+/// A COPY_FILE_RANGE request: from (node_in, fh_in, off_in) to (node_out, fh_out, off_out).
+#[derive(Debug, Clone, Copy)]
+pub struct CopyRange {
+    pub node_in: u64,
+    pub fh_in: u64,
+    pub off_in: u64,
+    pub node_out: u64,
+    pub fh_out: u64,
+    pub off_out: u64,
+    pub len: u64,
+    pub flags: u64,
+}
+
+/// The fds that carry the guest's POSIX locks: one open file description per (node, lock
+/// owner), so host OFD locks behave per guest process as POSIX locks do.
+#[derive(Default)]
+pub struct LockFds(Mutex<HashMap<(u64, u64), Arc<OwnedFd>>>);
+
+impl LinuxFs {
+    /// open(2) flags for reopening an inode the guest opened with `flags`.
+    fn host_flags(&self, flags: u32) -> libc::c_int {
+        let mut f = flags.cast_signed();
+        f &= !(libc::O_CREAT | libc::O_EXCL | libc::O_NOCTTY | libc::O_NOFOLLOW);
+        if self.writeback.load(std::sync::atomic::Ordering::Relaxed) {
+            // With the writeback cache the guest may read pages of a write-only file, and it
+            // handles O_APPEND itself.
+            if f & libc::O_ACCMODE == libc::O_WRONLY {
+                f = (f & !libc::O_ACCMODE) | libc::O_RDWR;
+            }
+            f &= !libc::O_APPEND;
+        }
+        if !self.opts.allow_direct_io {
+            f &= !libc::O_DIRECT;
+        }
+        f
+    }
+
+    /// FOPEN_* flags for a file or directory the guest opened, from the cache policy (the same
+    /// as virtiofsd's).
+    pub(super) fn open_options(&self, dir: bool) -> OpenOptions {
+        match (self.opts.cache, dir) {
+            (CachePolicy::Never | CachePolicy::Metadata, false) => OpenOptions::DIRECT_IO,
+            (CachePolicy::Metadata | CachePolicy::Always, true) => {
+                OpenOptions::CACHE_DIR | OpenOptions::KEEP_CACHE
+            }
+            (CachePolicy::Always, false) => OpenOptions::KEEP_CACHE,
+            _ => OpenOptions::empty(),
+        }
+    }
+
+    /// Refuses to open anything but regular files and directories: symlinks answer as
+    /// open(O_NOFOLLOW) does, special files are never opened by the daemon (a FIFO would block
+    /// a worker, a device would reach host hardware).
+    pub(super) fn check_openable(i: &Inode) -> io::Result<()> {
+        match i.kind {
+            libc::S_IFREG | libc::S_IFDIR => Ok(()),
+            libc::S_IFLNK => Err(err(libc::ELOOP)),
+            _ => Err(err(libc::ENXIO)),
+        }
+    }
+
+    pub(super) fn do_open(
+        &self,
+        node: u64,
+        flags: u32,
+        fuse_flags: u32,
+    ) -> io::Result<(u64, OpenOptions)> {
+        let i = self.inodes.get(node)?;
+        Self::check_openable(&i)?;
+        let f = self.host_flags(flags);
+        if i.is_dir() && f & libc::O_ACCMODE != libc::O_RDONLY {
+            return Err(err(libc::EISDIR));
+        }
+        let fd = sys::reopen(self.proc.as_fd(), i.fd().as_raw_fd(), f)?;
+        if self.opts.killpriv_v2 && fuse_flags & FOPEN_IN_KILL_SUIDGID != 0 && f & libc::O_TRUNC != 0
+        {
+            kill_suidgid(fd.as_fd())?;
+        }
+        let fh = self.handles.insert(node, fd)?;
+        Ok((fh, self.open_options(i.is_dir())))
+    }
+
+    pub(super) fn do_create(
+        &self,
+        ctx: &Context,
+        parent: u64,
+        name: &CStr,
+        a: CreateIn,
+    ) -> io::Result<(Entry, Option<u64>, OpenOptions)> {
+        let p = self.inodes.get(parent)?;
+        let f = self.host_flags(a.flags) | libc::O_CREAT | libc::O_NOFOLLOW;
+        let mode = a.mode & !a.umask & 0o7777;
+        let fd = self.as_caller(ctx, || sys::openat(p.fd(), name, f, mode))?;
+        if self.opts.killpriv_v2 && a.fuse_flags & FOPEN_IN_KILL_SUIDGID != 0 && f & libc::O_TRUNC != 0
+        {
+            kill_suidgid(fd.as_fd())?;
+        }
+        self.entry_with_handle(&p, fd)
+    }
+
+    /// O_TMPFILE in directory `parent`: an unnamed file the guest may LINK in later.
+    pub(super) fn do_tmpfile(
+        &self,
+        ctx: &Context,
+        parent: u64,
+        a: CreateIn,
+    ) -> io::Result<(Entry, Option<u64>, OpenOptions)> {
+        let p = self.inodes.get(parent)?;
+        let mut f = self.host_flags(a.flags) & !(libc::O_TRUNC | libc::O_APPEND);
+        if f & libc::O_ACCMODE == libc::O_RDONLY {
+            f |= libc::O_RDWR;
+        }
+        let mode = a.mode & !a.umask & 0o7777;
+        let fd = self.as_caller(ctx, || sys::openat(p.fd(), c".", f | libc::O_TMPFILE, mode))?;
+        self.entry_with_handle(&p, fd)
+    }
+
+    /// The entry and a handle for a file just created through `fd`: the inode is taken from
+    /// the fd itself, never from the name, which the host may have changed meanwhile.
+    fn entry_with_handle(
+        &self,
+        parent: &Inode,
+        fd: OwnedFd,
+    ) -> io::Result<(Entry, Option<u64>, OpenOptions)> {
+        let path = sys::reopen(self.proc.as_fd(), fd.as_raw_fd(), libc::O_PATH)?;
+        let e = self.entry_for(parent, path)?;
+        match self.handles.insert(e.inode, fd) {
+            Ok(fh) => Ok((e, Some(fh), self.open_options(false))),
+            Err(x) => {
+                self.inodes.forget(e.inode, 1);
+                Err(x)
+            }
+        }
+    }
+
+    pub(super) fn do_write(
+        &self,
+        node: u64,
+        handle: u64,
+        r: &mut dyn ZeroCopyReader,
+        size: u32,
+        offset: u64,
+        fuse_flags: u32,
+    ) -> io::Result<usize> {
+        let h = self.handles.get(handle, node)?;
+        let mut f = h.file();
+        let n = r.read_to(&mut *f, size as usize, offset)?;
+        if self.opts.killpriv_v2 && fuse_flags & WRITE_KILL_PRIV != 0 {
+            // The daemon writes as root, which keeps setuid bits; the guest asked for what an
+            // unprivileged writer gets.
+            kill_suidgid(h.fd())?;
+        }
+        Ok(n)
+    }
+
+    pub(super) fn do_copy_file_range(&self, _ctx: &Context, a: &CopyRange) -> io::Result<usize> {
+        let hi = self.handles.get(a.fh_in, a.node_in)?;
+        let ho = self.handles.get(a.fh_out, a.node_out)?;
+        let flags = u32::try_from(a.flags).map_err(|_| err(libc::EINVAL))?;
+        sys::copy_file_range(hi.fd(), a.off_in, ho.fd(), a.off_out, a.len, flags)
+    }
+
+    pub(super) fn do_syncfs(&self, node: u64) -> io::Result<()> {
+        let i = self.inodes.get(node)?;
+        Self::check_openable(&i)?;
+        let fd = sys::reopen(
+            self.proc.as_fd(),
+            i.fd().as_raw_fd(),
+            libc::O_RDONLY | libc::O_NONBLOCK,
+        )?;
+        sys::syncfs(fd.as_fd())
+    }
+
+    pub(super) fn do_access(&self, ctx: &Context, node: u64, mask: u32) -> io::Result<()> {
+        let i = self.inodes.get(node)?;
+        let name = sys::fd_name(i.fd().as_raw_fd());
+        self.as_caller(ctx, || {
+            sys::faccessat(self.proc.as_fd(), &name, mask.cast_signed())
+        })
+    }
+
+    /// The fd carrying `owner`'s POSIX locks on `node`, opened on first use.
+    fn lock_fd(&self, node: u64, owner: u64) -> io::Result<Arc<OwnedFd>> {
+        let mut m = self.locks.0.lock().map_err(|_| err(libc::ENOLCK))?;
+        if let Some(fd) = m.get(&(node, owner)) {
+            return Ok(Arc::clone(fd));
+        }
+        let i = self.inodes.get(node)?;
+        if !i.is_reg() {
+            return Err(err(libc::EINVAL));
+        }
+        let raw = i.fd().as_raw_fd();
+        let fd = sys::reopen(self.proc.as_fd(), raw, libc::O_RDWR)
+            .or_else(|_| sys::reopen(self.proc.as_fd(), raw, libc::O_RDONLY))?;
+        let fd = Arc::new(fd);
+        m.insert((node, owner), Arc::clone(&fd));
+        Ok(fd)
+    }
+
+    /// Drops `owner`'s POSIX locks on `node` (FLUSH on close, as POSIX drops a process's locks
+    /// when it closes any fd of the file).
+    pub(super) fn unlock_owner(&self, node: u64, owner: u64) {
+        if let Ok(mut m) = self.locks.0.lock() {
+            m.remove(&(node, owner));
+        }
+    }
+
+    pub(super) fn do_getlk(
+        &self,
+        node: u64,
+        handle: u64,
+        owner: u64,
+        lock: FileLock,
+    ) -> io::Result<FileLock> {
+        self.handles.get(handle, node)?;
+        let fd = self.lock_fd(node, owner)?;
+        let mut fl = to_flock(&lock)?;
+        sys::fcntl_lock(fd.as_fd(), libc::F_OFD_GETLK, &mut fl)?;
+        Ok(from_flock(&fl))
+    }
+
+    pub(super) fn do_setlk(
+        &self,
+        node: u64,
+        handle: u64,
+        owner: u64,
+        lock: FileLock,
+        flags: u32,
+        wait: bool,
+    ) -> io::Result<()> {
+        let h = self.handles.get(handle, node)?;
+        if flags & LK_FLOCK != 0 {
+            return flock(h.fd(), lock.lock_type, wait);
+        }
+        let fd = self.lock_fd(node, owner)?;
+        let mut fl = to_flock(&lock)?;
+        let cmd = if wait {
+            libc::F_OFD_SETLKW
+        } else {
+            libc::F_OFD_SETLK
+        };
+        sys::fcntl_lock(fd.as_fd(), cmd, &mut fl)
+    }
+}
+
+/// Clears setuid, and setgid where group-exec makes it mean setgid, as the kernel does when an
+/// unprivileged process writes, truncates or chowns.
+fn kill_suidgid(fd: BorrowedFd<'_>) -> io::Result<()> {
+    let st = sys::fstat(fd)?;
+    let mut mode = st.st_mode & 0o7777;
+    let before = mode;
+    mode &= !libc::S_ISUID;
+    if mode & libc::S_IXGRP != 0 {
+        mode &= !libc::S_ISGID;
+    }
+    if mode != before {
+        sys::fchmod(fd, mode)?;
+    }
+    Ok(())
+}
+
+fn flock(fd: BorrowedFd<'_>, typ: u32, wait: bool) -> io::Result<()> {
+    let mut op = match typ.cast_signed() {
+        libc::F_RDLCK => libc::LOCK_SH,
+        libc::F_WRLCK => libc::LOCK_EX,
+        libc::F_UNLCK => libc::LOCK_UN,
+        _ => return Err(err(libc::EINVAL)),
+    };
+    if !wait {
+        op |= libc::LOCK_NB;
+    }
+    sys::flock(fd, op)
+}
+
+/// FUSE lock ranges are inclusive [start, end], end = OFFSET_MAX for "to the end".
+fn to_flock(l: &FileLock) -> io::Result<libc::flock64> {
+    let typ = match l.lock_type.cast_signed() {
+        t @ (libc::F_RDLCK | libc::F_WRLCK | libc::F_UNLCK) => t as libc::c_short,
+        _ => return Err(err(libc::EINVAL)),
+    };
+    let start = i64::try_from(l.start).map_err(|_| err(libc::EINVAL))?;
+    let len = if l.end >= i64::MAX as u64 {
+        0
+    } else if l.end < l.start {
+        return Err(err(libc::EINVAL));
+    } else {
+        i64::try_from(l.end - l.start + 1).map_err(|_| err(libc::EINVAL))?
+    };
+    // SAFETY: flock64 is plain data; zero is valid for every field.
+    let mut fl: libc::flock64 = unsafe { std::mem::zeroed() };
+    fl.l_type = typ;
+    fl.l_whence = libc::SEEK_SET as libc::c_short;
+    fl.l_start = start;
+    fl.l_len = len;
+    Ok(fl)
+}
+
+fn from_flock(fl: &libc::flock64) -> FileLock {
+    let start = fl.l_start.max(0) as u64;
+    let end = if fl.l_len == 0 {
+        i64::MAX as u64
+    } else {
+        start.saturating_add(fl.l_len as u64 - 1)
+    };
+    FileLock {
+        start,
+        end,
+        lock_type: fl.l_type as u32,
+        // OFD locks have no owning process.
+        pid: 0,
+    }
+}

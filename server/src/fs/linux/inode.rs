@@ -1,0 +1,198 @@
+//! The inode table: the guest's node ids mapped to O_PATH fds held open on the host.
+//!
+//! A node id is handed to the guest once per LOOKUP-like reply and counted; FORGET gives the
+//! counts back and the last one closes the fd. The same host inode (device, inode number,
+//! mount) always gets the same node id while the guest knows it. Holding the fd keeps the host
+//! inode alive, so its number cannot be reused behind a node id. Node ids the guest never got
+//! (forged or stale) are simply absent: every request on them gets EBADF.
+
+use std::collections::HashMap;
+use std::io;
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
+use std::sync::{Arc, RwLock};
+
+use fuse_backend_rs::abi::fuse_abi::ROOT_ID;
+
+/// What identifies a host inode.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct InodeId {
+    pub dev: u64,
+    pub ino: u64,
+    pub mnt: u64,
+}
+
+/// One inode the guest knows.
+#[derive(Debug)]
+pub struct Inode {
+    fd: OwnedFd,
+    pub id: InodeId,
+    /// The file type bits (S_IFMT) of the inode; they never change.
+    pub kind: u32,
+}
+
+impl Inode {
+    pub fn fd(&self) -> BorrowedFd<'_> {
+        self.fd.as_fd()
+    }
+
+    pub fn is_dir(&self) -> bool {
+        self.kind == libc::S_IFDIR
+    }
+
+    pub fn is_reg(&self) -> bool {
+        self.kind == libc::S_IFREG
+    }
+}
+
+struct Slot {
+    inode: Arc<Inode>,
+    refs: u64,
+}
+
+#[derive(Default)]
+struct Table {
+    by_node: HashMap<u64, Slot>,
+    by_id: HashMap<InodeId, u64>,
+    next: u64,
+}
+
+/// All inodes the guest holds, behind one lock (lookups take the write side only to add).
+pub struct Inodes {
+    table: RwLock<Table>,
+}
+
+fn ebadf() -> io::Error {
+    io::Error::from_raw_os_error(libc::EBADF)
+}
+
+impl Inodes {
+    /// A table holding the shared directory as [`ROOT_ID`], which is never forgotten.
+    pub fn new(root: OwnedFd, id: InodeId) -> Self {
+        let mut t = Table {
+            next: ROOT_ID + 1,
+            ..Default::default()
+        };
+        let inode = Arc::new(Inode {
+            fd: root,
+            id,
+            kind: libc::S_IFDIR,
+        });
+        t.by_node.insert(ROOT_ID, Slot { inode, refs: 1 });
+        t.by_id.insert(id, ROOT_ID);
+        Inodes {
+            table: RwLock::new(t),
+        }
+    }
+
+    /// The inode behind a node id, or EBADF for one the guest does not hold.
+    pub fn get(&self, node: u64) -> io::Result<Arc<Inode>> {
+        let t = self.table.read().map_err(|_| ebadf())?;
+        t.by_node
+            .get(&node)
+            .map(|s| Arc::clone(&s.inode))
+            .ok_or_else(ebadf)
+    }
+
+    /// The node id of a host inode the guest already holds, without taking a reference.
+    pub fn find(&self, id: &InodeId) -> Option<u64> {
+        let t = self.table.read().ok()?;
+        t.by_id.get(id).copied()
+    }
+
+    /// Hands the guest one reference to the inode `id`, whose O_PATH fd is `fd` (dropped if the
+    /// inode is already known). Returns the node id.
+    pub fn add_ref(&self, id: InodeId, kind: u32, fd: OwnedFd) -> io::Result<u64> {
+        let mut t = self.table.write().map_err(|_| ebadf())?;
+        if let Some(&node) = t.by_id.get(&id) {
+            if let Some(slot) = t.by_node.get_mut(&node) {
+                slot.refs = slot.refs.saturating_add(1);
+                return Ok(node);
+            }
+        }
+        let node = t.next;
+        t.next += 1;
+        let inode = Arc::new(Inode { fd, id, kind });
+        t.by_node.insert(node, Slot { inode, refs: 1 });
+        t.by_id.insert(id, node);
+        Ok(node)
+    }
+
+    /// One more reference to a node the guest holds (LINK, `.` lookups).
+    pub fn ref_node(&self, node: u64) -> io::Result<()> {
+        let mut t = self.table.write().map_err(|_| ebadf())?;
+        let slot = t.by_node.get_mut(&node).ok_or_else(ebadf)?;
+        slot.refs = slot.refs.saturating_add(1);
+        Ok(())
+    }
+
+    /// Gives back `count` references; the last one drops the fd. Unknown nodes and the root
+    /// are ignored (FORGET has no reply to carry an error).
+    pub fn forget(&self, node: u64, count: u64) {
+        if node == ROOT_ID {
+            return;
+        }
+        let Ok(mut t) = self.table.write() else {
+            return;
+        };
+        let Some(slot) = t.by_node.get_mut(&node) else {
+            return;
+        };
+        slot.refs = slot.refs.saturating_sub(count);
+        if slot.refs == 0 {
+            if let Some(slot) = t.by_node.remove(&node) {
+                t.by_id.remove(&slot.inode.id);
+            }
+        }
+    }
+
+    /// How many nodes the guest holds (the root included).
+    #[cfg(test)]
+    pub fn len(&self) -> usize {
+        self.table.read().map_or(0, |t| t.by_node.len())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn fd() -> OwnedFd {
+        std::fs::File::open("/").unwrap().into()
+    }
+
+    fn id(ino: u64) -> InodeId {
+        InodeId { dev: 1, ino, mnt: 1 }
+    }
+
+    #[test]
+    fn same_inode_same_node_until_forgotten() {
+        let t = Inodes::new(fd(), id(1));
+        let a = t.add_ref(id(5), libc::S_IFREG, fd()).unwrap();
+        assert_eq!(t.add_ref(id(5), libc::S_IFREG, fd()).unwrap(), a);
+        t.forget(a, 1);
+        assert!(t.get(a).is_ok(), "one reference left");
+        t.forget(a, 1);
+        assert_eq!(t.get(a).unwrap_err().raw_os_error(), Some(libc::EBADF));
+        let b = t.add_ref(id(5), libc::S_IFREG, fd()).unwrap();
+        assert_ne!(a, b, "node ids are not reused");
+    }
+
+    #[test]
+    fn root_survives_any_forget_and_forged_nodes_are_ebadf() {
+        let t = Inodes::new(fd(), id(1));
+        t.forget(ROOT_ID, u64::MAX);
+        assert!(t.get(ROOT_ID).is_ok());
+        assert!(t.get(0).is_err());
+        assert!(t.get(u64::MAX).is_err());
+        t.forget(12345, 1);
+        assert_eq!(t.len(), 1);
+    }
+
+    #[test]
+    fn oversized_forget_counts_saturate() {
+        let t = Inodes::new(fd(), id(1));
+        let a = t.add_ref(id(7), libc::S_IFDIR, fd()).unwrap();
+        t.forget(a, u64::MAX);
+        assert_eq!(t.len(), 1);
+    }
+}

@@ -1,0 +1,537 @@
+//! ferry's Linux host backend.
+//!
+//! - Inodes are O_PATH fds ([`inode`]); lookups go through openat2 with RESOLVE_BENEATH |
+//!   RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS (openat + O_NOFOLLOW before Linux 5.6), one
+//!   checked name at a time, so no request can leave the shared directory or follow a symlink.
+//! - I/O reopens the inode through /proc/self/fd; special files (devices, FIFOs, sockets) and
+//!   symlinks are never opened.
+//! - Files are created with the guest caller's uid/gid on the worker thread (raw setresuid /
+//!   setresgid), so ownership, setgid inheritance and the kernel's permission checks are the
+//!   caller's.
+//! - The process's working directory is /proc/self/fd, so the xattr calls, which have no `*at`
+//!   form, reach an inode by its fd number even inside a chroot.
+
+mod attr;
+mod dir;
+mod entry;
+mod file;
+mod handle;
+mod inode;
+mod sys;
+mod xattr;
+
+use std::ffi::CStr;
+use std::io;
+use std::os::fd::{AsFd, OwnedFd};
+use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use fuse_backend_rs::abi::fuse_abi::{stat64, statvfs64, CreateIn, FsOptions, OpenOptions, SetattrValid};
+use fuse_backend_rs::api::filesystem::{
+    Context, DirEntry, Entry, FileLock, FileSystem, GetxattrReply, ListxattrReply, ZeroCopyReader,
+    ZeroCopyWriter,
+};
+
+use crate::config::CachePolicy;
+use handle::Handles;
+use inode::{InodeId, Inodes};
+
+/// What the backend needs from the daemon's configuration.
+#[derive(Debug, Clone)]
+pub struct Options {
+    pub cache: CachePolicy,
+    /// Entry and attribute timeout given to the guest.
+    pub timeout: Duration,
+    pub writeback: bool,
+    pub xattr: bool,
+    pub killpriv_v2: bool,
+    pub allow_direct_io: bool,
+    /// Offer POSIX and BSD locks to the guest (served with host OFD locks and flock).
+    pub locks: bool,
+    /// Mark entries on another mount with FUSE_ATTR_SUBMOUNT.
+    pub announce_submounts: bool,
+}
+
+/// The Linux backend over one shared directory.
+pub struct LinuxFs {
+    inodes: Inodes,
+    handles: Handles,
+    locks: file::LockFds,
+    /// /proc/self/fd, opened before any sandbox.
+    proc: OwnedFd,
+    opts: Options,
+    /// Whether the guest accepted the writeback cache.
+    writeback: AtomicBool,
+    /// Whether files are created with the caller's credentials (the daemon runs as root).
+    switch_creds: bool,
+}
+
+fn err(errno: libc::c_int) -> io::Error {
+    io::Error::from_raw_os_error(errno)
+}
+
+impl LinuxFs {
+    /// Opens `root` (an existing directory) and /proc/self/fd. Sets the process umask to 0 (the
+    /// guest's mode bits are applied as sent) and its working directory to /proc/self/fd.
+    pub fn new(root: &Path, opts: Options) -> io::Result<Self> {
+        let cwd = c"/";
+        let path = std::ffi::CString::new(root.as_os_str().as_encoded_bytes())
+            .map_err(|_| err(libc::EINVAL))?;
+        let at = sys::openat(
+            open_dir(cwd)?.as_fd(),
+            &path,
+            libc::O_PATH | libc::O_DIRECTORY,
+            0,
+        )?;
+        let proc = open_dir(c"/proc/self/fd")?;
+        let st = sys::fstat(at.as_fd())?;
+        let id = InodeId {
+            dev: st.st_dev,
+            ino: st.st_ino,
+            mnt: sys::mount_id(at.as_fd()),
+        };
+        sys::fchdir(proc.as_fd())?;
+        sys::umask(0);
+        Ok(LinuxFs {
+            inodes: Inodes::new(at, id),
+            handles: Handles::default(),
+            locks: file::LockFds::default(),
+            proc,
+            writeback: AtomicBool::new(false),
+            switch_creds: sys::geteuid() == 0,
+            opts,
+        })
+    }
+
+    /// Puts the working directory back at /proc/self/fd (after a chroot).
+    pub fn restore_cwd(&self) -> io::Result<()> {
+        sys::fchdir(self.proc.as_fd())
+    }
+
+    /// Entry for a fresh reference to node `node` with attributes `st`.
+    fn entry(&self, node: u64, st: stat64, submount: bool) -> Entry {
+        Entry {
+            inode: node,
+            generation: 0,
+            attr: st,
+            attr_flags: if submount {
+                fuse_backend_rs::abi::fuse_abi::ATTR_SUBMOUNT
+            } else {
+                0
+            },
+            attr_timeout: self.opts.timeout,
+            entry_timeout: self.opts.timeout,
+        }
+    }
+
+    /// Runs `f` with the caller's uid/gid as this thread's effective ids (when the daemon is
+    /// root and the caller is not).
+    fn as_caller<T>(&self, ctx: &Context, f: impl FnOnce() -> io::Result<T>) -> io::Result<T> {
+        if !self.switch_creds || (ctx.uid == 0 && ctx.gid == 0) {
+            return f();
+        }
+        sys::set_thread_creds(ctx.uid, ctx.gid)?;
+        let r = f();
+        if let Err(e) = sys::restore_root_creds() {
+            // A worker left with the guest's ids would act with them for the next caller.
+            log::error!("cannot restore the worker's credentials: {e}");
+            std::process::abort();
+        }
+        r
+    }
+}
+
+fn open_dir(path: &CStr) -> io::Result<OwnedFd> {
+    // SAFETY: the path is NUL-terminated; the result is checked before it is owned.
+    let fd = unsafe {
+        libc::open(
+            path.as_ptr(),
+            libc::O_PATH | libc::O_DIRECTORY | libc::O_CLOEXEC,
+        )
+    };
+    if fd < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: the kernel just returned this fd to us.
+    Ok(unsafe { std::os::fd::FromRawFd::from_raw_fd(fd) })
+}
+
+/// Operations beyond fuse-backend-rs's `FileSystem` trait.
+impl crate::server::BackendExt for LinuxFs {
+    fn copy_file_range(&self, ctx: &Context, a: &file::CopyRange) -> io::Result<usize> {
+        self.do_copy_file_range(ctx, a)
+    }
+
+    fn syncfs(&self, _ctx: &Context, node: u64) -> io::Result<()> {
+        self.do_syncfs(node)
+    }
+
+    fn tmpfile(
+        &self,
+        ctx: &Context,
+        parent: u64,
+        args: CreateIn,
+    ) -> io::Result<(Entry, Option<u64>, OpenOptions)> {
+        self.do_tmpfile(ctx, parent, args)
+    }
+}
+
+pub use file::CopyRange;
+
+impl FileSystem for LinuxFs {
+    type Inode = u64;
+    type Handle = u64;
+
+    fn init(&self, capable: FsOptions) -> io::Result<FsOptions> {
+        let mut o = FsOptions::DO_READDIRPLUS | FsOptions::READDIRPLUS_AUTO;
+        if self.opts.writeback && capable.contains(FsOptions::WRITEBACK_CACHE) {
+            o |= FsOptions::WRITEBACK_CACHE;
+            self.writeback.store(true, Ordering::Relaxed);
+        }
+        if self.opts.killpriv_v2 {
+            o |= FsOptions::HANDLE_KILLPRIV_V2;
+        }
+        if self.opts.locks {
+            o |= FsOptions::POSIX_LOCKS | FsOptions::FLOCK_LOCKS;
+        }
+        Ok(o)
+    }
+
+    fn lookup(&self, _ctx: &Context, parent: u64, name: &CStr) -> io::Result<Entry> {
+        self.do_lookup(parent, name)
+    }
+
+    fn forget(&self, _ctx: &Context, inode: u64, count: u64) {
+        self.inodes.forget(inode, count);
+    }
+
+    fn batch_forget(&self, _ctx: &Context, requests: Vec<(u64, u64)>) {
+        for (inode, count) in requests {
+            self.inodes.forget(inode, count);
+        }
+    }
+
+    fn getattr(
+        &self,
+        _ctx: &Context,
+        inode: u64,
+        handle: Option<u64>,
+    ) -> io::Result<(stat64, Duration)> {
+        self.do_getattr(inode, handle)
+    }
+
+    fn setattr(
+        &self,
+        ctx: &Context,
+        inode: u64,
+        attr: stat64,
+        handle: Option<u64>,
+        valid: SetattrValid,
+    ) -> io::Result<(stat64, Duration)> {
+        self.do_setattr(ctx, inode, attr, handle, valid)
+    }
+
+    fn readlink(&self, _ctx: &Context, inode: u64) -> io::Result<Vec<u8>> {
+        let i = self.inodes.get(inode)?;
+        if i.kind != libc::S_IFLNK {
+            return Err(err(libc::EINVAL));
+        }
+        sys::readlink(i.fd())
+    }
+
+    fn symlink(&self, ctx: &Context, target: &CStr, parent: u64, name: &CStr) -> io::Result<Entry> {
+        self.do_symlink(ctx, target, parent, name)
+    }
+
+    fn mknod(
+        &self,
+        ctx: &Context,
+        parent: u64,
+        name: &CStr,
+        mode: u32,
+        rdev: u32,
+        umask: u32,
+    ) -> io::Result<Entry> {
+        self.do_mknod(ctx, parent, name, mode & !umask, rdev)
+    }
+
+    fn mkdir(
+        &self,
+        ctx: &Context,
+        parent: u64,
+        name: &CStr,
+        mode: u32,
+        umask: u32,
+    ) -> io::Result<Entry> {
+        self.do_mkdir(ctx, parent, name, mode & !umask)
+    }
+
+    fn unlink(&self, _ctx: &Context, parent: u64, name: &CStr) -> io::Result<()> {
+        let p = self.inodes.get(parent)?;
+        sys::unlinkat(p.fd(), name, 0)
+    }
+
+    fn rmdir(&self, _ctx: &Context, parent: u64, name: &CStr) -> io::Result<()> {
+        let p = self.inodes.get(parent)?;
+        sys::unlinkat(p.fd(), name, libc::AT_REMOVEDIR)
+    }
+
+    fn rename(
+        &self,
+        _ctx: &Context,
+        olddir: u64,
+        oldname: &CStr,
+        newdir: u64,
+        newname: &CStr,
+        flags: u32,
+    ) -> io::Result<()> {
+        let o = self.inodes.get(olddir)?;
+        let n = self.inodes.get(newdir)?;
+        sys::renameat2(o.fd(), oldname, n.fd(), newname, flags)
+    }
+
+    fn link(&self, _ctx: &Context, inode: u64, newparent: u64, newname: &CStr) -> io::Result<Entry> {
+        self.do_link(inode, newparent, newname)
+    }
+
+    fn open(
+        &self,
+        _ctx: &Context,
+        inode: u64,
+        flags: u32,
+        fuse_flags: u32,
+    ) -> io::Result<(Option<u64>, OpenOptions, Option<u32>)> {
+        self.do_open(inode, flags, fuse_flags)
+            .map(|(h, o)| (Some(h), o, None))
+    }
+
+    fn create(
+        &self,
+        ctx: &Context,
+        parent: u64,
+        name: &CStr,
+        args: CreateIn,
+    ) -> io::Result<(Entry, Option<u64>, OpenOptions, Option<u32>)> {
+        self.do_create(ctx, parent, name, args)
+            .map(|(e, h, o)| (e, h, o, None))
+    }
+
+    fn read(
+        &self,
+        _ctx: &Context,
+        inode: u64,
+        handle: u64,
+        w: &mut dyn ZeroCopyWriter,
+        size: u32,
+        offset: u64,
+        _lock_owner: Option<u64>,
+        _flags: u32,
+    ) -> io::Result<usize> {
+        let h = self.handles.get(handle, inode)?;
+        let mut f = h.file();
+        w.write_from(&mut *f, size as usize, offset)
+    }
+
+    fn write(
+        &self,
+        _ctx: &Context,
+        inode: u64,
+        handle: u64,
+        r: &mut dyn ZeroCopyReader,
+        size: u32,
+        offset: u64,
+        _lock_owner: Option<u64>,
+        _delayed_write: bool,
+        _flags: u32,
+        fuse_flags: u32,
+    ) -> io::Result<usize> {
+        self.do_write(inode, handle, r, size, offset, fuse_flags)
+    }
+
+    fn flush(&self, _ctx: &Context, inode: u64, handle: u64, lock_owner: u64) -> io::Result<()> {
+        // Nothing is buffered here; the handle is checked so a bad one still gets EBADF.
+        self.handles.get(handle, inode)?;
+        if self.opts.locks {
+            // close(2) drops the closing process's POSIX locks on the file.
+            self.unlock_owner(inode, lock_owner);
+        }
+        Ok(())
+    }
+
+    fn fsync(&self, _ctx: &Context, inode: u64, datasync: bool, handle: u64) -> io::Result<()> {
+        let h = self.handles.get(handle, inode)?;
+        sys::fsync(h.fd(), datasync)
+    }
+
+    fn fallocate(
+        &self,
+        _ctx: &Context,
+        inode: u64,
+        handle: u64,
+        mode: u32,
+        offset: u64,
+        length: u64,
+    ) -> io::Result<()> {
+        let h = self.handles.get(handle, inode)?;
+        sys::fallocate(h.fd(), mode, offset, length)
+    }
+
+    fn release(
+        &self,
+        _ctx: &Context,
+        inode: u64,
+        _flags: u32,
+        handle: u64,
+        _flush: bool,
+        flock_release: bool,
+        _lock_owner: Option<u64>,
+    ) -> io::Result<()> {
+        let h = self.handles.remove(handle, inode)?;
+        if flock_release {
+            // The fd may live on in a request still running; the guest's flock ends now.
+            let _ = sys::flock(h.fd(), libc::LOCK_UN);
+        }
+        Ok(())
+    }
+
+    fn statfs(&self, _ctx: &Context, inode: u64) -> io::Result<statvfs64> {
+        let i = self.inodes.get(inode)?;
+        sys::fstatvfs(i.fd())
+    }
+
+    fn setxattr(
+        &self,
+        _ctx: &Context,
+        inode: u64,
+        name: &CStr,
+        value: &[u8],
+        flags: u32,
+    ) -> io::Result<()> {
+        self.do_setxattr(inode, name, value, flags)
+    }
+
+    fn getxattr(
+        &self,
+        _ctx: &Context,
+        inode: u64,
+        name: &CStr,
+        size: u32,
+    ) -> io::Result<GetxattrReply> {
+        self.do_getxattr(inode, name, size)
+    }
+
+    fn listxattr(&self, _ctx: &Context, inode: u64, size: u32) -> io::Result<ListxattrReply> {
+        self.do_listxattr(inode, size)
+    }
+
+    fn removexattr(&self, _ctx: &Context, inode: u64, name: &CStr) -> io::Result<()> {
+        self.do_removexattr(inode, name)
+    }
+
+    fn opendir(
+        &self,
+        _ctx: &Context,
+        inode: u64,
+        flags: u32,
+    ) -> io::Result<(Option<u64>, OpenOptions)> {
+        self.do_opendir(inode, flags).map(|(h, o)| (Some(h), o))
+    }
+
+    fn readdir(
+        &self,
+        _ctx: &Context,
+        inode: u64,
+        handle: u64,
+        size: u32,
+        offset: u64,
+        add_entry: &mut dyn FnMut(DirEntry) -> io::Result<usize>,
+    ) -> io::Result<()> {
+        self.do_readdir(inode, handle, size, offset, &mut |d, _| add_entry(d), false)
+    }
+
+    fn readdirplus(
+        &self,
+        _ctx: &Context,
+        inode: u64,
+        handle: u64,
+        size: u32,
+        offset: u64,
+        add_entry: &mut dyn FnMut(DirEntry, Entry) -> io::Result<usize>,
+    ) -> io::Result<()> {
+        self.do_readdir(
+            inode,
+            handle,
+            size,
+            offset,
+            &mut |d, e| match e {
+                Some(e) => add_entry(d, e),
+                None => Ok(0),
+            },
+            true,
+        )
+    }
+
+    fn fsyncdir(&self, ctx: &Context, inode: u64, datasync: bool, handle: u64) -> io::Result<()> {
+        self.fsync(ctx, inode, datasync, handle)
+    }
+
+    fn releasedir(&self, _ctx: &Context, inode: u64, _flags: u32, handle: u64) -> io::Result<()> {
+        self.handles.remove(handle, inode).map(drop)
+    }
+
+    fn access(&self, ctx: &Context, inode: u64, mask: u32) -> io::Result<()> {
+        self.do_access(ctx, inode, mask)
+    }
+
+    fn lseek(
+        &self,
+        _ctx: &Context,
+        inode: u64,
+        handle: u64,
+        offset: u64,
+        whence: u32,
+    ) -> io::Result<u64> {
+        let h = self.handles.get(handle, inode)?;
+        sys::lseek(h.fd(), offset, whence)
+    }
+
+    fn getlk(
+        &self,
+        _ctx: &Context,
+        inode: u64,
+        handle: u64,
+        owner: u64,
+        lock: FileLock,
+        _flags: u32,
+    ) -> io::Result<FileLock> {
+        self.do_getlk(inode, handle, owner, lock)
+    }
+
+    fn setlk(
+        &self,
+        _ctx: &Context,
+        inode: u64,
+        handle: u64,
+        owner: u64,
+        lock: FileLock,
+        flags: u32,
+    ) -> io::Result<()> {
+        self.do_setlk(inode, handle, owner, lock, flags, false)
+    }
+
+    fn setlkw(
+        &self,
+        _ctx: &Context,
+        inode: u64,
+        handle: u64,
+        owner: u64,
+        lock: FileLock,
+        flags: u32,
+    ) -> io::Result<()> {
+        self.do_setlk(inode, handle, owner, lock, flags, true)
+    }
+}
+
+#[cfg(test)]
+mod tests;

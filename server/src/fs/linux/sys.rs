@@ -1,0 +1,462 @@
+//! The Linux backend's system calls: thin, checked wrappers, each one `unsafe` block with its
+//! reason. Everything is relative to a directory or O_PATH fd; nothing follows a symlink the
+//! guest planted.
+
+use std::ffi::{CStr, CString};
+use std::io;
+use std::mem::MaybeUninit;
+use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use fuse_backend_rs::abi::fuse_abi::{stat64, statvfs64};
+
+/// Turns a -1 return into the thread's errno.
+fn check<T: PartialOrd + Default>(ret: T) -> io::Result<T> {
+    if ret < T::default() {
+        Err(io::Error::last_os_error())
+    } else {
+        Ok(ret)
+    }
+}
+
+fn owned(fd: libc::c_int) -> io::Result<OwnedFd> {
+    let fd = check(fd)?;
+    // SAFETY: the kernel just returned this fd to us and nothing else owns it.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd) })
+}
+
+/// The empty path that `*at(fd, "", AT_EMPTY_PATH)` calls take.
+pub const EMPTY: &CStr = c"";
+
+/// Whether openat2(2) exists (Linux 5.6+); cleared on the first ENOSYS.
+static HAVE_OPENAT2: AtomicBool = AtomicBool::new(true);
+
+/// Opens `name` (one checked component) under `dir`, never following a symlink and never leaving
+/// `dir`: openat2 with RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS where the
+/// kernel has it, otherwise openat with O_NOFOLLOW (the name check already refuses `/` and `..`).
+pub fn open_beneath(dir: BorrowedFd<'_>, name: &CStr, flags: libc::c_int) -> io::Result<OwnedFd> {
+    let flags = flags | libc::O_NOFOLLOW | libc::O_CLOEXEC;
+    if HAVE_OPENAT2.load(Ordering::Relaxed) {
+        // SAFETY: open_how is plain data; zero is a valid value for every field.
+        let mut how: libc::open_how = unsafe { std::mem::zeroed() };
+        how.flags = flags as u64;
+        how.resolve = libc::RESOLVE_BENEATH | libc::RESOLVE_NO_SYMLINKS | libc::RESOLVE_NO_MAGICLINKS;
+        // SAFETY: the name is NUL-terminated, `how` outlives the call and its size is passed.
+        let ret = unsafe {
+            libc::syscall(
+                libc::SYS_openat2,
+                dir.as_raw_fd(),
+                name.as_ptr(),
+                &how as *const libc::open_how,
+                std::mem::size_of::<libc::open_how>(),
+            )
+        };
+        match owned(ret as libc::c_int) {
+            Err(e) if e.raw_os_error() == Some(libc::ENOSYS) => {
+                HAVE_OPENAT2.store(false, Ordering::Relaxed);
+            }
+            r => return r,
+        }
+    }
+    openat(dir, name, flags, 0)
+}
+
+/// openat(2) with the flags as given (callers add O_NOFOLLOW where a name comes from the guest).
+pub fn openat(
+    dir: BorrowedFd<'_>,
+    name: &CStr,
+    flags: libc::c_int,
+    mode: u32,
+) -> io::Result<OwnedFd> {
+    // SAFETY: the name is NUL-terminated; the result is checked.
+    owned(unsafe {
+        libc::openat(
+            dir.as_raw_fd(),
+            name.as_ptr(),
+            flags | libc::O_CLOEXEC,
+            mode as libc::c_uint,
+        )
+    })
+}
+
+/// The name of an fd inside /proc/self/fd.
+pub fn fd_name(fd: RawFd) -> CString {
+    // A decimal number never holds a NUL.
+    CString::new(fd.to_string()).unwrap_or_default()
+}
+
+/// Opens the file an O_PATH fd refers to, through /proc/self/fd (`proc` is that directory).
+/// The magic link is followed on purpose: it names exactly the inode the fd holds.
+pub fn reopen(proc: BorrowedFd<'_>, fd: RawFd, flags: libc::c_int) -> io::Result<OwnedFd> {
+    let flags = (flags | libc::O_CLOEXEC) & !(libc::O_NOFOLLOW | libc::O_CREAT | libc::O_EXCL);
+    openat(proc, &fd_name(fd), flags, 0)
+}
+
+/// lstat of the fd itself (an O_PATH fd is fine).
+pub fn fstat(fd: BorrowedFd<'_>) -> io::Result<stat64> {
+    let mut st = MaybeUninit::<stat64>::zeroed();
+    // SAFETY: fstatat64 writes one stat64 into `st`; the path is the empty C string.
+    check(unsafe {
+        libc::fstatat64(
+            fd.as_raw_fd(),
+            EMPTY.as_ptr(),
+            st.as_mut_ptr(),
+            libc::AT_EMPTY_PATH | libc::AT_SYMLINK_NOFOLLOW,
+        )
+    })?;
+    // SAFETY: fstatat64 succeeded, so it filled the struct (and it was zeroed before).
+    Ok(unsafe { st.assume_init() })
+}
+
+/// The mount id of the fd's file (statx STATX_MNT_ID, 0 if the kernel does not report it).
+pub fn mount_id(fd: BorrowedFd<'_>) -> u64 {
+    let mut stx = MaybeUninit::<libc::statx>::zeroed();
+    // SAFETY: statx writes one struct statx into `stx`; the path is the empty C string.
+    let ret = unsafe {
+        libc::statx(
+            fd.as_raw_fd(),
+            EMPTY.as_ptr(),
+            libc::AT_EMPTY_PATH | libc::AT_SYMLINK_NOFOLLOW,
+            libc::STATX_MNT_ID,
+            stx.as_mut_ptr(),
+        )
+    };
+    if ret != 0 {
+        return 0;
+    }
+    // SAFETY: statx succeeded and the struct was zeroed before.
+    let stx = unsafe { stx.assume_init() };
+    if stx.stx_mask & libc::STATX_MNT_ID != 0 {
+        stx.stx_mnt_id
+    } else {
+        0
+    }
+}
+
+pub fn fstatvfs(fd: BorrowedFd<'_>) -> io::Result<statvfs64> {
+    let mut st = MaybeUninit::<statvfs64>::zeroed();
+    // SAFETY: fstatvfs64 writes one statvfs64 into `st`.
+    check(unsafe { libc::fstatvfs64(fd.as_raw_fd(), st.as_mut_ptr()) })?;
+    // SAFETY: the call succeeded and the struct was zeroed before.
+    Ok(unsafe { st.assume_init() })
+}
+
+pub fn mkdirat(dir: BorrowedFd<'_>, name: &CStr, mode: u32) -> io::Result<()> {
+    // SAFETY: the name is NUL-terminated; the result is checked.
+    check(unsafe { libc::mkdirat(dir.as_raw_fd(), name.as_ptr(), mode) }).map(drop)
+}
+
+pub fn mknodat(dir: BorrowedFd<'_>, name: &CStr, mode: u32, rdev: u64) -> io::Result<()> {
+    // SAFETY: the name is NUL-terminated; the result is checked.
+    check(unsafe { libc::mknodat(dir.as_raw_fd(), name.as_ptr(), mode, rdev) }).map(drop)
+}
+
+pub fn symlinkat(target: &CStr, dir: BorrowedFd<'_>, name: &CStr) -> io::Result<()> {
+    // SAFETY: both strings are NUL-terminated; the target is stored as text, never resolved.
+    check(unsafe { libc::symlinkat(target.as_ptr(), dir.as_raw_fd(), name.as_ptr()) }).map(drop)
+}
+
+/// Hard-links the inode an O_PATH fd holds (symlinks included) as `name` in `dir`:
+/// linkat(AT_EMPTY_PATH) where the daemon may (CAP_DAC_READ_SEARCH), else through
+/// /proc/self/fd/`fd`.
+pub fn link_fd(
+    proc: BorrowedFd<'_>,
+    fd: BorrowedFd<'_>,
+    dir: BorrowedFd<'_>,
+    name: &CStr,
+) -> io::Result<()> {
+    // SAFETY: both names are NUL-terminated; the result is checked.
+    let ret = unsafe {
+        libc::linkat(
+            fd.as_raw_fd(),
+            EMPTY.as_ptr(),
+            dir.as_raw_fd(),
+            name.as_ptr(),
+            libc::AT_EMPTY_PATH,
+        )
+    };
+    match check(ret) {
+        Err(e) if e.raw_os_error() == Some(libc::ENOENT) => {
+            link_proc(proc, fd.as_raw_fd(), dir, name)
+        }
+        r => r.map(drop),
+    }
+}
+
+/// Hard-links the inode behind /proc/self/fd/`fd` as `name` in `dir`.
+fn link_proc(
+    proc: BorrowedFd<'_>,
+    fd: RawFd,
+    dir: BorrowedFd<'_>,
+    name: &CStr,
+) -> io::Result<()> {
+    let src = fd_name(fd);
+    // SAFETY: both names are NUL-terminated; AT_SYMLINK_FOLLOW follows only the magic link.
+    check(unsafe {
+        libc::linkat(
+            proc.as_raw_fd(),
+            src.as_ptr(),
+            dir.as_raw_fd(),
+            name.as_ptr(),
+            libc::AT_SYMLINK_FOLLOW,
+        )
+    })
+    .map(drop)
+}
+
+pub fn unlinkat(dir: BorrowedFd<'_>, name: &CStr, flags: libc::c_int) -> io::Result<()> {
+    // SAFETY: the name is NUL-terminated; the result is checked.
+    check(unsafe { libc::unlinkat(dir.as_raw_fd(), name.as_ptr(), flags) }).map(drop)
+}
+
+pub fn renameat2(
+    olddir: BorrowedFd<'_>,
+    old: &CStr,
+    newdir: BorrowedFd<'_>,
+    new: &CStr,
+    flags: u32,
+) -> io::Result<()> {
+    // SAFETY: both names are NUL-terminated; the result is checked.
+    let ret = unsafe {
+        libc::syscall(
+            libc::SYS_renameat2,
+            olddir.as_raw_fd(),
+            old.as_ptr(),
+            newdir.as_raw_fd(),
+            new.as_ptr(),
+            flags,
+        )
+    };
+    check(ret).map(drop)
+}
+
+/// The target of the symlink an O_PATH fd holds.
+pub fn readlink(fd: BorrowedFd<'_>) -> io::Result<Vec<u8>> {
+    let mut buf = vec![0u8; libc::PATH_MAX as usize];
+    // SAFETY: readlinkat writes at most buf.len() bytes into buf.
+    let n = check(unsafe {
+        libc::readlinkat(
+            fd.as_raw_fd(),
+            EMPTY.as_ptr(),
+            buf.as_mut_ptr().cast(),
+            buf.len(),
+        )
+    })?;
+    buf.truncate(n as usize);
+    Ok(buf)
+}
+
+/// chown of the fd itself (never a symlink's target).
+pub fn fchown(fd: BorrowedFd<'_>, uid: u32, gid: u32) -> io::Result<()> {
+    // SAFETY: the path is the empty C string; the result is checked.
+    check(unsafe {
+        libc::fchownat(
+            fd.as_raw_fd(),
+            EMPTY.as_ptr(),
+            uid,
+            gid,
+            libc::AT_EMPTY_PATH | libc::AT_SYMLINK_NOFOLLOW,
+        )
+    })
+    .map(drop)
+}
+
+/// chmod of the inode behind /proc/self/fd/`fd`.
+pub fn chmod_proc(proc: BorrowedFd<'_>, fd: RawFd, mode: u32) -> io::Result<()> {
+    let name = fd_name(fd);
+    // SAFETY: the name is NUL-terminated; the result is checked.
+    check(unsafe { libc::fchmodat(proc.as_raw_fd(), name.as_ptr(), mode, 0) }).map(drop)
+}
+
+pub fn fchmod(fd: BorrowedFd<'_>, mode: u32) -> io::Result<()> {
+    // SAFETY: plain syscall on an fd we hold.
+    check(unsafe { libc::fchmod(fd.as_raw_fd(), mode) }).map(drop)
+}
+
+/// utimensat of the inode behind /proc/self/fd/`fd` (works for symlinks too).
+pub fn utimes_proc(proc: BorrowedFd<'_>, fd: RawFd, times: &[libc::timespec; 2]) -> io::Result<()> {
+    let name = fd_name(fd);
+    // SAFETY: the name is NUL-terminated and `times` holds the two timespecs utimensat reads.
+    check(unsafe { libc::utimensat(proc.as_raw_fd(), name.as_ptr(), times.as_ptr(), 0) }).map(drop)
+}
+
+pub fn ftruncate(fd: BorrowedFd<'_>, len: u64) -> io::Result<()> {
+    let len = i64::try_from(len).map_err(|_| io::Error::from_raw_os_error(libc::EFBIG))?;
+    // SAFETY: plain syscall on an fd we hold.
+    check(unsafe { libc::ftruncate64(fd.as_raw_fd(), len) }).map(drop)
+}
+
+pub fn fsync(fd: BorrowedFd<'_>, datasync: bool) -> io::Result<()> {
+    // SAFETY: plain syscalls on an fd we hold.
+    let ret = unsafe {
+        if datasync {
+            libc::fdatasync(fd.as_raw_fd())
+        } else {
+            libc::fsync(fd.as_raw_fd())
+        }
+    };
+    check(ret).map(drop)
+}
+
+pub fn syncfs(fd: BorrowedFd<'_>) -> io::Result<()> {
+    // SAFETY: plain syscall on an fd we hold.
+    check(unsafe { libc::syncfs(fd.as_raw_fd()) }).map(drop)
+}
+
+pub fn fallocate(fd: BorrowedFd<'_>, mode: u32, off: u64, len: u64) -> io::Result<()> {
+    let off = i64::try_from(off).map_err(|_| io::Error::from_raw_os_error(libc::EINVAL))?;
+    let len = i64::try_from(len).map_err(|_| io::Error::from_raw_os_error(libc::EINVAL))?;
+    // SAFETY: plain syscall on an fd we hold.
+    check(unsafe { libc::fallocate64(fd.as_raw_fd(), mode.cast_signed(), off, len) }).map(drop)
+}
+
+pub fn lseek(fd: BorrowedFd<'_>, off: u64, whence: u32) -> io::Result<u64> {
+    let off = i64::try_from(off).map_err(|_| io::Error::from_raw_os_error(libc::EINVAL))?;
+    // SAFETY: plain syscall on an fd we hold.
+    let r = check(unsafe { libc::lseek64(fd.as_raw_fd(), off, whence.cast_signed()) })?;
+    Ok(r as u64)
+}
+
+pub fn copy_file_range(
+    fd_in: BorrowedFd<'_>,
+    off_in: u64,
+    fd_out: BorrowedFd<'_>,
+    off_out: u64,
+    len: u64,
+    flags: u32,
+) -> io::Result<usize> {
+    let bad = || io::Error::from_raw_os_error(libc::EINVAL);
+    let mut oi = i64::try_from(off_in).map_err(|_| bad())?;
+    let mut oo = i64::try_from(off_out).map_err(|_| bad())?;
+    let len = usize::try_from(len).map_err(|_| bad())?;
+    // SAFETY: both offsets are locals the kernel updates; the fds are ours.
+    let n = check(unsafe {
+        libc::copy_file_range(
+            fd_in.as_raw_fd(),
+            &mut oi,
+            fd_out.as_raw_fd(),
+            &mut oo,
+            len,
+            flags,
+        )
+    })?;
+    Ok(n as usize)
+}
+
+/// One batch of raw directory entries from the current position of a directory fd.
+pub fn getdents(fd: BorrowedFd<'_>, buf: &mut [u8]) -> io::Result<usize> {
+    // SAFETY: getdents64 writes at most buf.len() bytes into buf.
+    let n = unsafe {
+        libc::syscall(
+            libc::SYS_getdents64,
+            fd.as_raw_fd(),
+            buf.as_mut_ptr(),
+            buf.len(),
+        )
+    };
+    check(n).map(|n| n as usize)
+}
+
+pub fn flock(fd: BorrowedFd<'_>, op: libc::c_int) -> io::Result<()> {
+    // SAFETY: plain syscall on an fd we hold.
+    check(unsafe { libc::flock(fd.as_raw_fd(), op) }).map(drop)
+}
+
+/// fcntl with a struct flock (the OFD lock commands).
+pub fn fcntl_lock(fd: BorrowedFd<'_>, cmd: libc::c_int, fl: &mut libc::flock64) -> io::Result<()> {
+    // SAFETY: the lock commands read and write one struct flock64, which we pass.
+    check(unsafe { libc::fcntl(fd.as_raw_fd(), cmd, fl as *mut libc::flock64) }).map(drop)
+}
+
+/// access(2) with the thread's effective ids (AT_EACCESS): those of the caller.
+pub fn faccessat(dir: BorrowedFd<'_>, name: &CStr, mask: libc::c_int) -> io::Result<()> {
+    // SAFETY: the name is NUL-terminated; the result is checked.
+    check(unsafe { libc::faccessat(dir.as_raw_fd(), name.as_ptr(), mask, libc::AT_EACCESS) }).map(drop)
+}
+
+/// Extended attributes of the inode behind /proc/self/fd/`fd`. The xattr calls have no `*at`
+/// form, so the path is relative to the process's working directory, which the backend keeps at
+/// /proc/self/fd (see [`super::LinuxFs::new`]).
+pub mod xattr {
+    use super::*;
+
+    fn path(fd: RawFd) -> CString {
+        fd_name(fd)
+    }
+
+    pub fn get(fd: RawFd, name: &CStr, buf: &mut [u8]) -> io::Result<usize> {
+        let p = path(fd);
+        // SAFETY: writes at most buf.len() bytes into buf (none when it is empty).
+        let n = check(unsafe {
+            libc::getxattr(
+                p.as_ptr(),
+                name.as_ptr(),
+                buf.as_mut_ptr().cast(),
+                buf.len(),
+            )
+        })?;
+        Ok(n as usize)
+    }
+
+    pub fn list(fd: RawFd, buf: &mut [u8]) -> io::Result<usize> {
+        let p = path(fd);
+        // SAFETY: writes at most buf.len() bytes into buf.
+        let n = check(unsafe { libc::listxattr(p.as_ptr(), buf.as_mut_ptr().cast(), buf.len()) })?;
+        Ok(n as usize)
+    }
+
+    pub fn set(fd: RawFd, name: &CStr, value: &[u8], flags: u32) -> io::Result<()> {
+        let p = path(fd);
+        // SAFETY: reads value.len() bytes of value; strings are NUL-terminated.
+        check(unsafe {
+            libc::setxattr(
+                p.as_ptr(),
+                name.as_ptr(),
+                value.as_ptr().cast(),
+                value.len(),
+                flags.cast_signed(),
+            )
+        })
+        .map(drop)
+    }
+
+    pub fn remove(fd: RawFd, name: &CStr) -> io::Result<()> {
+        let p = path(fd);
+        // SAFETY: both strings are NUL-terminated.
+        check(unsafe { libc::removexattr(p.as_ptr(), name.as_ptr()) }).map(drop)
+    }
+}
+
+/// Makes the process's working directory `dir` (the backend keeps it at /proc/self/fd).
+pub fn fchdir(dir: BorrowedFd<'_>) -> io::Result<()> {
+    // SAFETY: plain syscall on an fd we hold.
+    check(unsafe { libc::fchdir(dir.as_raw_fd()) }).map(drop)
+}
+
+/// Sets this thread's effective uid/gid (raw syscalls: glibc's wrappers would change every thread).
+pub fn set_thread_creds(uid: u32, gid: u32) -> io::Result<()> {
+    // The gid first: after the uid changes, the thread may no longer change it.
+    // SAFETY: raw setresgid/setresuid affect only the calling thread; -1 keeps a value.
+    check(unsafe { libc::syscall(libc::SYS_setresgid, -1, gid, -1) })?;
+    // SAFETY: as above.
+    check(unsafe { libc::syscall(libc::SYS_setresuid, -1, uid, -1) }).map(drop)
+}
+
+/// Restores this thread's effective uid/gid to root.
+pub fn restore_root_creds() -> io::Result<()> {
+    // SAFETY: raw setresuid/setresgid affect only the calling thread; -1 keeps a value.
+    check(unsafe { libc::syscall(libc::SYS_setresuid, -1, 0, -1) })?;
+    // SAFETY: as above.
+    check(unsafe { libc::syscall(libc::SYS_setresgid, -1, 0, -1) }).map(drop)
+}
+
+pub fn geteuid() -> u32 {
+    // SAFETY: geteuid cannot fail.
+    unsafe { libc::geteuid() }
+}
+
+/// Sets the process umask, returning the old one.
+pub fn umask(mask: u32) -> u32 {
+    // SAFETY: umask cannot fail.
+    unsafe { libc::umask(mask) }
+}

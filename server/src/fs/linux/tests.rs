@@ -1,0 +1,292 @@
+//! Backend tests over a temporary directory, with a canary outside it.
+
+use std::ffi::CString;
+use std::os::unix::fs::{symlink, MetadataExt, PermissionsExt};
+
+use fuse_backend_rs::abi::fuse_abi::{CreateIn, ROOT_ID};
+use fuse_backend_rs::api::filesystem::{Context, FileLock, FileSystem, GetxattrReply};
+
+use super::*;
+use crate::server::BackendExt;
+
+struct T {
+    fs: LinuxFs,
+    dir: tempfile::TempDir,
+    outside: tempfile::TempDir,
+    ctx: Context,
+}
+
+fn opts() -> Options {
+    Options {
+        cache: CachePolicy::Auto,
+        timeout: Duration::from_secs(1),
+        writeback: false,
+        xattr: true,
+        killpriv_v2: false,
+        allow_direct_io: false,
+        locks: true,
+        announce_submounts: false,
+    }
+}
+
+fn c(s: &str) -> CString {
+    CString::new(s).unwrap()
+}
+
+fn errno<T: std::fmt::Debug>(r: io::Result<T>) -> i32 {
+    r.unwrap_err().raw_os_error().unwrap()
+}
+
+impl T {
+    fn new() -> T {
+        let dir = tempfile::tempdir().unwrap();
+        let outside = tempfile::tempdir().unwrap();
+        std::fs::write(outside.path().join("canary"), b"canary").unwrap();
+        let fs = LinuxFs::new(dir.path(), opts()).unwrap();
+        fs.init(FsOptions::empty()).unwrap();
+        T {
+            fs,
+            dir,
+            outside,
+            ctx: Context::default(),
+        }
+    }
+
+    fn create(&self, parent: u64, name: &str) -> (u64, u64) {
+        let a = CreateIn {
+            flags: libc::O_RDWR as u32,
+            mode: libc::S_IFREG | 0o644,
+            umask: 0,
+            fuse_flags: 0,
+        };
+        let (e, fh, _, _) = self.fs.create(&self.ctx, parent, &c(name), a).unwrap();
+        (e.inode, fh.unwrap())
+    }
+
+    fn canary_intact(&self) {
+        let p = self.outside.path();
+        assert_eq!(std::fs::read(p.join("canary")).unwrap(), b"canary");
+        assert_eq!(std::fs::read_dir(p).unwrap().count(), 1);
+    }
+}
+
+#[test]
+fn lookup_counts_and_forget() {
+    let t = T::new();
+    let (f, fh) = t.create(ROOT_ID, "f");
+    let e = t.fs.lookup(&t.ctx, ROOT_ID, &c("f")).unwrap();
+    assert_eq!(e.inode, f, "the same inode keeps its node id");
+    t.fs.release(&t.ctx, f, 0, fh, false, false, None).unwrap();
+    t.fs.forget(&t.ctx, f, 2);
+    assert_eq!(errno(t.fs.getattr(&t.ctx, f, None)), libc::EBADF);
+    assert_eq!(t.fs.inodes.len(), 1);
+    assert_eq!(t.fs.handles.len(), 0);
+}
+
+#[test]
+fn symlinks_are_never_followed() {
+    let t = T::new();
+    symlink(t.outside.path(), t.dir.path().join("out")).unwrap();
+    symlink(t.outside.path().join("canary"), t.dir.path().join("can")).unwrap();
+    let out = t.fs.lookup(&t.ctx, ROOT_ID, &c("out")).unwrap();
+    assert_eq!(out.attr.st_mode & libc::S_IFMT, libc::S_IFLNK);
+    // Nothing can be looked up, created or listed through the link.
+    assert_eq!(errno(t.fs.lookup(&t.ctx, out.inode, &c("canary"))), libc::ENOTDIR);
+    let a = CreateIn {
+        flags: libc::O_RDWR as u32,
+        mode: 0o644,
+        umask: 0,
+        fuse_flags: 0,
+    };
+    assert!(t.fs.create(&t.ctx, out.inode, &c("x"), a).is_err());
+    assert!(t.fs.mkdir(&t.ctx, out.inode, &c("x"), 0o755, 0).is_err());
+    assert_eq!(errno(t.fs.opendir(&t.ctx, out.inode, 0)), libc::ENOTDIR);
+    let can = t.fs.lookup(&t.ctx, ROOT_ID, &c("can")).unwrap();
+    assert_eq!(errno(t.fs.open(&t.ctx, can.inode, libc::O_RDWR as u32, 0)), libc::ELOOP);
+    assert_eq!(errno(t.fs.setattr(&t.ctx, can.inode, unsafe_zero(), None, SetattrValid::SIZE)), libc::EINVAL);
+    // chown and utimes act on the link itself.
+    t.fs.setattr(&t.ctx, can.inode, unsafe_zero(), None, SetattrValid::MTIME).unwrap();
+    // Extended attributes too: user.* is not allowed on a symlink, so nothing is set anywhere.
+    assert!(t.fs.setxattr(&t.ctx, can.inode, &c("user.x"), b"1", 0).is_err());
+    assert!(t.fs.getxattr(&t.ctx, can.inode, &c("user.x"), 16).is_err());
+    // A hard link of the link is a link, not the outside file.
+    t.fs.link(&t.ctx, can.inode, ROOT_ID, &c("can2")).unwrap();
+    let m = std::fs::symlink_metadata(t.dir.path().join("can2")).unwrap();
+    assert!(m.file_type().is_symlink());
+    t.canary_intact();
+    let before = std::fs::metadata(t.outside.path().join("canary")).unwrap();
+    assert_eq!(before.mtime(), std::fs::metadata(t.outside.path().join("canary")).unwrap().mtime());
+}
+
+fn unsafe_zero() -> stat64 {
+    // SAFETY: stat64 is plain data; zero is valid for every field.
+    unsafe { std::mem::zeroed() }
+}
+
+#[test]
+fn dot_dot_never_leaves_the_share() {
+    let t = T::new();
+    // The root's `..` is answered by the server; a directory's `..` is only a node the guest
+    // already holds.
+    let d = t.fs.mkdir(&t.ctx, ROOT_ID, &c("d"), 0o755, 0).unwrap();
+    let up = t.fs.lookup(&t.ctx, d.inode, &c("..")).unwrap();
+    assert_eq!(up.inode, ROOT_ID);
+    assert_eq!(errno(t.fs.lookup(&t.ctx, ROOT_ID, &c(".."))), libc::ENOENT);
+}
+
+#[test]
+fn files_read_write_and_copy() {
+    let t = T::new();
+    let (f, fh) = t.create(ROOT_ID, "f");
+    std::fs::write(t.dir.path().join("f"), b"hello world").unwrap();
+    let (g, gh) = t.create(ROOT_ID, "g");
+    let r = CopyRange {
+        node_in: f,
+        fh_in: fh,
+        off_in: 6,
+        node_out: g,
+        fh_out: gh,
+        off_out: 0,
+        len: 5,
+        flags: 0,
+    };
+    assert_eq!(t.fs.copy_file_range(&t.ctx, &r).unwrap(), 5);
+    assert_eq!(std::fs::read(t.dir.path().join("g")).unwrap(), b"world");
+    // A handle used with another node is refused.
+    let bad = CopyRange { node_in: g, ..r };
+    assert_eq!(errno(t.fs.copy_file_range(&t.ctx, &bad)), libc::EBADF);
+    t.fs.syncfs(&t.ctx, ROOT_ID).unwrap();
+}
+
+#[test]
+fn tmpfile_then_link() {
+    let t = T::new();
+    let a = CreateIn {
+        flags: libc::O_RDWR as u32,
+        mode: 0o600,
+        umask: 0,
+        fuse_flags: 0,
+    };
+    let (e, fh, _) = t.fs.tmpfile(&t.ctx, ROOT_ID, a).unwrap();
+    assert_eq!(e.attr.st_nlink, 0);
+    assert_eq!(std::fs::read_dir(t.dir.path()).unwrap().count(), 0);
+    t.fs.link(&t.ctx, e.inode, ROOT_ID, &c("named")).unwrap();
+    assert!(t.dir.path().join("named").exists());
+    t.fs.release(&t.ctx, e.inode, 0, fh.unwrap(), false, false, None).unwrap();
+}
+
+#[test]
+fn setattr_mode_size_owner() {
+    let t = T::new();
+    let (f, _) = t.create(ROOT_ID, "f");
+    let mut st = unsafe_zero();
+    st.st_mode = 0o4755;
+    st.st_size = 4096;
+    st.st_uid = 1234;
+    let v = SetattrValid::MODE | SetattrValid::SIZE | SetattrValid::UID;
+    let (a, _) = t.fs.setattr(&t.ctx, f, st, None, v).unwrap();
+    assert_eq!(a.st_size, 4096);
+    assert_eq!(a.st_uid, 1234);
+    // chown clears setuid, as on any Linux filesystem.
+    let m = std::fs::metadata(t.dir.path().join("f")).unwrap();
+    assert_eq!(m.permissions().mode() & 0o7777, 0o755);
+}
+
+#[test]
+fn readdir_plus_gives_back_what_did_not_fit() {
+    let t = T::new();
+    for i in 0..50 {
+        std::fs::write(t.dir.path().join(format!("f{i}")), b"").unwrap();
+    }
+    let (fh, _) = t.fs.opendir(&t.ctx, ROOT_ID, 0).unwrap();
+    let fh = fh.unwrap();
+    let mut seen = Vec::new();
+    let mut offset = 0;
+    loop {
+        let mut batch = 0;
+        t.fs.readdirplus(&t.ctx, ROOT_ID, fh, 4096, offset, &mut |d, e| {
+            if batch == 7 {
+                return Ok(0);
+            }
+            batch += 1;
+            seen.push((String::from_utf8_lossy(d.name).into_owned(), e.inode));
+            offset = d.offset;
+            Ok(1)
+        })
+        .unwrap();
+        if batch == 0 {
+            break;
+        }
+    }
+    seen.sort();
+    assert_eq!(seen.len(), 50, "each entry once, none of . and ..");
+    // One reference per entry delivered, none for those refused.
+    for (_, node) in &seen {
+        t.fs.forget(&t.ctx, *node, 1);
+    }
+    assert_eq!(t.fs.inodes.len(), 1);
+}
+
+#[test]
+fn posix_locks_per_owner_and_flock() {
+    let t = T::new();
+    let (f, fh) = t.create(ROOT_ID, "f");
+    let wr = FileLock {
+        start: 0,
+        end: 99,
+        lock_type: libc::F_WRLCK as u32,
+        pid: 1,
+    };
+    t.fs.setlk(&t.ctx, f, fh, 1, wr, 0).unwrap();
+    // Another owner sees the conflict and cannot take it.
+    let got = t.fs.getlk(&t.ctx, f, fh, 2, wr, 0).unwrap();
+    assert_eq!(got.lock_type, libc::F_WRLCK as u32);
+    assert_eq!((got.start, got.end), (0, 99));
+    assert_eq!(errno(t.fs.setlk(&t.ctx, f, fh, 2, wr, 0)), libc::EAGAIN);
+    // FLUSH (close) by the owner drops its locks.
+    t.fs.flush(&t.ctx, f, fh, 1).unwrap();
+    t.fs.setlk(&t.ctx, f, fh, 2, wr, 0).unwrap();
+    // flock on the handle.
+    let ex = FileLock {
+        lock_type: libc::F_WRLCK as u32,
+        ..wr
+    };
+    t.fs.setlk(&t.ctx, f, fh, 3, ex, fuse_backend_rs::abi::fuse_abi::LK_FLOCK).unwrap();
+    let (_, fh2) = {
+        let (h, _, _) = t.fs.open(&t.ctx, f, libc::O_RDWR as u32, 0).unwrap();
+        ((), h.unwrap())
+    };
+    assert_eq!(
+        errno(t.fs.setlk(&t.ctx, f, fh2, 4, ex, fuse_backend_rs::abi::fuse_abi::LK_FLOCK)),
+        libc::EWOULDBLOCK
+    );
+}
+
+#[test]
+fn xattrs_on_files() {
+    let t = T::new();
+    let (f, _) = t.create(ROOT_ID, "f");
+    t.fs.setxattr(&t.ctx, f, &c("user.k"), b"v", 0).unwrap();
+    match t.fs.getxattr(&t.ctx, f, &c("user.k"), 0).unwrap() {
+        GetxattrReply::Count(n) => assert_eq!(n, 1),
+        GetxattrReply::Value(_) => panic!("size 0 asks for the length"),
+    }
+    match t.fs.getxattr(&t.ctx, f, &c("user.k"), 10).unwrap() {
+        GetxattrReply::Value(v) => assert_eq!(v, b"v"),
+        GetxattrReply::Count(_) => panic!("asked for the value"),
+    }
+    let none = t.fs.getxattr(&t.ctx, f, &c("user.none"), 10).map(drop);
+    assert_eq!(errno(none), libc::ENODATA);
+    t.fs.removexattr(&t.ctx, f, &c("user.k")).unwrap();
+}
+
+#[test]
+fn special_files_are_never_opened() {
+    let t = T::new();
+    let e = t
+        .fs
+        .mknod(&t.ctx, ROOT_ID, &c("p"), libc::S_IFIFO | 0o666, 0, 0)
+        .unwrap();
+    assert_eq!(errno(t.fs.open(&t.ctx, e.inode, libc::O_RDONLY as u32, 0)), libc::ENXIO);
+    assert_eq!(errno(t.fs.syncfs(&t.ctx, e.inode)), libc::ENXIO);
+}
