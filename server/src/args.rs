@@ -10,6 +10,7 @@ use std::time::Duration;
 use clap::Parser;
 
 use crate::config::{CachePolicy, Config, Listen, Sandbox};
+use crate::sandbox::{caps, seccomp};
 
 /// What `--print-capabilities` prints: libvirt reads it to learn which options it may pass.
 pub const CAPABILITIES: &str = r#"{"type":"fs","features":["separate-options"]}"#;
@@ -58,11 +59,13 @@ pub struct Args {
     /// POSIX ACL support: only "never" is available
     #[arg(long, num_args = 0..=1, default_missing_value = "auto")]
     pub posix_acl: Option<String>,
-    /// Sandbox mode: chroot (confine the daemon to the shared directory) or none; namespace is
-    /// not available yet
+    /// Sandbox mode: namespace (new PID, mount and network namespaces with the shared directory
+    /// as the root), chroot (confine the daemon to the shared directory, for containers without
+    /// namespaces) or none
     #[arg(long, default_value = "none")]
     pub sandbox: String,
-    /// Seccomp action: only "none" is available until the filter lands
+    /// What a system call outside ferryd's allow-list does: kill the daemon, log it, trap
+    /// (SIGSYS), or none (no filter)
     #[arg(long, default_value = "none")]
     pub seccomp: String,
     /// Export the directory read-only (EROFS for every change, enforced in the daemon)
@@ -164,6 +167,8 @@ pub enum ArgsError {
     },
     #[error("{0} is required")]
     Missing(&'static str),
+    #[error("--modcaps: {0}")]
+    Modcaps(String),
     #[error("{0} and {1} cannot be used together")]
     Conflict(&'static str, &'static str),
 }
@@ -175,9 +180,8 @@ fn unsupported(flag: &str) -> ArgsError {
 impl Args {
     /// Refuses every virtiofsd flag ferryd does not implement, naming it.
     fn refuse_unsupported(&self) -> Result<(), ArgsError> {
-        let set: [(&str, bool); 13] = [
+        let set: [(&str, bool); 12] = [
             ("--xattrmap", self.xattrmap.is_some()),
-            ("--modcaps", self.modcaps.is_some()),
             ("--syslog", self.syslog),
             ("--security-label", self.security_label.is_some()),
             ("--uid-map", !self.uid_map.is_empty()),
@@ -248,7 +252,7 @@ impl TryFrom<Args> for Config {
         let sandbox = match a.sandbox.as_str() {
             "none" => Sandbox::None,
             "chroot" => Sandbox::Chroot,
-            "namespace" => return Err(unsupported("--sandbox namespace")),
+            "namespace" => Sandbox::Namespace,
             _ => {
                 return Err(invalid(
                     "--sandbox",
@@ -257,19 +261,14 @@ impl TryFrom<Args> for Config {
                 ))
             }
         };
-        match a.seccomp.as_str() {
-            "none" => {}
-            "kill" | "log" | "trap" => {
-                return Err(unsupported(&format!("--seccomp {}", a.seccomp)))
-            }
-            _ => {
-                return Err(invalid(
-                    "--seccomp",
-                    a.seccomp,
-                    "expected kill, log, trap or none",
-                ))
-            }
-        }
+        let seccomp: seccomp::Mode = a
+            .seccomp
+            .parse()
+            .map_err(|why| invalid("--seccomp", a.seccomp.clone(), why))?;
+        let modcaps = match &a.modcaps {
+            Some(m) => caps::parse_modcaps(m).map_err(ArgsError::Modcaps)?,
+            None => Vec::new(),
+        };
         match a.posix_acl.as_deref() {
             None | Some("never") => {}
             Some(v @ ("auto" | "always")) => return Err(unsupported(&format!("--posix-acl={v}"))),
@@ -334,6 +333,8 @@ impl TryFrom<Args> for Config {
             request_queues: a.request_queues,
             xattr: a.xattr,
             sandbox,
+            seccomp,
+            modcaps,
             stats: a.stats,
             allow_devices: a.allow_devices,
             locks: a.locks,

@@ -19,6 +19,8 @@ pub enum Sandbox {
     None,
     /// chroot into the shared directory (for containers without namespaces).
     Chroot,
+    /// New PID, mount and network namespaces; the shared directory becomes `/` (pivot_root).
+    Namespace,
 }
 
 /// How much the guest may cache, with virtiofsd's meanings.
@@ -59,6 +61,9 @@ pub struct Config {
     pub request_queues: usize,
     pub xattr: bool,
     pub sandbox: Sandbox,
+    pub seccomp: crate::sandbox::seccomp::Mode,
+    /// `--modcaps` changes to the capabilities the daemon keeps.
+    pub modcaps: Vec<crate::sandbox::caps::CapChange>,
     pub stats: bool,
     pub allow_devices: bool,
     pub locks: bool,

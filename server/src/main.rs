@@ -9,7 +9,7 @@ use ferry::config::{CachePolicy, Config, Listen};
 use ferry::server::stats::Stats;
 use ferry::server::{Server, ServerOptions};
 use ferry::transport::vhost_user::{DeviceConfig, FsDevice};
-use ferry::{fs, sys};
+use ferry::{fs, sandbox, sys};
 use log::{error, info, warn};
 use signal_hook::consts::SIGUSR1;
 use signal_hook::iterator::Signals;
@@ -63,10 +63,11 @@ fn run(cfg: Config) -> Result<(), Box<dyn std::error::Error>> {
         }
         Listen::Fd(fd) => Listener::from(sys::listener_from_fd(*fd)?),
     };
-    if let Err(e) = sys::drop_supplementary_groups() {
-        warn!("cannot drop supplementary groups: {e}");
-    }
-    let backend = fs::linux(&cfg).map_err(|e| format!("{}: {e}", cfg.shared_dir.display()))?;
+    let shared = |e: std::io::Error| format!("{}: {e}", cfg.shared_dir.display());
+    let root = cfg.shared_dir.canonicalize().map_err(shared)?;
+    sandbox::prepare(&cfg, &root).map_err(|e| format!("sandbox: {e}"))?;
+    let backend = fs::linux(&cfg).map_err(shared)?;
+    sandbox::confine(&cfg, &root, &backend).map_err(|e| format!("sandbox: {e}"))?;
     let opts = ServerOptions {
         readonly: cfg.readonly,
         readdirplus: cfg.readdirplus,

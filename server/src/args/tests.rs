@@ -58,7 +58,6 @@ fn unsupported_flags_are_named() {
     for (flag, name) in [
         ("--migration-mode=find-paths", "--migration-mode"),
         ("--xattrmap=:map::user.virtiofs.:", "--xattrmap"),
-        ("--modcaps=-mknod", "--modcaps"),
         ("--syslog", "--syslog"),
         ("--security-label", "--security-label"),
         ("--uid-map=:0:1000:1:", "--uid-map"),
@@ -74,10 +73,29 @@ fn unsupported_flags_are_named() {
     assert_eq!(parse(&argv).unwrap().sandbox, Sandbox::Chroot);
     argv.pop();
     argv.push("--sandbox=namespace");
-    assert_eq!(
-        parse(&argv).unwrap_err().to_string(),
-        "--sandbox namespace is not supported by ferryd"
-    );
+    assert_eq!(parse(&argv).unwrap().sandbox, Sandbox::Namespace);
+}
+
+#[test]
+fn seccomp_modcaps_and_locks() {
+    use crate::sandbox::seccomp::Mode;
+    let base = ["--socket-path=/tmp/s", "--shared-dir=/srv"];
+    let with = |extra: &[&str]| {
+        let mut v = base.to_vec();
+        v.extend_from_slice(extra);
+        parse(&v)
+    };
+    assert_eq!(with(&["--seccomp=kill"]).unwrap().seccomp, Mode::Kill);
+    assert_eq!(with(&["--seccomp", "log"]).unwrap().seccomp, Mode::Log);
+    assert!(with(&["--seccomp=strict"]).is_err());
+    assert_eq!(with(&["--modcaps=-mknod:+sys_admin"]).unwrap().modcaps.len(), 2);
+    let e = with(&["--modcaps=mknod"]).unwrap_err().to_string();
+    assert!(e.starts_with("--modcaps: "), "{e}");
+    assert!(with(&["--locks", "--thread-pool-size=2"]).unwrap().locks);
+    assert!(matches!(
+        with(&["--locks"]),
+        Err(ArgsError::Conflict("--locks", _))
+    ));
 }
 
 #[test]

@@ -8,13 +8,12 @@ pub mod linux;
 use std::io;
 
 use crate::args::timeout;
-use crate::config::{Config, Sandbox};
-use crate::sys;
+use crate::config::Config;
 
 pub use linux::{CopyRange, LinuxFs};
 
-/// Builds the Linux backend for `cfg`. With `--sandbox chroot` the daemon is confined to the
-/// shared directory here, once the backend holds the share and /proc/self/fd open.
+/// Builds the Linux backend for `cfg` (the sandbox, if any, comes after: see
+/// [`crate::sandbox`]).
 pub fn linux(cfg: &Config) -> io::Result<LinuxFs> {
     let root = cfg.shared_dir.canonicalize()?;
     if !root.is_dir() {
@@ -31,11 +30,5 @@ pub fn linux(cfg: &Config) -> io::Result<LinuxFs> {
         locks: cfg.locks,
         announce_submounts: cfg.announce_submounts,
     };
-    let fs = LinuxFs::new(&root, opts)?;
-    if cfg.sandbox == Sandbox::Chroot {
-        sys::chroot_into(&root)?;
-        // chroot moved nothing the backend holds; its working directory stays /proc/self/fd.
-        fs.restore_cwd()?;
-    }
-    Ok(fs)
+    LinuxFs::new(&root, opts)
 }

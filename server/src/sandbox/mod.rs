@@ -1,0 +1,53 @@
+//! Confinement: what the daemon can still reach once it serves the guest.
+//!
+//! In order: [`prepare`] (before the backend opens anything: new namespaces, with a fork),
+//! the backend opens the shared directory and /proc/self/fd, then [`confine`] (pivot_root or
+//! chroot into the share, capabilities reduced, the seccomp filter on every thread). Both run
+//! before any thread starts.
+
+pub mod caps;
+mod ns;
+pub mod seccomp;
+
+use std::io;
+use std::path::Path;
+
+use log::info;
+
+use crate::config::{Config, Sandbox};
+use crate::fs::LinuxFs;
+use crate::sys;
+
+/// The first step, before the backend opens the share: with `--sandbox namespace` the process
+/// forks into new PID, mount and network namespaces (the parent waits outside and never
+/// returns) with a private /proc.
+pub fn prepare(cfg: &Config, root: &Path) -> io::Result<()> {
+    if let Err(e) = sys::drop_supplementary_groups() {
+        log::warn!("cannot drop supplementary groups: {e}");
+    }
+    if cfg.sandbox == Sandbox::Namespace {
+        ns::enter(root)?;
+    }
+    Ok(())
+}
+
+/// The last step, once the backend holds the share and /proc/self/fd open.
+pub fn confine(cfg: &Config, root: &Path, fs: &LinuxFs) -> io::Result<()> {
+    match cfg.sandbox {
+        Sandbox::Namespace => ns::pivot_into(root)?,
+        Sandbox::Chroot => sys::chroot_into(root)?,
+        Sandbox::None => {}
+    }
+    // The backend reaches inodes through its working directory, /proc/self/fd.
+    fs.restore_cwd()?;
+    let kept = caps::drop_to(&cfg.modcaps)?;
+    let mut names: Vec<String> = kept.iter().map(|c| c.to_string()).collect();
+    names.sort();
+    info!(
+        "sandbox {:?}, seccomp {:?}, capabilities {}",
+        cfg.sandbox,
+        cfg.seccomp,
+        names.join(",")
+    );
+    seccomp::install(cfg.seccomp)
+}
