@@ -1,0 +1,121 @@
+//! The device's life: connecting, INIT, many requests in flight, the tag, and the daemon's
+//! exit status when the client (the VMM) hangs up.
+
+mod common;
+
+use std::time::Duration;
+
+use common::{daemons, start, spawn, Kind};
+use ferry_guest_client::{fuse::opcode, Client, ClientOptions, Error, Options, ROOT};
+
+#[test]
+fn init_negotiates_and_root_answers() {
+    for k in daemons() {
+        let h = start(&k, &[]);
+        let s = h.c().session().expect("INIT done");
+        assert_eq!(s.out.major, 7, "{}", h.name());
+        assert!(s.out.minor >= 31, "{}: minor {}", h.name(), s.out.minor);
+        assert!(s.max_write >= 4096 && s.max_write <= 1 << 20, "{}", h.name());
+        let a = h.c().getattr(ROOT, None).unwrap();
+        assert_eq!(a.attr.ino, std::fs::metadata(h.dir.path()).map(|m| {
+            use std::os::unix::fs::MetadataExt;
+            m.ino()
+        }).unwrap(), "{}: root inode", h.name());
+        assert_eq!(a.attr.mode & libc::S_IFMT, libc::S_IFDIR, "{}", h.name());
+        let st = h.disconnect();
+        assert_eq!(st.and_then(|s| s.code()), Some(0), "{} exit status", k.name());
+    }
+}
+
+#[test]
+fn ferryd_exits_zero_on_disconnect_without_init() {
+    let (mut d, _dir, _s) = spawn(&Kind::Ferryd, &[]);
+    let c = Client::connect(d.socket(), ClientOptions::default()).unwrap();
+    drop(c);
+    let st = d.wait_timeout(Duration::from_secs(10)).unwrap();
+    assert_eq!(st.and_then(|s| s.code()), Some(0));
+}
+
+#[test]
+fn ferryd_exits_zero_after_work_and_a_second_client_is_not_needed() {
+    let h = start(&Kind::Ferryd, &["--thread-pool-size", "2"]);
+    for i in 0..50 {
+        h.file(ROOT, &format!("f{i}"), b"x");
+    }
+    assert_eq!(h.disconnect().and_then(|s| s.code()), Some(0));
+}
+
+#[test]
+fn many_requests_in_flight_per_queue() {
+    for k in daemons() {
+        let extra: &[&str] = if k.is_ferryd() { &["--thread-pool-size", "4"] } else { &["--thread-pool-size", "4"] };
+        let h = start(&k, extra);
+        let c = h.c();
+        let n = 64;
+        for i in 0..n {
+            h.file(ROOT, &format!("f{i}"), format!("{i}").as_bytes());
+        }
+        let pend: Vec<_> = (0..n)
+            .map(|i| {
+                let name = format!("f{i}\0");
+                c.submit(opcode::LOOKUP, ROOT, &[name.as_bytes()], 128).unwrap()
+            })
+            .collect();
+        assert!(c.device().request_queue(0).in_flight() > 1, "{}", h.name());
+        // Collect in reverse order: completions of others are kept meanwhile.
+        for (i, p) in pend.into_iter().enumerate().rev() {
+            let b = c.wait(p).unwrap_or_else(|e| panic!("{}: lookup f{i}: {e}", h.name()));
+            assert_eq!(b.len(), 128);
+        }
+        assert_eq!(c.device().request_queue(0).in_flight(), 0);
+        h.disconnect();
+    }
+}
+
+#[test]
+fn several_request_queues_and_threads() {
+    let (d, _dir, _s) = spawn(&Kind::Ferryd, &["--request-queues", "3", "--thread-pool-size", "2"]);
+    let mut o = ClientOptions::default();
+    o.device = Options { request_queues: 3, ..Options::default() };
+    let c = Client::connect_and_init(d.socket(), o).unwrap();
+    assert_eq!(c.device().request_queues(), 3);
+    std::thread::scope(|s| {
+        for t in 0..4 {
+            let c = &c;
+            s.spawn(move || {
+                for i in 0..40 {
+                    let (e, f) = c
+                        .create(ROOT, format!("t{t}-{i}"), libc::O_RDWR as u32, 0o600, 0)
+                        .unwrap();
+                    c.write(e.nodeid, f.fh, 0, b"abc").unwrap();
+                    assert_eq!(c.read(e.nodeid, f.fh, 0, 10).unwrap(), b"abc");
+                    c.release(e.nodeid, f.fh, 0).unwrap();
+                }
+            });
+        }
+    });
+    assert_eq!(c.readdir_all(ROOT, c.opendir(ROOT).unwrap().fh, 4096, 1000).unwrap().len(), 162);
+}
+
+#[test]
+fn tag_is_read_from_config_space() {
+    let (d, _dir, _s) = spawn(&Kind::Ferryd, &["--tag", "myshare"]);
+    let c = Client::connect_and_init(d.socket(), ClientOptions::default()).unwrap();
+    assert_eq!(c.device().tag(), Some("myshare"));
+}
+
+#[test]
+fn dead_daemon_is_an_error_not_a_hang() {
+    let (mut d, _dir, _s) = spawn(&Kind::Ferryd, &[]);
+    let mut o = ClientOptions::default();
+    o.timeout = Duration::from_secs(3);
+    let c = Client::connect_and_init(d.socket(), o).unwrap();
+    d.kill();
+    let t0 = std::time::Instant::now();
+    let e = c.getattr(ROOT, None).unwrap_err();
+    assert!(
+        matches!(e, Error::Disconnected | Error::Timeout(_)),
+        "unexpected {e}"
+    );
+    assert!(t0.elapsed() < Duration::from_secs(5));
+}
