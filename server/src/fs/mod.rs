@@ -29,6 +29,7 @@ pub fn linux(cfg: &Config) -> io::Result<LinuxFs> {
         allow_direct_io: cfg.allow_direct_io,
         locks: cfg.locks,
         announce_submounts: cfg.announce_submounts,
+        max_guest_fds: None,
     };
     LinuxFs::new(&root, opts)
 }

@@ -11,6 +11,7 @@ use fuse_backend_rs::abi::fuse_abi::{
 };
 use fuse_backend_rs::api::filesystem::{Context, Entry, FileLock, ZeroCopyReader};
 
+use super::fds::HeldFd;
 use super::inode::Inode;
 use super::{err, sys, LinuxFs};
 use crate::config::CachePolicy;
@@ -31,7 +32,7 @@ pub struct CopyRange {
 /// The fds that carry the guest's POSIX locks: one open file description per (node, lock
 /// owner), so host OFD locks behave per guest process as POSIX locks do.
 #[derive(Default)]
-pub struct LockFds(Mutex<HashMap<(u64, u64), Arc<OwnedFd>>>);
+pub struct LockFds(Mutex<HashMap<(u64, u64), Arc<HeldFd>>>);
 
 impl LinuxFs {
     /// open(2) flags for reopening an inode the guest opened with `flags`.
@@ -197,7 +198,7 @@ impl LinuxFs {
     }
 
     /// The fd carrying `owner`'s POSIX locks on `node`, opened on first use.
-    fn lock_fd(&self, node: u64, owner: u64) -> io::Result<Arc<OwnedFd>> {
+    fn lock_fd(&self, node: u64, owner: u64) -> io::Result<Arc<HeldFd>> {
         let mut m = self.locks.0.lock().map_err(|_| err(libc::ENOLCK))?;
         if let Some(fd) = m.get(&(node, owner)) {
             return Ok(Arc::clone(fd));
@@ -209,7 +210,7 @@ impl LinuxFs {
         let raw = i.fd().as_raw_fd();
         let fd = sys::reopen(self.proc.as_fd(), raw, libc::O_RDWR)
             .or_else(|_| sys::reopen(self.proc.as_fd(), raw, libc::O_RDONLY))?;
-        let fd = Arc::new(fd);
+        let fd = Arc::new(self.budget.hold(fd)?);
         m.insert((node, owner), Arc::clone(&fd));
         Ok(fd)
     }

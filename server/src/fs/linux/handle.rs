@@ -11,11 +11,13 @@ use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, RwLock};
 
+use super::fds::{Budget, HeldFd};
+
 /// One open file or directory.
 #[derive(Debug)]
 pub struct Handle {
     pub node: u64,
-    fd: OwnedFd,
+    fd: HeldFd,
     /// Serialises seek + getdents on a directory handle.
     dir_pos: Mutex<()>,
 }
@@ -30,7 +32,7 @@ impl Handle {
     pub fn file(&self) -> ManuallyDrop<File> {
         // SAFETY: the fd stays open as long as `self`, which outlives the returned value's use
         // by the caller; ManuallyDrop keeps the File from closing an fd it does not own.
-        ManuallyDrop::new(unsafe { File::from_raw_fd(self.fd.as_raw_fd()) })
+        ManuallyDrop::new(unsafe { File::from_raw_fd(self.fd.as_fd().as_raw_fd()) })
     }
 
     /// Locks the directory position for a seek + read.
@@ -42,10 +44,10 @@ impl Handle {
 }
 
 /// All handles the guest holds.
-#[derive(Default)]
 pub struct Handles {
     map: RwLock<HashMap<u64, Arc<Handle>>>,
     next: AtomicU64,
+    budget: Arc<Budget>,
 }
 
 fn ebadf() -> io::Error {
@@ -53,10 +55,19 @@ fn ebadf() -> io::Error {
 }
 
 impl Handles {
+    pub fn new(budget: Arc<Budget>) -> Self {
+        Handles {
+            map: RwLock::default(),
+            next: AtomicU64::new(0),
+            budget,
+        }
+    }
+
+    /// Keeps `fd` open for the guest under a new handle (EMFILE when its fd budget is spent).
     pub fn insert(&self, node: u64, fd: OwnedFd) -> io::Result<u64> {
         let h = Arc::new(Handle {
             node,
-            fd,
+            fd: self.budget.hold(fd)?,
             dir_pos: Mutex::new(()),
         });
         // Handle 0 is never given out: a guest that sends 0 sends "no handle".
@@ -95,7 +106,7 @@ mod tests {
 
     #[test]
     fn handles_belong_to_their_node() {
-        let hs = Handles::default();
+        let hs = Handles::new(Budget::with_cap(10));
         let fd: OwnedFd = File::open("/").unwrap().into();
         let fh = hs.insert(7, fd).unwrap();
         assert_ne!(fh, 0);

@@ -13,6 +13,8 @@ use std::sync::{Arc, RwLock};
 
 use fuse_backend_rs::abi::fuse_abi::ROOT_ID;
 
+use super::fds::{Budget, HeldFd};
+
 /// What identifies a host inode.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct InodeId {
@@ -24,7 +26,7 @@ pub struct InodeId {
 /// One inode the guest knows.
 #[derive(Debug)]
 pub struct Inode {
-    fd: OwnedFd,
+    fd: HeldFd,
     pub id: InodeId,
     /// The file type bits (S_IFMT) of the inode; they never change.
     pub kind: u32,
@@ -59,6 +61,7 @@ struct Table {
 /// All inodes the guest holds, behind one lock (lookups take the write side only to add).
 pub struct Inodes {
     table: RwLock<Table>,
+    budget: Arc<Budget>,
 }
 
 fn ebadf() -> io::Error {
@@ -67,21 +70,22 @@ fn ebadf() -> io::Error {
 
 impl Inodes {
     /// A table holding the shared directory as [`ROOT_ID`], which is never forgotten.
-    pub fn new(root: OwnedFd, id: InodeId) -> Self {
+    pub fn new(root: OwnedFd, id: InodeId, budget: Arc<Budget>) -> io::Result<Self> {
         let mut t = Table {
             next: ROOT_ID + 1,
             ..Default::default()
         };
         let inode = Arc::new(Inode {
-            fd: root,
+            fd: budget.hold(root)?,
             id,
             kind: libc::S_IFDIR,
         });
         t.by_node.insert(ROOT_ID, Slot { inode, refs: 1 });
         t.by_id.insert(id, ROOT_ID);
-        Inodes {
+        Ok(Inodes {
             table: RwLock::new(t),
-        }
+            budget,
+        })
     }
 
     /// The inode behind a node id, or EBADF for one the guest does not hold.
@@ -100,7 +104,8 @@ impl Inodes {
     }
 
     /// Hands the guest one reference to the inode `id`, whose O_PATH fd is `fd` (dropped if the
-    /// inode is already known). Returns the node id.
+    /// inode is already known). Returns the node id, or EMFILE when the guest's fd budget is
+    /// spent.
     pub fn add_ref(&self, id: InodeId, kind: u32, fd: OwnedFd) -> io::Result<u64> {
         let mut t = self.table.write().map_err(|_| ebadf())?;
         if let Some(&node) = t.by_id.get(&id) {
@@ -109,6 +114,7 @@ impl Inodes {
                 return Ok(node);
             }
         }
+        let fd = self.budget.hold(fd)?;
         let node = t.next;
         t.next += 1;
         let inode = Arc::new(Inode { fd, id, kind });
@@ -166,7 +172,7 @@ mod tests {
 
     #[test]
     fn same_inode_same_node_until_forgotten() {
-        let t = Inodes::new(fd(), id(1));
+        let t = Inodes::new(fd(), id(1), Budget::with_cap(100)).unwrap();
         let a = t.add_ref(id(5), libc::S_IFREG, fd()).unwrap();
         assert_eq!(t.add_ref(id(5), libc::S_IFREG, fd()).unwrap(), a);
         t.forget(a, 1);
@@ -179,7 +185,7 @@ mod tests {
 
     #[test]
     fn root_survives_any_forget_and_forged_nodes_are_ebadf() {
-        let t = Inodes::new(fd(), id(1));
+        let t = Inodes::new(fd(), id(1), Budget::with_cap(100)).unwrap();
         t.forget(ROOT_ID, u64::MAX);
         assert!(t.get(ROOT_ID).is_ok());
         assert!(t.get(0).is_err());
@@ -190,7 +196,7 @@ mod tests {
 
     #[test]
     fn oversized_forget_counts_saturate() {
-        let t = Inodes::new(fd(), id(1));
+        let t = Inodes::new(fd(), id(1), Budget::with_cap(100)).unwrap();
         let a = t.add_ref(id(7), libc::S_IFDIR, fd()).unwrap();
         t.forget(a, u64::MAX);
         assert_eq!(t.len(), 1);

@@ -14,6 +14,7 @@
 mod attr;
 mod dir;
 mod entry;
+mod fds;
 mod file;
 mod handle;
 mod inode;
@@ -25,6 +26,7 @@ use std::io;
 use std::os::fd::{AsFd, OwnedFd};
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 
 use fuse_backend_rs::abi::fuse_abi::{stat64, statvfs64, CreateIn, FsOptions, OpenOptions, SetattrValid};
@@ -51,12 +53,16 @@ pub struct Options {
     pub locks: bool,
     /// Mark entries on another mount with FUSE_ATTR_SUBMOUNT.
     pub announce_submounts: bool,
+    /// Fds the guest may make the daemon hold; None: RLIMIT_NOFILE minus a reserve.
+    pub max_guest_fds: Option<usize>,
 }
 
 /// The Linux backend over one shared directory.
 pub struct LinuxFs {
     inodes: Inodes,
     handles: Handles,
+    /// The fds the guest can make the daemon hold (see [`fds`]).
+    budget: Arc<fds::Budget>,
     locks: file::LockFds,
     /// /proc/self/fd, opened before any sandbox.
     proc: OwnedFd,
@@ -93,9 +99,14 @@ impl LinuxFs {
         };
         sys::fchdir(proc.as_fd())?;
         sys::umask(0);
+        let budget = match opts.max_guest_fds {
+            Some(n) => fds::Budget::with_cap(n),
+            None => fds::Budget::from_rlimit(),
+        };
         Ok(LinuxFs {
-            inodes: Inodes::new(at, id),
-            handles: Handles::default(),
+            inodes: Inodes::new(at, id, Arc::clone(&budget))?,
+            handles: Handles::new(Arc::clone(&budget)),
+            budget,
             locks: file::LockFds::default(),
             proc,
             writeback: AtomicBool::new(false),

@@ -26,6 +26,7 @@ fn opts() -> Options {
         allow_direct_io: false,
         locks: true,
         announce_submounts: false,
+        max_guest_fds: None,
     }
 }
 
@@ -289,4 +290,33 @@ fn special_files_are_never_opened() {
         .unwrap();
     assert_eq!(errno(t.fs.open(&t.ctx, e.inode, libc::O_RDONLY as u32, 0)), libc::ENXIO);
     assert_eq!(errno(t.fs.syncfs(&t.ctx, e.inode)), libc::ENXIO);
+}
+
+#[test]
+fn a4_25_lookup_flood_gets_emfile_and_the_daemon_goes_on() {
+    let dir = tempfile::tempdir().unwrap();
+    for i in 0..10 {
+        std::fs::write(dir.path().join(format!("f{i}")), b"").unwrap();
+    }
+    let fs = LinuxFs::new(
+        dir.path(),
+        Options {
+            max_guest_fds: Some(5),
+            ..opts()
+        },
+    )
+    .unwrap();
+    let ctx = Context::default();
+    // The root holds one; four more lookups fit, the fifth does not.
+    let mut got = Vec::new();
+    for i in 0..4 {
+        got.push(fs.lookup(&ctx, ROOT_ID, &c(&format!("f{i}"))).unwrap().inode);
+    }
+    assert_eq!(errno(fs.lookup(&ctx, ROOT_ID, &c("f4"))), libc::EMFILE);
+    assert_eq!(errno(fs.opendir(&ctx, ROOT_ID, 0)), libc::EMFILE);
+    // A known inode needs no new fd; a forgotten one frees its place.
+    assert_eq!(fs.lookup(&ctx, ROOT_ID, &c("f0")).unwrap().inode, got[0]);
+    fs.forget(&ctx, got[1], 1);
+    fs.lookup(&ctx, ROOT_ID, &c("f4")).unwrap();
+    fs.getattr(&ctx, ROOT_ID, None).unwrap();
 }
