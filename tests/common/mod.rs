@@ -44,8 +44,16 @@ pub fn virtiofsd() -> Option<PathBuf> {
 }
 
 /// ferryd, and virtiofsd when installed (a notice is printed when it is not).
+/// `FERRY_TEST_ONLY=ferryd` or `=virtiofsd` restricts the list.
 pub fn daemons() -> Vec<Kind> {
-    let mut v = vec![Kind::Ferryd];
+    let only = std::env::var("FERRY_TEST_ONLY").unwrap_or_default();
+    let mut v = Vec::new();
+    if only.is_empty() || only == "ferryd" {
+        v.push(Kind::Ferryd);
+    }
+    if !(only.is_empty() || only == "virtiofsd") {
+        return v;
+    }
     match virtiofsd() {
         Some(p) => v.push(Kind::Virtiofsd(p)),
         None => eprintln!(
@@ -165,4 +173,29 @@ pub fn each(extra_ferryd: &[&str], extra_virtiofsd: &[&str], f: impl Fn(&Harness
         let st = h.disconnect();
         assert!(st.is_some(), "daemon did not exit after the client hung up");
     }
+}
+
+/// The errno of a call that must fail with one.
+#[track_caller]
+pub fn err<T: std::fmt::Debug>(r: ferry_guest_client::Result<T>) -> i32 {
+    match r {
+        Ok(v) => panic!("expected an errno, got Ok({v:?})"),
+        Err(ferry_guest_client::Error::Errno(e)) => e.0,
+        Err(e) => panic!("expected an errno, got a transport failure: {e}"),
+    }
+}
+
+/// Names in a directory listing, without `.` and `..`, sorted.
+pub fn names(c: &Client, dir: u64) -> Vec<String> {
+    let fh = c.opendir(dir).expect("opendir").fh;
+    let mut v: Vec<String> = c
+        .readdir_all(dir, fh, 4096, 100_000)
+        .expect("readdir")
+        .into_iter()
+        .map(|e| e.name_str())
+        .filter(|n| n != "." && n != "..")
+        .collect();
+    c.releasedir(dir, fh).expect("releasedir");
+    v.sort();
+    v
 }

@@ -128,7 +128,7 @@ impl Client {
 
     /// MKDIR.
     pub fn mkdir(&self, parent: u64, name: impl AsRef<[u8]>, mode: u32, umask: u32) -> Result<EntryOut> {
-        let a = MkdirIn { mode, umask };
+        let a = MkdirIn { mode: self.masked(mode, umask), umask };
         let b = self.call(opcode::MKDIR, parent, &[a.as_slice(), &cstr(name)], ENTRY)?;
         fixed(&b, "MKDIR")
     }
@@ -142,7 +142,7 @@ impl Client {
         rdev: u32,
         umask: u32,
     ) -> Result<EntryOut> {
-        let a = MknodIn { mode, rdev, umask, padding: 0 };
+        let a = MknodIn { mode: self.masked(mode, umask), rdev, umask, padding: 0 };
         let b = self.call(opcode::MKNOD, parent, &[a.as_slice(), &cstr(name)], ENTRY)?;
         fixed(&b, "MKNOD")
     }

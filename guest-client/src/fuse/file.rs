@@ -20,7 +20,7 @@ impl Client {
         fixed(&b, "OPEN")
     }
 
-    /// CREATE `name` in `parent` and open it.
+    /// CREATE `name` in `parent` and open it. O_CREAT is added to `flags`, as Linux sends it.
     pub fn create(
         &self,
         parent: u64,
@@ -29,7 +29,12 @@ impl Client {
         mode: u32,
         umask: u32,
     ) -> Result<(EntryOut, OpenOut)> {
-        let a = CreateIn { flags, mode, umask, fuse_flags: 0 };
+        let a = CreateIn {
+            flags: flags | libc::O_CREAT as u32,
+            mode: self.masked(mode, umask),
+            umask,
+            fuse_flags: 0,
+        };
         let b = self.call(opcode::CREATE, parent, &[a.as_slice(), &cstr(name)], 128 + 16)?;
         if b.len() != 128 + 16 {
             return Err(Error::BadReply(format!("CREATE: {} bytes, expected 144", b.len())));

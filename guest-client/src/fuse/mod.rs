@@ -146,6 +146,16 @@ impl Client {
         self.session().is_some_and(|s| s.flags & flag != 0)
     }
 
+    /// The mode a new entry is requested with: like Linux, the client applies the umask
+    /// itself unless the daemon agreed to FUSE_DONT_MASK (the umask is sent either way).
+    fn masked(&self, mode: u32, umask: u32) -> u32 {
+        if self.has(opcode::init::DONT_MASK) {
+            mode
+        } else {
+            mode & !(umask & 0o7777)
+        }
+    }
+
     /// A fresh `unique`.
     pub fn next_unique(&self) -> u64 {
         // Linux uses even uniques for requests; odd ones mark interrupts.
