@@ -88,7 +88,13 @@ fn seccomp_modcaps_and_locks() {
     assert_eq!(with(&["--seccomp=kill"]).unwrap().seccomp, Mode::Kill);
     assert_eq!(with(&["--seccomp", "log"]).unwrap().seccomp, Mode::Log);
     assert!(with(&["--seccomp=strict"]).is_err());
-    assert_eq!(with(&["--modcaps=-mknod:+sys_admin"]).unwrap().modcaps.len(), 2);
+    assert_eq!(
+        with(&["--modcaps=-mknod:+sys_admin"])
+            .unwrap()
+            .modcaps
+            .len(),
+        2
+    );
     let e = with(&["--modcaps=mknod"]).unwrap_err().to_string();
     assert!(e.starts_with("--modcaps: "), "{e}");
     assert!(with(&["--locks", "--thread-pool-size=2"]).unwrap().locks);

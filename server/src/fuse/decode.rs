@@ -18,6 +18,7 @@ use super::name::{
     check_symlink_target, check_xattr_name, split_cstr, LookupName, Name, NameError,
 };
 use super::opcode as op;
+use super::statx::StatxIn;
 
 /// Largest WRITE payload the server negotiates (FUSE max_write).
 pub const MAX_WRITE: u32 = 1 << 20;
@@ -126,6 +127,7 @@ pub enum Request<'a> {
     /// O_TMPFILE in the node's directory. The kernel sends the dentry name "/", which is
     /// neither checked nor used.
     Tmpfile(CreateIn),
+    Statx(StatxIn),
     /// A request the server knows but does not implement (ENOSYS), or an unknown opcode.
     Unsupported(u32),
 }
@@ -373,6 +375,7 @@ fn decode_body(opcode: u32, mut b: &[u8]) -> Result<Request<'_>, libc::c_int> {
         op::COPY_FILE_RANGE => Request::CopyFileRange(args(b)?),
         op::SYNCFS => Request::Syncfs,
         op::TMPFILE => Request::Tmpfile(args(b)?),
+        op::STATX => Request::Statx(args(b)?),
         other => Request::Unsupported(other),
     })
 }

@@ -5,6 +5,7 @@
 pub mod decode;
 pub mod name;
 pub mod reply;
+pub mod statx;
 
 pub use fuse_backend_rs::abi::fuse_abi as abi;
 

@@ -43,7 +43,8 @@ pub fn parse_modcaps(s: &str) -> Result<Vec<CapChange>, String> {
             } else {
                 format!("CAP_{upper}")
             };
-            let cap = Capability::from_str(&full).map_err(|_| format!("unknown capability {name:?}"))?;
+            let cap =
+                Capability::from_str(&full).map_err(|_| format!("unknown capability {name:?}"))?;
             Ok(CapChange { add, cap })
         })
         .collect()

@@ -12,6 +12,7 @@ use fuse_backend_rs::api::filesystem::Entry;
 
 use super::{errno, Backend, Ctx, Errno, Server};
 use crate::fuse::name::{LookupName, Name};
+use crate::fuse::statx::{self, StatxIn};
 
 const DOT: &CStr = c".";
 const DOTDOT: &CStr = c"..";
@@ -52,6 +53,16 @@ impl<F: Backend> Server<F> {
         let fh = (a.flags & GETATTR_FH != 0).then_some(a.fh);
         let (st, valid) = self.fs.getattr(&c.ctx, c.h.nodeid, fh).map_err(errno)?;
         c.reply.push_obj(&attr_out(st, valid));
+        Ok(())
+    }
+
+    pub(super) fn statx(&self, c: &mut Ctx<'_>, a: StatxIn) -> Result<(), Errno> {
+        let fh = (a.getattr_flags & GETATTR_FH != 0).then_some(a.fh);
+        let (st, valid) = self
+            .fs
+            .statx(&c.ctx, c.h.nodeid, fh, a.sx_flags, a.sx_mask)
+            .map_err(errno)?;
+        c.reply.push_bytes(&statx::encode_out(&st, valid, 0));
         Ok(())
     }
 

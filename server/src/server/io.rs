@@ -2,9 +2,8 @@
 
 use fuse_backend_rs::abi::fuse_abi::{
     CopyFileRangeIn, CreateIn, FallocateIn, Kstatfs, LkIn, LkOut, LseekIn, LseekOut, OpenIn,
-    OpenOptions, OpenOut, ReadIn,
-    ReleaseIn, StatfsOut, WriteIn, WriteOut, READ_LOCKOWNER, RELEASE_FLOCK_UNLOCK, RELEASE_FLUSH,
-    WRITE_CACHE, WRITE_LOCKOWNER,
+    OpenOptions, OpenOut, ReadIn, ReleaseIn, StatfsOut, WriteIn, WriteOut, READ_LOCKOWNER,
+    RELEASE_FLOCK_UNLOCK, RELEASE_FLUSH, WRITE_CACHE, WRITE_LOCKOWNER,
 };
 
 use super::entry::entry_out;
@@ -170,9 +169,11 @@ impl<F: Backend> Server<F> {
     pub(super) fn setlk(&self, c: &mut Ctx<'_>, a: LkIn, wait: bool) -> Result<(), Errno> {
         let (ctx, node) = (&c.ctx, c.h.nodeid);
         if wait {
-            self.fs.setlkw(ctx, node, a.fh, a.owner, a.lk.into(), a.lk_flags)
+            self.fs
+                .setlkw(ctx, node, a.fh, a.owner, a.lk.into(), a.lk_flags)
         } else {
-            self.fs.setlk(ctx, node, a.fh, a.owner, a.lk.into(), a.lk_flags)
+            self.fs
+                .setlk(ctx, node, a.fh, a.owner, a.lk.into(), a.lk_flags)
         }
         .map_err(errno)
     }

@@ -18,9 +18,9 @@ use fuse_backend_rs::abi::fuse_abi::{CreateIn, InHeader, OpenOptions, ROOT_ID};
 use fuse_backend_rs::api::filesystem::{Context, Entry, FileSystem};
 use log::{trace, warn};
 
+pub use crate::fs::CopyRange;
 use crate::fuse::decode::{decode, Rejected, Request};
 use crate::fuse::reply::{self, Reply, OUT_HEADER_LEN};
-pub use crate::fs::CopyRange;
 use stats::Stats;
 
 /// What the server itself enforces or negotiates, independent of the backend.
@@ -50,6 +50,18 @@ pub trait BackendExt {
     }
 
     fn syncfs(&self, _ctx: &Context, _node: u64) -> std::io::Result<()> {
+        Err(std::io::Error::from_raw_os_error(libc::ENOSYS))
+    }
+
+    /// statx(2) of a node (or of the open handle `fh`), with the guest's flags and mask.
+    fn statx(
+        &self,
+        _ctx: &Context,
+        _node: u64,
+        _fh: Option<u64>,
+        _flags: u32,
+        _mask: u32,
+    ) -> std::io::Result<(libc::statx, std::time::Duration)> {
         Err(std::io::Error::from_raw_os_error(libc::ENOSYS))
     }
 
@@ -282,6 +294,7 @@ impl<F: Backend> Server<F> {
             Request::CopyFileRange(a) => self.copy_file_range(c, a),
             Request::Syncfs => self.fs.syncfs(&c.ctx, node).map_err(errno),
             Request::Tmpfile(a) => self.tmpfile(c, a),
+            Request::Statx(a) => self.statx(c, a),
             Request::Unsupported(_) => Err(libc::ENOSYS),
             Request::Init { .. } | Request::Interrupt | Request::Destroy => Ok(()),
         }

@@ -474,3 +474,22 @@ fn a4_23_rename_into_own_child_and_link_of_a_directory() {
     let (e, _) = lookup(&mut t, 1, b"hard");
     assert_eq!(e, libc::ENOENT);
 }
+
+#[test]
+fn statx_reports_the_birth_time_when_asked() {
+    use crate::fuse::statx::{StatxIn, STATX_OUT_LEN};
+    let mut t = T::started(false);
+    let a = StatxIn {
+        sx_mask: libc::STATX_BTIME,
+        ..Default::default()
+    };
+    let (e, p) = t.call(op::STATX, 1, a.as_slice());
+    assert_eq!(e, 0);
+    assert_eq!(p.len(), STATX_OUT_LEN);
+    let mask = u32::from_le_bytes(p[32..36].try_into().unwrap());
+    assert_eq!(mask & libc::STATX_BASIC_STATS, libc::STATX_BASIC_STATS);
+    let mode = u16::from_le_bytes(p[60..62].try_into().unwrap());
+    assert_eq!(u32::from(mode) & libc::S_IFMT, libc::S_IFDIR);
+    // A forged node is EBADF, as everywhere.
+    assert_eq!(t.call(op::STATX, 999, a.as_slice()).0, libc::EBADF);
+}

@@ -71,7 +71,11 @@ impl LinuxFs {
                 Some(h) => sys::ftruncate(h.fd(), size)?,
                 None => {
                     if !i.is_reg() {
-                        return Err(err(if i.is_dir() { libc::EISDIR } else { libc::EINVAL }));
+                        return Err(err(if i.is_dir() {
+                            libc::EISDIR
+                        } else {
+                            libc::EINVAL
+                        }));
                     }
                     let fd = sys::reopen(proc, raw, libc::O_WRONLY | libc::O_NONBLOCK)?;
                     sys::ftruncate(fd.as_fd(), size)?;

@@ -26,7 +26,10 @@ struct Raw<'a> {
 /// Parses the entry at the start of `buf`; returns it and its record length. None if the
 /// record is malformed (it comes from the host kernel, but nothing here trusts a length).
 fn parse(buf: &[u8]) -> Option<(Raw<'_>, usize)> {
-    let u64_at = |o: usize| buf.get(o..o + 8).map(|b| u64::from_ne_bytes(b.try_into().unwrap_or_default()));
+    let u64_at = |o: usize| {
+        buf.get(o..o + 8)
+            .map(|b| u64::from_ne_bytes(b.try_into().unwrap_or_default()))
+    };
     let ino = u64_at(0)?;
     let off = u64_at(D_OFF)?;
     let reclen = buf
@@ -36,7 +39,15 @@ fn parse(buf: &[u8]) -> Option<(Raw<'_>, usize)> {
     let rec = buf.get(..reclen).filter(|r| r.len() > D_NAME)?;
     let name = &rec[D_NAME..];
     let name = &name[..name.iter().position(|&b| b == 0)?];
-    Some((Raw { ino, off, typ, name }, reclen))
+    Some((
+        Raw {
+            ino,
+            off,
+            typ,
+            name,
+        },
+        reclen,
+    ))
 }
 
 impl LinuxFs {

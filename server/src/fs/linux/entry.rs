@@ -20,7 +20,8 @@ impl LinuxFs {
             mnt: sys::mount_id(fd.as_fd()),
         };
         let kind = st.st_mode & libc::S_IFMT;
-        let submount = self.opts.announce_submounts && kind == libc::S_IFDIR && id.mnt != parent.id.mnt;
+        let submount =
+            self.opts.announce_submounts && kind == libc::S_IFDIR && id.mnt != parent.id.mnt;
         let node = self.inodes.add_ref(id, kind, fd)?;
         Ok(self.entry(node, st, submount))
     }

@@ -90,7 +90,9 @@ impl LinuxFs {
             return Err(err(libc::EISDIR));
         }
         let fd = sys::reopen(self.proc.as_fd(), i.fd().as_raw_fd(), f)?;
-        if self.opts.killpriv_v2 && fuse_flags & FOPEN_IN_KILL_SUIDGID != 0 && f & libc::O_TRUNC != 0
+        if self.opts.killpriv_v2
+            && fuse_flags & FOPEN_IN_KILL_SUIDGID != 0
+            && f & libc::O_TRUNC != 0
         {
             kill_suidgid(fd.as_fd())?;
         }
@@ -109,7 +111,9 @@ impl LinuxFs {
         let f = self.host_flags(a.flags) | libc::O_CREAT | libc::O_NOFOLLOW;
         let mode = a.mode & !a.umask & 0o7777;
         let fd = self.as_caller(ctx, || sys::openat(p.fd(), name, f, mode))?;
-        if self.opts.killpriv_v2 && a.fuse_flags & FOPEN_IN_KILL_SUIDGID != 0 && f & libc::O_TRUNC != 0
+        if self.opts.killpriv_v2
+            && a.fuse_flags & FOPEN_IN_KILL_SUIDGID != 0
+            && f & libc::O_TRUNC != 0
         {
             kill_suidgid(fd.as_fd())?;
         }

@@ -167,7 +167,11 @@ mod tests {
     }
 
     fn id(ino: u64) -> InodeId {
-        InodeId { dev: 1, ino, mnt: 1 }
+        InodeId {
+            dev: 1,
+            ino,
+            mnt: 1,
+        }
     }
 
     #[test]

@@ -29,7 +29,9 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use fuse_backend_rs::abi::fuse_abi::{stat64, statvfs64, CreateIn, FsOptions, OpenOptions, SetattrValid};
+use fuse_backend_rs::abi::fuse_abi::{
+    stat64, statvfs64, CreateIn, FsOptions, OpenOptions, SetattrValid,
+};
 use fuse_backend_rs::api::filesystem::{
     Context, DirEntry, Entry, FileLock, FileSystem, GetxattrReply, ListxattrReply, ZeroCopyReader,
     ZeroCopyWriter,
@@ -178,6 +180,23 @@ impl crate::server::BackendExt for LinuxFs {
         self.do_syncfs(node)
     }
 
+    fn statx(
+        &self,
+        _ctx: &Context,
+        node: u64,
+        fh: Option<u64>,
+        flags: u32,
+        mask: u32,
+    ) -> io::Result<(libc::statx, Duration)> {
+        let flags = flags.cast_signed() & libc::AT_STATX_SYNC_TYPE;
+        let st = match fh.map(|fh| self.handles.get(fh, node)) {
+            Some(Ok(h)) => sys::statx(h.fd(), flags, mask)?,
+            // As with GETATTR, the handle is a hint.
+            _ => sys::statx(self.inodes.get(node)?.fd(), flags, mask)?,
+        };
+        Ok((st, self.opts.timeout))
+    }
+
     fn tmpfile(
         &self,
         ctx: &Context,
@@ -302,7 +321,13 @@ impl FileSystem for LinuxFs {
         sys::renameat2(o.fd(), oldname, n.fd(), newname, flags)
     }
 
-    fn link(&self, _ctx: &Context, inode: u64, newparent: u64, newname: &CStr) -> io::Result<Entry> {
+    fn link(
+        &self,
+        _ctx: &Context,
+        inode: u64,
+        newparent: u64,
+        newname: &CStr,
+    ) -> io::Result<Entry> {
         self.do_link(inode, newparent, newname)
     }
 

@@ -40,7 +40,8 @@ pub fn open_beneath(dir: BorrowedFd<'_>, name: &CStr, flags: libc::c_int) -> io:
         // SAFETY: open_how is plain data; zero is a valid value for every field.
         let mut how: libc::open_how = unsafe { std::mem::zeroed() };
         how.flags = flags as u64;
-        how.resolve = libc::RESOLVE_BENEATH | libc::RESOLVE_NO_SYMLINKS | libc::RESOLVE_NO_MAGICLINKS;
+        how.resolve =
+            libc::RESOLVE_BENEATH | libc::RESOLVE_NO_SYMLINKS | libc::RESOLVE_NO_MAGICLINKS;
         // SAFETY: the name is NUL-terminated, `how` outlives the call and its size is passed.
         let ret = unsafe {
             libc::syscall(
@@ -106,6 +107,23 @@ pub fn fstat(fd: BorrowedFd<'_>) -> io::Result<stat64> {
     })?;
     // SAFETY: fstatat64 succeeded, so it filled the struct (and it was zeroed before).
     Ok(unsafe { st.assume_init() })
+}
+
+/// statx(2) of the fd itself, with the basic fields always asked for.
+pub fn statx(fd: BorrowedFd<'_>, flags: libc::c_int, mask: u32) -> io::Result<libc::statx> {
+    let mut stx = MaybeUninit::<libc::statx>::zeroed();
+    // SAFETY: statx writes one struct statx into `stx`; the path is the empty C string.
+    check(unsafe {
+        libc::statx(
+            fd.as_raw_fd(),
+            EMPTY.as_ptr(),
+            flags | libc::AT_EMPTY_PATH | libc::AT_SYMLINK_NOFOLLOW,
+            mask | libc::STATX_BASIC_STATS,
+            stx.as_mut_ptr(),
+        )
+    })?;
+    // SAFETY: statx succeeded and the struct was zeroed before.
+    Ok(unsafe { stx.assume_init() })
 }
 
 /// The mount id of the fd's file (statx STATX_MNT_ID, 0 if the kernel does not report it).
@@ -184,12 +202,7 @@ pub fn link_fd(
 }
 
 /// Hard-links the inode behind /proc/self/fd/`fd` as `name` in `dir`.
-fn link_proc(
-    proc: BorrowedFd<'_>,
-    fd: RawFd,
-    dir: BorrowedFd<'_>,
-    name: &CStr,
-) -> io::Result<()> {
+fn link_proc(proc: BorrowedFd<'_>, fd: RawFd, dir: BorrowedFd<'_>, name: &CStr) -> io::Result<()> {
     let src = fd_name(fd);
     // SAFETY: both names are NUL-terminated; AT_SYMLINK_FOLLOW follows only the magic link.
     check(unsafe {
@@ -371,7 +384,8 @@ pub fn fcntl_lock(fd: BorrowedFd<'_>, cmd: libc::c_int, fl: &mut libc::flock64) 
 /// access(2) with the thread's effective ids (AT_EACCESS): those of the caller.
 pub fn faccessat(dir: BorrowedFd<'_>, name: &CStr, mask: libc::c_int) -> io::Result<()> {
     // SAFETY: the name is NUL-terminated; the result is checked.
-    check(unsafe { libc::faccessat(dir.as_raw_fd(), name.as_ptr(), mask, libc::AT_EACCESS) }).map(drop)
+    check(unsafe { libc::faccessat(dir.as_raw_fd(), name.as_ptr(), mask, libc::AT_EACCESS) })
+        .map(drop)
 }
 
 /// Extended attributes of the inode behind /proc/self/fd/`fd`. The xattr calls have no `*at`

@@ -92,7 +92,10 @@ fn symlinks_are_never_followed() {
     let out = t.fs.lookup(&t.ctx, ROOT_ID, &c("out")).unwrap();
     assert_eq!(out.attr.st_mode & libc::S_IFMT, libc::S_IFLNK);
     // Nothing can be looked up, created or listed through the link.
-    assert_eq!(errno(t.fs.lookup(&t.ctx, out.inode, &c("canary"))), libc::ENOTDIR);
+    assert_eq!(
+        errno(t.fs.lookup(&t.ctx, out.inode, &c("canary"))),
+        libc::ENOTDIR
+    );
     let a = CreateIn {
         flags: libc::O_RDWR as u32,
         mode: 0o644,
@@ -103,12 +106,22 @@ fn symlinks_are_never_followed() {
     assert!(t.fs.mkdir(&t.ctx, out.inode, &c("x"), 0o755, 0).is_err());
     assert_eq!(errno(t.fs.opendir(&t.ctx, out.inode, 0)), libc::ENOTDIR);
     let can = t.fs.lookup(&t.ctx, ROOT_ID, &c("can")).unwrap();
-    assert_eq!(errno(t.fs.open(&t.ctx, can.inode, libc::O_RDWR as u32, 0)), libc::ELOOP);
-    assert_eq!(errno(t.fs.setattr(&t.ctx, can.inode, unsafe_zero(), None, SetattrValid::SIZE)), libc::EINVAL);
+    assert_eq!(
+        errno(t.fs.open(&t.ctx, can.inode, libc::O_RDWR as u32, 0)),
+        libc::ELOOP
+    );
+    assert_eq!(
+        errno(t.fs.setattr(&t.ctx, can.inode, unsafe_zero(), None, SetattrValid::SIZE)),
+        libc::EINVAL
+    );
     // chown and utimes act on the link itself.
-    t.fs.setattr(&t.ctx, can.inode, unsafe_zero(), None, SetattrValid::MTIME).unwrap();
+    t.fs.setattr(&t.ctx, can.inode, unsafe_zero(), None, SetattrValid::MTIME)
+        .unwrap();
     // Extended attributes too: user.* is not allowed on a symlink, so nothing is set anywhere.
-    assert!(t.fs.setxattr(&t.ctx, can.inode, &c("user.x"), b"1", 0).is_err());
+    assert!(t
+        .fs
+        .setxattr(&t.ctx, can.inode, &c("user.x"), b"1", 0)
+        .is_err());
     assert!(t.fs.getxattr(&t.ctx, can.inode, &c("user.x"), 16).is_err());
     // A hard link of the link is a link, not the outside file.
     t.fs.link(&t.ctx, can.inode, ROOT_ID, &c("can2")).unwrap();
@@ -116,7 +129,12 @@ fn symlinks_are_never_followed() {
     assert!(m.file_type().is_symlink());
     t.canary_intact();
     let before = std::fs::metadata(t.outside.path().join("canary")).unwrap();
-    assert_eq!(before.mtime(), std::fs::metadata(t.outside.path().join("canary")).unwrap().mtime());
+    assert_eq!(
+        before.mtime(),
+        std::fs::metadata(t.outside.path().join("canary"))
+            .unwrap()
+            .mtime()
+    );
 }
 
 fn unsafe_zero() -> stat64 {
@@ -173,7 +191,8 @@ fn tmpfile_then_link() {
     assert_eq!(std::fs::read_dir(t.dir.path()).unwrap().count(), 0);
     t.fs.link(&t.ctx, e.inode, ROOT_ID, &c("named")).unwrap();
     assert!(t.dir.path().join("named").exists());
-    t.fs.release(&t.ctx, e.inode, 0, fh.unwrap(), false, false, None).unwrap();
+    t.fs.release(&t.ctx, e.inode, 0, fh.unwrap(), false, false, None)
+        .unwrap();
 }
 
 #[test]
@@ -252,13 +271,28 @@ fn posix_locks_per_owner_and_flock() {
         lock_type: libc::F_WRLCK as u32,
         ..wr
     };
-    t.fs.setlk(&t.ctx, f, fh, 3, ex, fuse_backend_rs::abi::fuse_abi::LK_FLOCK).unwrap();
+    t.fs.setlk(
+        &t.ctx,
+        f,
+        fh,
+        3,
+        ex,
+        fuse_backend_rs::abi::fuse_abi::LK_FLOCK,
+    )
+    .unwrap();
     let (_, fh2) = {
         let (h, _, _) = t.fs.open(&t.ctx, f, libc::O_RDWR as u32, 0).unwrap();
         ((), h.unwrap())
     };
     assert_eq!(
-        errno(t.fs.setlk(&t.ctx, f, fh2, 4, ex, fuse_backend_rs::abi::fuse_abi::LK_FLOCK)),
+        errno(t.fs.setlk(
+            &t.ctx,
+            f,
+            fh2,
+            4,
+            ex,
+            fuse_backend_rs::abi::fuse_abi::LK_FLOCK
+        )),
         libc::EWOULDBLOCK
     );
 }
@@ -284,11 +318,13 @@ fn xattrs_on_files() {
 #[test]
 fn special_files_are_never_opened() {
     let t = T::new();
-    let e = t
-        .fs
-        .mknod(&t.ctx, ROOT_ID, &c("p"), libc::S_IFIFO | 0o666, 0, 0)
-        .unwrap();
-    assert_eq!(errno(t.fs.open(&t.ctx, e.inode, libc::O_RDONLY as u32, 0)), libc::ENXIO);
+    let e =
+        t.fs.mknod(&t.ctx, ROOT_ID, &c("p"), libc::S_IFIFO | 0o666, 0, 0)
+            .unwrap();
+    assert_eq!(
+        errno(t.fs.open(&t.ctx, e.inode, libc::O_RDONLY as u32, 0)),
+        libc::ENXIO
+    );
     assert_eq!(errno(t.fs.syncfs(&t.ctx, e.inode)), libc::ENXIO);
 }
 
@@ -310,7 +346,11 @@ fn a4_25_lookup_flood_gets_emfile_and_the_daemon_goes_on() {
     // The root holds one; four more lookups fit, the fifth does not.
     let mut got = Vec::new();
     for i in 0..4 {
-        got.push(fs.lookup(&ctx, ROOT_ID, &c(&format!("f{i}"))).unwrap().inode);
+        got.push(
+            fs.lookup(&ctx, ROOT_ID, &c(&format!("f{i}")))
+                .unwrap()
+                .inode,
+        );
     }
     assert_eq!(errno(fs.lookup(&ctx, ROOT_ID, &c("f4"))), libc::EMFILE);
     assert_eq!(errno(fs.opendir(&ctx, ROOT_ID, 0)), libc::EMFILE);
