@@ -120,9 +120,8 @@ pub fn pivot_into(root: &Path) -> io::Result<()> {
     check(unsafe { libc::chdir(r.as_ptr()) })?;
     // pivot_root(".", "."): the old root ends up stacked on the new one, then goes.
     // SAFETY: both paths are static NUL-terminated strings.
-    check(
-        unsafe { libc::syscall(libc::SYS_pivot_root, c".".as_ptr(), c".".as_ptr()) } as libc::c_int,
-    )?;
+    let ret = unsafe { libc::syscall(libc::SYS_pivot_root, c".".as_ptr(), c".".as_ptr()) };
+    check(ret as libc::c_int)?;
     // SAFETY: as above.
     check(unsafe { libc::umount2(c".".as_ptr(), libc::MNT_DETACH) })?;
     // SAFETY: as above.
