@@ -145,7 +145,10 @@ pub fn le64(v: u64) -> [u8; 8] {
 
 fn prepare(c: &Client) -> Prep {
     let rdwr = libc::O_RDWR as u32;
-    let mut p = Prep { root_ino: c.getattr(ROOT, None).unwrap().attr.ino, ..Default::default() };
+    let mut p = Prep {
+        root_ino: c.getattr(ROOT, None).unwrap().attr.ino,
+        ..Default::default()
+    };
     let (e, o) = c.create(ROOT, "f", rdwr, 0o644, 0).unwrap();
     c.write(e.nodeid, o.fh, 0, b"hello").unwrap();
     p.f = e.nodeid;
@@ -159,7 +162,10 @@ fn prepare(c: &Client) -> Prep {
     p.d = c.mkdir(ROOT, "d", 0o755, 0).unwrap().nodeid;
     p.sub = c.mkdir(p.d, "sub", 0o755, 0).unwrap().nodeid;
     p.ln = c.symlink(ROOT, "ln", "/etc/shadow").unwrap().nodeid;
-    p.fifo = c.mknod(ROOT, "fifo", libc::S_IFIFO | 0o666, 0, 0).unwrap().nodeid;
+    p.fifo = c
+        .mknod(ROOT, "fifo", libc::S_IFIFO | 0o666, 0, 0)
+        .unwrap()
+        .nodeid;
     let gone = c.mkdir(ROOT, "gone", 0o755, 0).unwrap().nodeid;
     c.forget(gone, 1).unwrap();
     p.gone = gone;
@@ -170,7 +176,11 @@ fn prepare(c: &Client) -> Prep {
 fn check(e: Expect, r: &Result<Completion, Error>, p: &Prep) -> Result<(), String> {
     if let Expect::AnyOf(alts) = e {
         let errs: Vec<String> = alts.iter().filter_map(|a| check(*a, r, p).err()).collect();
-        return if errs.len() < alts.len() { Ok(()) } else { Err(errs.join("; ")) };
+        return if errs.len() < alts.len() {
+            Ok(())
+        } else {
+            Err(errs.join("; "))
+        };
     }
     let c = match (e, r) {
         (Expect::Exits, Err(Error::Disconnected | Error::Timeout(_))) => return Ok(()),
@@ -217,10 +227,16 @@ fn describe(r: &Result<Completion, Error>) -> String {
 }
 
 fn run(kind: &Kind, case: &Case) -> Result<(), String> {
-    let expect = if kind.is_ferryd() { case.ferryd } else { case.virtiofsd };
+    let expect = if kind.is_ferryd() {
+        case.ferryd
+    } else {
+        case.virtiofsd
+    };
     let (mut daemon, _dir, _sock) = spawn(kind, case.flags);
-    let mut o = ClientOptions::default();
-    o.timeout = std::time::Duration::from_secs(5);
+    let o = ClientOptions {
+        timeout: std::time::Duration::from_secs(5),
+        ..Default::default()
+    };
     let c = Client::connect(daemon.socket(), o).map_err(|e| format!("connect: {e}"))?;
     let prep = if case.init {
         c.init().map_err(|e| format!("init: {e}"))?;
@@ -231,17 +247,31 @@ fn run(kind: &Kind, case: &Case) -> Result<(), String> {
     let segs = (case.send)(&c, &prep);
     let r = c.raw(case.queue, &segs, c.timeout());
     if std::env::var_os("FERRY_A4_PRINT").is_some() {
-        eprintln!("A4 #{} {:9} {}: {}", case.id, kind.name(), case.what, describe(&r));
+        eprintln!(
+            "A4 #{} {:9} {}: {}",
+            case.id,
+            kind.name(),
+            case.what,
+            describe(&r)
+        );
     }
-    check(expect, &r, &prep).map_err(|e| format!("expected {expect:?}, got {e} ({})", describe(&r)))?;
+    check(expect, &r, &prep)
+        .map_err(|e| format!("expected {expect:?}, got {e} ({})", describe(&r)))?;
     if matches!(expect, Expect::Exits) {
-        let st = daemon.wait_timeout(std::time::Duration::from_secs(5)).map_err(|e| e.to_string())?;
-        return st.map(drop).ok_or_else(|| "daemon did not exit".to_string());
+        let st = daemon
+            .wait_timeout(std::time::Duration::from_secs(5))
+            .map_err(|e| e.to_string())?;
+        return st
+            .map(drop)
+            .ok_or_else(|| "daemon did not exit".to_string());
     }
     if matches!(expect, Expect::LosesRoot) {
         return match c.getattr(ROOT, None) {
             Err(Error::Errno(e)) if e.0 == libc::EBADF => Ok(()),
-            other => Err(format!("expected the root gone, GETATTR gave {:?}", other.map(drop))),
+            other => Err(format!(
+                "expected the root gone, GETATTR gave {:?}",
+                other.map(drop)
+            )),
         };
     }
     // The daemon still serves a normal request.
@@ -277,16 +307,24 @@ fn a4_table() {
                     "KNOWN FERRYD DEVIATION A4 #{} ({}): {why}; observed: {e}",
                     case.id, case.what
                 ),
-                (Err(e), _) => {
-                    failures.push(format!("A4 #{} on {} ({}): {e}", case.id, kind.name(), case.what))
-                }
+                (Err(e), _) => failures.push(format!(
+                    "A4 #{} on {} ({}): {e}",
+                    case.id,
+                    kind.name(),
+                    case.what
+                )),
                 (Ok(()), None) => {}
             }
         }
     }
     let _ = std::fs::remove_file(cases::escape_path());
     assert!(ran >= cases.len());
-    assert!(failures.is_empty(), "{} of {ran} cases failed:\n{}", failures.len(), failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "{} of {ran} cases failed:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
 }
 
 /// A4 #11 and GHSA-2gv2-cffp-j227: SYMLINK whose *name* is an absolute host path. ferryd
@@ -303,16 +341,30 @@ fn symlink_named_by_an_absolute_path_stays_in_the_share() {
         let c = Client::connect_and_init(d.socket(), ClientOptions::default()).unwrap();
         let mut name = target.to_str().unwrap().as_bytes().to_vec();
         name.push(0);
-        let (req, _) = c.raw_encode(ferry_guest_client::fuse::opcode::SYMLINK, ROOT, &[&name[..], b"x\0"].concat(), None);
-        let r = c.raw(1, &[Seg::In(req), Seg::Out(4096)], c.timeout()).unwrap();
+        let (req, _) = c.raw_encode(
+            ferry_guest_client::fuse::opcode::SYMLINK,
+            ROOT,
+            &[&name[..], b"x\0"].concat(),
+            None,
+        );
+        let r = c
+            .raw(1, &[Seg::In(req), Seg::Out(4096)], c.timeout())
+            .unwrap();
         let errno = RawOutHeader::parse(&r.data).and_then(|h| h.errno());
         let escaped = std::fs::symlink_metadata(&target).is_ok();
         if kind.is_ferryd() {
             assert_eq!(errno, Some(libc::EINVAL), "ferryd");
-            assert!(!escaped, "ferryd created {} outside the share", target.display());
+            assert!(
+                !escaped,
+                "ferryd created {} outside the share",
+                target.display()
+            );
         } else {
             assert!(errno.is_some(), "virtiofsd answered success");
-            assert!(escaped, "virtiofsd no longer creates the link outside the share: update this test");
+            assert!(
+                escaped,
+                "virtiofsd no longer creates the link outside the share: update this test"
+            );
             eprintln!("NOTICE: virtiofsd --sandbox none created {} outside the share (GHSA-2gv2-cffp-j227)", target.display());
         }
         drop(c);

@@ -5,7 +5,7 @@ mod common;
 
 use std::time::Duration;
 
-use common::{daemons, start, spawn, Kind};
+use common::{daemons, spawn, start, Kind};
 use ferry_guest_client::{fuse::opcode, Client, ClientOptions, Error, Options, ROOT};
 
 #[test]
@@ -15,15 +15,31 @@ fn init_negotiates_and_root_answers() {
         let s = h.c().session().expect("INIT done");
         assert_eq!(s.out.major, 7, "{}", h.name());
         assert!(s.out.minor >= 31, "{}: minor {}", h.name(), s.out.minor);
-        assert!(s.max_write >= 4096 && s.max_write <= 1 << 20, "{}", h.name());
+        assert!(
+            s.max_write >= 4096 && s.max_write <= 1 << 20,
+            "{}",
+            h.name()
+        );
         let a = h.c().getattr(ROOT, None).unwrap();
-        assert_eq!(a.attr.ino, std::fs::metadata(h.dir.path()).map(|m| {
-            use std::os::unix::fs::MetadataExt;
-            m.ino()
-        }).unwrap(), "{}: root inode", h.name());
+        assert_eq!(
+            a.attr.ino,
+            std::fs::metadata(h.dir.path())
+                .map(|m| {
+                    use std::os::unix::fs::MetadataExt;
+                    m.ino()
+                })
+                .unwrap(),
+            "{}: root inode",
+            h.name()
+        );
         assert_eq!(a.attr.mode & libc::S_IFMT, libc::S_IFDIR, "{}", h.name());
         let st = h.disconnect();
-        assert_eq!(st.and_then(|s| s.code()), Some(0), "{} exit status", k.name());
+        assert_eq!(
+            st.and_then(|s| s.code()),
+            Some(0),
+            "{} exit status",
+            k.name()
+        );
     }
 }
 
@@ -48,8 +64,7 @@ fn ferryd_exits_zero_after_work_and_a_second_client_is_not_needed() {
 #[test]
 fn many_requests_in_flight_per_queue() {
     for k in daemons() {
-        let extra: &[&str] = if k.is_ferryd() { &["--thread-pool-size", "4"] } else { &["--thread-pool-size", "4"] };
-        let h = start(&k, extra);
+        let h = start(&k, &["--thread-pool-size", "4"]);
         let c = h.c();
         let n = 64;
         for i in 0..n {
@@ -58,13 +73,16 @@ fn many_requests_in_flight_per_queue() {
         let pend: Vec<_> = (0..n)
             .map(|i| {
                 let name = format!("f{i}\0");
-                c.submit(opcode::LOOKUP, ROOT, &[name.as_bytes()], 128).unwrap()
+                c.submit(opcode::LOOKUP, ROOT, &[name.as_bytes()], 128)
+                    .unwrap()
             })
             .collect();
         assert!(c.device().request_queue(0).in_flight() > 1, "{}", h.name());
         // Collect in reverse order: completions of others are kept meanwhile.
         for (i, p) in pend.into_iter().enumerate().rev() {
-            let b = c.wait(p).unwrap_or_else(|e| panic!("{}: lookup f{i}: {e}", h.name()));
+            let b = c
+                .wait(p)
+                .unwrap_or_else(|e| panic!("{}: lookup f{i}: {e}", h.name()));
             assert_eq!(b.len(), 128);
         }
         assert_eq!(c.device().request_queue(0).in_flight(), 0);
@@ -74,9 +92,17 @@ fn many_requests_in_flight_per_queue() {
 
 #[test]
 fn several_request_queues_and_threads() {
-    let (d, _dir, _s) = spawn(&Kind::Ferryd, &["--request-queues", "3", "--thread-pool-size", "2"]);
-    let mut o = ClientOptions::default();
-    o.device = Options { request_queues: 3, ..Options::default() };
+    let (d, _dir, _s) = spawn(
+        &Kind::Ferryd,
+        &["--request-queues", "3", "--thread-pool-size", "2"],
+    );
+    let o = ClientOptions {
+        device: Options {
+            request_queues: 3,
+            ..Options::default()
+        },
+        ..Default::default()
+    };
     let c = Client::connect_and_init(d.socket(), o).unwrap();
     assert_eq!(c.device().request_queues(), 3);
     std::thread::scope(|s| {
@@ -94,7 +120,12 @@ fn several_request_queues_and_threads() {
             });
         }
     });
-    assert_eq!(c.readdir_all(ROOT, c.opendir(ROOT).unwrap().fh, 4096, 1000).unwrap().len(), 162);
+    assert_eq!(
+        c.readdir_all(ROOT, c.opendir(ROOT).unwrap().fh, 4096, 1000)
+            .unwrap()
+            .len(),
+        162
+    );
 }
 
 #[test]
@@ -107,8 +138,10 @@ fn tag_is_read_from_config_space() {
 #[test]
 fn dead_daemon_is_an_error_not_a_hang() {
     let (mut d, _dir, _s) = spawn(&Kind::Ferryd, &[]);
-    let mut o = ClientOptions::default();
-    o.timeout = Duration::from_secs(3);
+    let o = ClientOptions {
+        timeout: Duration::from_secs(3),
+        ..Default::default()
+    };
     let c = Client::connect_and_init(d.socket(), o).unwrap();
     d.kill();
     let t0 = std::time::Instant::now();

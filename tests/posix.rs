@@ -76,22 +76,55 @@ fn write_read_and_setattr() {
         let (e, o) = c.create(ROOT, "f", RDWR, 0o644, 0).unwrap();
         assert_eq!(c.write(e.nodeid, o.fh, 0, b"hello world").unwrap(), 11);
         assert_eq!(c.write(e.nodeid, o.fh, 20, b"!").unwrap(), 1);
-        assert_eq!(c.read(e.nodeid, o.fh, 6, 100).unwrap(), b"world\0\0\0\0\0\0\0\0\0!");
-        assert_eq!(c.read(e.nodeid, o.fh, 100, 10).unwrap(), b"", "{n}: read past EOF");
+        assert_eq!(
+            c.read(e.nodeid, o.fh, 6, 100).unwrap(),
+            b"world\0\0\0\0\0\0\0\0\0!"
+        );
+        assert_eq!(
+            c.read(e.nodeid, o.fh, 100, 10).unwrap(),
+            b"",
+            "{n}: read past EOF"
+        );
         assert_eq!(c.getattr(e.nodeid, None).unwrap().attr.size, 21, "{n}");
         assert_eq!(std::fs::read(h.host("f")).unwrap().len(), 21);
 
-        let a = c.setattr(e.nodeid, &SetAttr { size: Some(5), ..Default::default() }).unwrap();
+        let a = c
+            .setattr(
+                e.nodeid,
+                &SetAttr {
+                    size: Some(5),
+                    ..Default::default()
+                },
+            )
+            .unwrap();
         assert_eq!(a.attr.size, 5, "{n}: truncate");
         assert_eq!(std::fs::read(h.host("f")).unwrap(), b"hello");
         let a = c
-            .setattr(e.nodeid, &SetAttr { size: Some(0), fh: Some(o.fh), ..Default::default() })
+            .setattr(
+                e.nodeid,
+                &SetAttr {
+                    size: Some(0),
+                    fh: Some(o.fh),
+                    ..Default::default()
+                },
+            )
             .unwrap();
         assert_eq!(a.attr.size, 0, "{n}: truncate through the handle");
 
-        let a = c.setattr(e.nodeid, &SetAttr { mode: Some(0o600), ..Default::default() }).unwrap();
+        let a = c
+            .setattr(
+                e.nodeid,
+                &SetAttr {
+                    mode: Some(0o600),
+                    ..Default::default()
+                },
+            )
+            .unwrap();
         assert_eq!(a.attr.mode & 0o7777, 0o600, "{n}: chmod");
-        assert_eq!(std::fs::metadata(h.host("f")).unwrap().mode() & 0o7777, 0o600);
+        assert_eq!(
+            std::fs::metadata(h.host("f")).unwrap().mode() & 0o7777,
+            0o600
+        );
 
         let t = SetAttr {
             atime: Some((1_000_000_000, 5)),
@@ -99,17 +132,46 @@ fn write_read_and_setattr() {
             ..Default::default()
         };
         let a = c.setattr(e.nodeid, &t).unwrap();
-        assert_eq!((a.attr.atime, a.attr.atimensec), (1_000_000_000, 5), "{n}: atime");
-        assert_eq!((a.attr.mtime, a.attr.mtimensec), (1_200_000_000, 7), "{n}: mtime");
+        assert_eq!(
+            (a.attr.atime, a.attr.atimensec),
+            (1_000_000_000, 5),
+            "{n}: atime"
+        );
+        assert_eq!(
+            (a.attr.mtime, a.attr.mtimensec),
+            (1_200_000_000, 7),
+            "{n}: mtime"
+        );
         let m = std::fs::metadata(h.host("f")).unwrap();
         assert_eq!(m.mtime(), 1_200_000_000);
 
-        let a = c.setattr(e.nodeid, &SetAttr { uid: Some(1234), gid: Some(4321), ..Default::default() }).unwrap();
-        assert_eq!((a.attr.uid, a.attr.gid), (1234, 4321), "{n}: chown (the tests run as root)");
+        let a = c
+            .setattr(
+                e.nodeid,
+                &SetAttr {
+                    uid: Some(1234),
+                    gid: Some(4321),
+                    ..Default::default()
+                },
+            )
+            .unwrap();
+        assert_eq!(
+            (a.attr.uid, a.attr.gid),
+            (1234, 4321),
+            "{n}: chown (the tests run as root)"
+        );
         let m = std::fs::metadata(h.host("f")).unwrap();
         assert_eq!((m.uid(), m.gid()), (1234, 4321));
 
-        let a = c.setattr(e.nodeid, &SetAttr { mtime_now: true, ..Default::default() }).unwrap();
+        let a = c
+            .setattr(
+                e.nodeid,
+                &SetAttr {
+                    mtime_now: true,
+                    ..Default::default()
+                },
+            )
+            .unwrap();
         assert!(a.attr.mtime > 1_600_000_000, "{n}: mtime now");
 
         c.flush(e.nodeid, o.fh, 0).unwrap();
@@ -130,8 +192,18 @@ fn big_io_up_to_max_write() {
         let max = c.session().unwrap().max_write;
         let (e, o) = c.create(ROOT, "big", RDWR, 0o644, 0).unwrap();
         let data: Vec<u8> = (0..max).map(|i| (i % 251) as u8).collect();
-        assert_eq!(c.write(e.nodeid, o.fh, 0, &data).unwrap(), max, "{}", h.name());
-        assert_eq!(c.read(e.nodeid, o.fh, 0, max).unwrap(), data, "{}", h.name());
+        assert_eq!(
+            c.write(e.nodeid, o.fh, 0, &data).unwrap(),
+            max,
+            "{}",
+            h.name()
+        );
+        assert_eq!(
+            c.read(e.nodeid, o.fh, 0, max).unwrap(),
+            data,
+            "{}",
+            h.name()
+        );
         assert_eq!(std::fs::read(h.host("big")).unwrap(), data);
         c.release(e.nodeid, o.fh, RDWR).unwrap();
     });
@@ -143,7 +215,9 @@ fn readdir_and_readdirplus_list_the_directory() {
         let c = h.c();
         let n = h.name();
         let d = c.mkdir(ROOT, "d", 0o755, 0).unwrap().nodeid;
-        let want: Vec<String> = (0..40).map(|i| format!("entry-{i:03}-{}", "x".repeat(i))).collect();
+        let want: Vec<String> = (0..40)
+            .map(|i| format!("entry-{i:03}-{}", "x".repeat(i)))
+            .collect();
         for w in &want {
             h.file(d, w, b"");
         }
@@ -205,12 +279,20 @@ fn rename_cases() {
 
         c.rename(ROOT, "a", d, "a2").unwrap();
         assert_eq!(std::fs::read(h.host("d/a2")).unwrap(), b"AAA", "{n}");
-        assert_eq!(c.lookup(d, "a2").unwrap().nodeid, a, "{n}: same node after rename");
+        assert_eq!(
+            c.lookup(d, "a2").unwrap().nodeid,
+            a,
+            "{n}: same node after rename"
+        );
         assert_eq!(err(c.lookup(ROOT, "a")), ENOENT, "{n}");
         assert_eq!(err(c.rename(ROOT, "missing", ROOT, "x")), ENOENT, "{n}");
 
         // NOREPLACE refuses an existing target; plain rename replaces it.
-        assert_eq!(err(c.rename2(d, "a2", ROOT, "b", RENAME_NOREPLACE)), EEXIST, "{n}");
+        assert_eq!(
+            err(c.rename2(d, "a2", ROOT, "b", RENAME_NOREPLACE)),
+            EEXIST,
+            "{n}"
+        );
         c.rename2(d, "a2", ROOT, "c", RENAME_NOREPLACE).unwrap();
         c.rename(ROOT, "c", ROOT, "b").unwrap();
         assert_eq!(std::fs::read(h.host("b")).unwrap(), b"AAA", "{n}: replaced");
@@ -222,8 +304,16 @@ fn rename_cases() {
         assert_eq!(std::fs::read(h.host("e")).unwrap(), b"AAA", "{n}");
         c.rename2(ROOT, "e", ROOT, "d", RENAME_EXCHANGE).unwrap();
         assert!(h.host("e").is_dir() && h.host("d").is_file(), "{n}");
-        assert_eq!(err(c.rename2(ROOT, "e", ROOT, "nothing", RENAME_EXCHANGE)), ENOENT, "{n}");
-        assert_eq!(err(c.rename2(ROOT, "e", ROOT, "b", RENAME_EXCHANGE | RENAME_NOREPLACE)), EINVAL, "{n}");
+        assert_eq!(
+            err(c.rename2(ROOT, "e", ROOT, "nothing", RENAME_EXCHANGE)),
+            ENOENT,
+            "{n}"
+        );
+        assert_eq!(
+            err(c.rename2(ROOT, "e", ROOT, "b", RENAME_EXCHANGE | RENAME_NOREPLACE)),
+            EINVAL,
+            "{n}"
+        );
 
         // Directories: over a non-empty one, file over dir, dir over file.
         assert_eq!(err(c.rename(ROOT, "e", ROOT, "full")), ENOTEMPTY, "{n}");
@@ -233,7 +323,11 @@ fn rename_cases() {
         let empty = c.mkdir(ROOT, "empty", 0o755, 0).unwrap();
         let _ = empty;
         c.rename(ROOT, "e", ROOT, "empty").unwrap();
-        assert_eq!(std::fs::metadata(h.host("empty")).unwrap().ino(), ino, "{n}: dir over empty dir");
+        assert_eq!(
+            std::fs::metadata(h.host("empty")).unwrap().ino(),
+            ino,
+            "{n}: dir over empty dir"
+        );
         // Into its own subdirectory.
         let sub = c.mkdir(full, "sub", 0o755, 0).unwrap().nodeid;
         assert_eq!(err(c.rename(ROOT, "full", sub, "loop")), EINVAL, "{n}");
@@ -251,11 +345,22 @@ fn hard_links_and_nlink() {
         assert_eq!(l.nodeid, f, "{n}: the link is the same node");
         assert_eq!(l.attr.nlink, 2, "{n}");
         assert_eq!(c.getattr(f, None).unwrap().attr.nlink, 2, "{n}");
-        assert_eq!(std::fs::metadata(h.host("d/g")).unwrap().ino(), std::fs::metadata(h.host("f")).unwrap().ino());
+        assert_eq!(
+            std::fs::metadata(h.host("d/g")).unwrap().ino(),
+            std::fs::metadata(h.host("f")).unwrap().ino()
+        );
         assert_eq!(err(c.link(f, d, "g")), EEXIST, "{n}");
-        assert_eq!(err(c.link(d, ROOT, "dlink")), libc::EPERM, "{n}: link of a directory");
+        assert_eq!(
+            err(c.link(d, ROOT, "dlink")),
+            libc::EPERM,
+            "{n}: link of a directory"
+        );
         c.unlink(ROOT, "f").unwrap();
-        assert_eq!(c.getattr(f, None).unwrap().attr.nlink, 1, "{n}: node lives on");
+        assert_eq!(
+            c.getattr(f, None).unwrap().attr.nlink,
+            1,
+            "{n}: node lives on"
+        );
         let o = c.open(f, libc::O_RDONLY as u32).unwrap();
         assert_eq!(c.read(f, o.fh, 0, 10).unwrap(), b"data", "{n}");
         c.release(f, o.fh, 0).unwrap();
@@ -280,14 +385,25 @@ fn symlinks_store_text_and_are_not_followed() {
         assert_eq!(s.attr.mode & libc::S_IFMT, libc::S_IFLNK, "{n}");
         assert_eq!(s.attr.size, 11, "{n}");
         assert_eq!(c.readlink(s.nodeid).unwrap(), b"/etc/shadow", "{n}");
-        assert_eq!(std::fs::read_link(h.host("ln")).unwrap().to_str(), Some("/etc/shadow"));
+        assert_eq!(
+            std::fs::read_link(h.host("ln")).unwrap().to_str(),
+            Some("/etc/shadow")
+        );
         let l = c.lookup(ROOT, "ln").unwrap();
         assert_eq!(l.nodeid, s.nodeid, "{n}");
-        assert_eq!(l.attr.mode & libc::S_IFMT, libc::S_IFLNK, "{n}: lookup does not follow");
+        assert_eq!(
+            l.attr.mode & libc::S_IFMT,
+            libc::S_IFLNK,
+            "{n}: lookup does not follow"
+        );
         // Relative target naming a file in the share: still not followed.
         h.file(ROOT, "real", b"x");
         let r = c.symlink(ROOT, "rel", "real").unwrap();
-        assert_eq!(err(c.lookup(r.nodeid, "x")), ENOTDIR, "{n}: lookup through a symlink");
+        assert_eq!(
+            err(c.lookup(r.nodeid, "x")),
+            ENOTDIR,
+            "{n}: lookup through a symlink"
+        );
         assert_eq!(err(c.symlink(ROOT, "ln", "x")), EEXIST, "{n}");
         let f = h.file(ROOT, "plain", b"");
         // READLINK of a regular file (the guest kernel never sends one): ferryd answers
@@ -297,15 +413,26 @@ fn symlinks_store_text_and_are_not_followed() {
 
         // OPEN of a symlink is refused: ferryd answers ELOOP (as open(O_NOFOLLOW), A4 #15);
         // virtiofsd's is_safe_inode check answers EBADF.
-        let want = if h.is_ferryd() { libc::ELOOP } else { libc::EBADF };
-        assert_eq!(err(c.open(r.nodeid, libc::O_RDONLY as u32)), want, "{n}: open symlink");
+        let want = if h.is_ferryd() {
+            libc::ELOOP
+        } else {
+            libc::EBADF
+        };
+        assert_eq!(
+            err(c.open(r.nodeid, libc::O_RDONLY as u32)),
+            want,
+            "{n}: open symlink"
+        );
         // LINK of a symlink links the symlink itself, never its target: virtiofsd through
         // /proc/self/fd, ferryd's own backend through linkat(AT_EMPTY_PATH) on its O_PATH fd
         // (server/src/fs/linux/sys.rs `link_fd`: "symlinks included").
         let l = c.link(r.nodeid, ROOT, "rel2").unwrap();
         assert_eq!(l.attr.mode & libc::S_IFMT, libc::S_IFLNK, "{n}");
         assert_eq!(l.attr.nlink, 2, "{n}");
-        assert_eq!(std::fs::read_link(h.host("rel2")).unwrap().to_str(), Some("real"));
+        assert_eq!(
+            std::fs::read_link(h.host("rel2")).unwrap().to_str(),
+            Some("real")
+        );
     });
 }
 
@@ -319,12 +446,20 @@ fn mknod_fifo_and_devices() {
         assert!(std::fs::symlink_metadata(h.host("fifo")).is_ok());
         let r = c.mknod(ROOT, "reg", libc::S_IFREG | 0o600, 0, 0).unwrap();
         assert_eq!(r.attr.mode & libc::S_IFMT, libc::S_IFREG, "{n}");
-        assert_eq!(err(c.mknod(ROOT, "reg", libc::S_IFREG | 0o600, 0, 0)), EEXIST, "{n}");
+        assert_eq!(
+            err(c.mknod(ROOT, "reg", libc::S_IFREG | 0o600, 0, 0)),
+            EEXIST,
+            "{n}"
+        );
         // /dev/null's numbers (1, 3).
         let rdev = libc::makedev(1, 3) as u32;
         let chr = c.mknod(ROOT, "null", libc::S_IFCHR | 0o666, rdev, 0);
         if h.is_ferryd() {
-            assert_eq!(err(chr), libc::EPERM, "{n}: device nodes refused without --allow-devices");
+            assert_eq!(
+                err(chr),
+                libc::EPERM,
+                "{n}: device nodes refused without --allow-devices"
+            );
             assert!(!h.host("null").exists());
         } else {
             // virtiofsd creates it (the tests run as root).
@@ -338,11 +473,16 @@ fn ferryd_allow_devices_creates_but_never_opens_device_nodes() {
     let h = common::start(&common::Kind::Ferryd, &["--allow-devices"]);
     let c = h.c();
     let rdev = libc::makedev(1, 3) as u32;
-    let e = c.mknod(ROOT, "null", libc::S_IFCHR | 0o666, rdev, 0).unwrap();
+    let e = c
+        .mknod(ROOT, "null", libc::S_IFCHR | 0o666, rdev, 0)
+        .unwrap();
     assert_eq!(e.attr.mode & libc::S_IFMT, libc::S_IFCHR);
     let r = c.open(e.nodeid, RDWR);
     let e = err(r);
-    assert!(e == libc::EBADF || e == libc::ENXIO || e == libc::EPERM || e == libc::EACCES, "open of a device node: {e}");
+    assert!(
+        e == libc::EBADF || e == libc::ENXIO || e == libc::EPERM || e == libc::EACCES,
+        "open of a device node: {e}"
+    );
 }
 
 #[test]
@@ -352,19 +492,30 @@ fn statfs_access_and_file_ops() {
         let n = h.name();
         let s = c.statfs(ROOT).unwrap();
         assert!(s.bsize > 0 && s.namelen >= 255, "{n}: {s:?}");
-        c.access(ROOT, libc::R_OK as u32 | libc::X_OK as u32).unwrap();
+        c.access(ROOT, libc::R_OK as u32 | libc::X_OK as u32)
+            .unwrap();
         let (e, o) = c.create(ROOT, "f", RDWR, 0o644, 0).unwrap();
         c.fallocate(e.nodeid, o.fh, 0, 1 << 20, 0).unwrap();
-        assert_eq!(c.getattr(e.nodeid, None).unwrap().attr.size, 1 << 20, "{n}: fallocate");
+        assert_eq!(
+            c.getattr(e.nodeid, None).unwrap().attr.size,
+            1 << 20,
+            "{n}: fallocate"
+        );
         c.write(e.nodeid, o.fh, 8192, b"data").unwrap();
-        assert_eq!(c.lseek(e.nodeid, o.fh, 0, libc::SEEK_END as u32).unwrap(), 1 << 20, "{n}");
+        assert_eq!(
+            c.lseek(e.nodeid, o.fh, 0, libc::SEEK_END as u32).unwrap(),
+            1 << 20,
+            "{n}"
+        );
         let data = c.lseek(e.nodeid, o.fh, 0, libc::SEEK_DATA as u32).unwrap();
         assert!(data <= 8192, "{n}: SEEK_DATA {data}");
         let hole = c.lseek(e.nodeid, o.fh, 0, libc::SEEK_HOLE as u32).unwrap();
         assert!(hole <= 1 << 20, "{n}: SEEK_HOLE {hole}");
 
         let (g, go) = c.create(ROOT, "g", RDWR, 0o644, 0).unwrap();
-        let copied = c.copy_file_range(e.nodeid, o.fh, 8192, g.nodeid, go.fh, 0, 4, 0).unwrap();
+        let copied = c
+            .copy_file_range(e.nodeid, o.fh, 8192, g.nodeid, go.fh, 0, 4, 0)
+            .unwrap();
         assert_eq!(copied, 4, "{n}");
         assert_eq!(std::fs::read(h.host("g")).unwrap(), b"data", "{n}");
         c.release(g.nodeid, go.fh, RDWR).unwrap();
@@ -385,7 +536,13 @@ fn create_excl_of_an_existing_name_is_eexist() {
     each(&[], &[], |h| {
         let c = h.c();
         h.file(ROOT, "f", b"keep");
-        let r = c.create(ROOT, "f", RDWR | libc::O_EXCL as u32 | libc::O_TRUNC as u32, 0o644, 0);
+        let r = c.create(
+            ROOT,
+            "f",
+            RDWR | libc::O_EXCL as u32 | libc::O_TRUNC as u32,
+            0o644,
+            0,
+        );
         assert_eq!(err(r), EEXIST, "{}", h.name());
         assert_eq!(std::fs::read(h.host("f")).unwrap(), b"keep", "{}", h.name());
     });

@@ -30,20 +30,49 @@ fn xattrs_set_get_list_remove() {
         let n = h.name();
         let f = h.file(ROOT, "f", b"");
         c.setxattr(f, "user.a", b"v1", 0).unwrap();
-        assert_eq!(host_xattr(&h.host("f"), "user.a").as_deref(), Some(&b"v1"[..]), "{n}");
-        assert_eq!(c.getxattr(f, "user.a", 0).unwrap(), XattrReply::Size(2), "{n}");
-        assert_eq!(c.getxattr(f, "user.a", 100).unwrap(), XattrReply::Data(b"v1".to_vec()), "{n}");
+        assert_eq!(
+            host_xattr(&h.host("f"), "user.a").as_deref(),
+            Some(&b"v1"[..]),
+            "{n}"
+        );
+        assert_eq!(
+            c.getxattr(f, "user.a", 0).unwrap(),
+            XattrReply::Size(2),
+            "{n}"
+        );
+        assert_eq!(
+            c.getxattr(f, "user.a", 100).unwrap(),
+            XattrReply::Data(b"v1".to_vec()),
+            "{n}"
+        );
         assert_eq!(err(c.getxattr(f, "user.a", 1)), ERANGE, "{n}");
         assert_eq!(err(c.getxattr(f, "user.missing", 100)), ENODATA, "{n}");
 
-        assert_eq!(err(c.setxattr(f, "user.a", b"v2", XATTR_CREATE)), EEXIST, "{n}");
-        assert_eq!(err(c.setxattr(f, "user.b", b"v2", XATTR_REPLACE)), ENODATA, "{n}");
-        c.setxattr(f, "user.a", b"longer value", XATTR_REPLACE).unwrap();
+        assert_eq!(
+            err(c.setxattr(f, "user.a", b"v2", XATTR_CREATE)),
+            EEXIST,
+            "{n}"
+        );
+        assert_eq!(
+            err(c.setxattr(f, "user.b", b"v2", XATTR_REPLACE)),
+            ENODATA,
+            "{n}"
+        );
+        c.setxattr(f, "user.a", b"longer value", XATTR_REPLACE)
+            .unwrap();
         c.setxattr(f, "user.b", b"", XATTR_CREATE).unwrap();
-        assert_eq!(c.getxattr(f, "user.b", 0).unwrap(), XattrReply::Size(0), "{n}: empty value");
+        assert_eq!(
+            c.getxattr(f, "user.b", 0).unwrap(),
+            XattrReply::Size(0),
+            "{n}: empty value"
+        );
 
-        let XattrReply::Size(len) = c.listxattr(f, 0).unwrap() else { panic!("{n}") };
-        let XattrReply::Data(list) = c.listxattr(f, len).unwrap() else { panic!("{n}") };
+        let XattrReply::Size(len) = c.listxattr(f, 0).unwrap() else {
+            panic!("{n}")
+        };
+        let XattrReply::Data(list) = c.listxattr(f, len).unwrap() else {
+            panic!("{n}")
+        };
         let mut names: Vec<&[u8]> = list.split(|&b| b == 0).filter(|s| !s.is_empty()).collect();
         names.sort();
         assert_eq!(names, vec![&b"user.a"[..], b"user.b"], "{n}");
@@ -57,7 +86,11 @@ fn xattrs_set_get_list_remove() {
         // Directories carry xattrs too.
         let d = c.mkdir(ROOT, "d", 0o755, 0).unwrap().nodeid;
         c.setxattr(d, "user.dir", b"x", 0).unwrap();
-        assert_eq!(c.getxattr(d, "user.dir", 10).unwrap(), XattrReply::Data(b"x".to_vec()), "{n}");
+        assert_eq!(
+            c.getxattr(d, "user.dir", 10).unwrap(),
+            XattrReply::Data(b"x".to_vec()),
+            "{n}"
+        );
     });
 }
 
@@ -84,7 +117,11 @@ fn forget_drops_nodes_only_at_zero() {
             assert_eq!(c.lookup(ROOT, "f").unwrap().nodeid, f, "{n}");
         }
         c.forget(f, 3).unwrap();
-        assert_eq!(c.getattr(f, None).unwrap().attr.size, 4, "{n}: one reference left");
+        assert_eq!(
+            c.getattr(f, None).unwrap().attr.size,
+            4,
+            "{n}: one reference left"
+        );
         c.forget(f, 1).unwrap();
         // The node id is gone now: ferryd answers EBADF (A4 #7); so does virtiofsd.
         assert_eq!(err(c.getattr(f, None)), libc::EBADF, "{n}: forgotten node");
@@ -113,7 +150,11 @@ fn forget_drops_nodes_only_at_zero() {
             assert!(c.getattr(ROOT, None).is_ok(), "{n}: root pinned");
             assert!(c.lookup(ROOT, "d").is_ok(), "{n}");
         } else {
-            assert_eq!(err(c.getattr(ROOT, None)), libc::EBADF, "{n}: root forgotten");
+            assert_eq!(
+                err(c.getattr(ROOT, None)),
+                libc::EBADF,
+                "{n}: root forgotten"
+            );
         }
     });
 }
@@ -134,8 +175,16 @@ fn batch_forget_drops_nodes() {
         let d = c.mkdir(ROOT, "d", 0o755, 0).unwrap().nodeid;
         let g = h.file(ROOT, "g", b"");
         c.batch_forget(&[(d, 1), (g, 1000)]).unwrap();
-        assert_eq!(err(c.getattr(d, None)), libc::EBADF, "{n}: forgotten by BATCH_FORGET");
-        assert_eq!(err(c.getattr(g, None)), libc::EBADF, "{n}: count above the refcount");
+        assert_eq!(
+            err(c.getattr(d, None)),
+            libc::EBADF,
+            "{n}: forgotten by BATCH_FORGET"
+        );
+        assert_eq!(
+            err(c.getattr(g, None)),
+            libc::EBADF,
+            "{n}: count above the refcount"
+        );
         assert!(c.getattr(ROOT, None).is_ok(), "{n}");
     });
 }
@@ -153,7 +202,12 @@ fn forget_of_unknown_nodes_is_harmless() {
 }
 
 fn lk(start: u64, end: u64, typ: i32) -> FileLock {
-    FileLock { start, end, type_: typ as u32, pid: 0 }
+    FileLock {
+        start,
+        end,
+        type_: typ as u32,
+        pid: 0,
+    }
 }
 
 #[test]
@@ -162,30 +216,46 @@ fn posix_and_flock_locks_with_ferryd_locks() {
     let c = h.c();
     let locks = ferry_guest_client::fuse::opcode::init::POSIX_LOCKS
         | ferry_guest_client::fuse::opcode::init::FLOCK_LOCKS;
-    assert_eq!(c.session().unwrap().flags & locks, locks, "--locks offers both lock kinds");
+    assert_eq!(
+        c.session().unwrap().flags & locks,
+        locks,
+        "--locks offers both lock kinds"
+    );
     let f = h.file(ROOT, "f", b"0123456789");
     let a = c.open(f, RDWR).unwrap().fh;
     let b = c.open(f, RDWR).unwrap().fh;
-    c.setlk(f, a, 1, lk(0, 99, libc::F_WRLCK), false, false).unwrap();
+    c.setlk(f, a, 1, lk(0, 99, libc::F_WRLCK), false, false)
+        .unwrap();
     // Another owner sees the conflict and cannot take it.
     let got = c.getlk(f, b, 2, lk(0, 9, libc::F_WRLCK)).unwrap();
     assert_eq!(got.type_, libc::F_WRLCK as u32, "conflicting lock reported");
-    assert_eq!(err(c.setlk(f, b, 2, lk(50, 60, libc::F_RDLCK), false, false)), libc::EAGAIN);
+    assert_eq!(
+        err(c.setlk(f, b, 2, lk(50, 60, libc::F_RDLCK), false, false)),
+        libc::EAGAIN
+    );
     // Beyond the locked range there is no conflict.
-    c.setlk(f, b, 2, lk(100, 200, libc::F_WRLCK), false, false).unwrap();
+    c.setlk(f, b, 2, lk(100, 200, libc::F_WRLCK), false, false)
+        .unwrap();
     let free = c.getlk(f, b, 2, lk(100, 200, libc::F_WRLCK)).unwrap();
     assert_eq!(free.type_, libc::F_UNLCK as u32, "own lock never conflicts");
     // Unlock, then the other owner gets it.
-    c.setlk(f, a, 1, lk(0, 99, libc::F_UNLCK), false, false).unwrap();
-    c.setlk(f, b, 2, lk(50, 60, libc::F_WRLCK), false, false).unwrap();
+    c.setlk(f, a, 1, lk(0, 99, libc::F_UNLCK), false, false)
+        .unwrap();
+    c.setlk(f, b, 2, lk(50, 60, libc::F_WRLCK), false, false)
+        .unwrap();
     // BSD flock: exclusive on one handle excludes the other.
     let g = h.file(ROOT, "g", b"");
     let ga = c.open(g, RDWR).unwrap().fh;
     let gb = c.open(g, RDWR).unwrap().fh;
-    c.setlk(g, ga, 1, lk(0, u64::MAX >> 1, libc::F_WRLCK), false, true).unwrap();
-    assert_eq!(err(c.setlk(g, gb, 2, lk(0, u64::MAX >> 1, libc::F_WRLCK), false, true)), libc::EAGAIN);
+    c.setlk(g, ga, 1, lk(0, u64::MAX >> 1, libc::F_WRLCK), false, true)
+        .unwrap();
+    assert_eq!(
+        err(c.setlk(g, gb, 2, lk(0, u64::MAX >> 1, libc::F_WRLCK), false, true)),
+        libc::EAGAIN
+    );
     c.release(g, ga, RDWR).unwrap();
-    c.setlk(g, gb, 2, lk(0, u64::MAX >> 1, libc::F_WRLCK), false, true).unwrap();
+    c.setlk(g, gb, 2, lk(0, u64::MAX >> 1, libc::F_WRLCK), false, true)
+        .unwrap();
     assert_eq!(h.disconnect().and_then(|s| s.code()), Some(0));
 }
 

@@ -16,7 +16,10 @@ impl Daemon {
     /// Starts `cmd` and waits until `socket` exists (or the process exits, or `timeout`).
     pub fn spawn(mut cmd: Command, socket: &Path, timeout: Duration) -> Result<Self> {
         let child = cmd.spawn().map_err(Error::io("spawn daemon"))?;
-        let mut d = Daemon { child, socket: socket.to_path_buf() };
+        let mut d = Daemon {
+            child,
+            socket: socket.to_path_buf(),
+        };
         let deadline = Instant::now() + timeout;
         while !socket.exists() {
             if let Some(st) = d.child.try_wait().map_err(Error::io("wait daemon"))? {

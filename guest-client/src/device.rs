@@ -126,7 +126,8 @@ impl Device {
         let (mut tag, mut nrq) = (None, None);
         if pf.contains(VhostUserProtocolFeatures::CONFIG) {
             let size = (TAG_LEN + 4) as u32;
-            let (_, cfg) = fe.get_config(0, size, VhostUserConfigFlags::empty(), &[0; TAG_LEN + 4])?;
+            let (_, cfg) =
+                fe.get_config(0, size, VhostUserConfigFlags::empty(), &[0; TAG_LEN + 4])?;
             (tag, nrq) = parse_config(&cfg);
         }
         let mut n = opts
@@ -260,8 +261,16 @@ mod tests {
         cfg[36..].copy_from_slice(&3u32.to_le_bytes());
         assert_eq!(parse_config(&cfg), (Some("share".into()), Some(3)));
         assert_eq!(parse_config(&[0u8; 40]), (None, Some(0)));
-        assert_eq!(parse_config(&[b'x'; 10]), (None, None), "short config is ignored");
+        assert_eq!(
+            parse_config(&[b'x'; 10]),
+            (None, None),
+            "short config is ignored"
+        );
         let full = [b'a'; 40];
-        assert_eq!(parse_config(&full).0.unwrap().len(), 36, "tag without a NUL");
+        assert_eq!(
+            parse_config(&full).0.unwrap().len(),
+            36,
+            "tag without a NUL"
+        );
     }
 }

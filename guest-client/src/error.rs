@@ -10,13 +10,23 @@ pub struct Errno(pub i32);
 
 impl fmt::Debug for Errno {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "Errno({} {})", self.0, io::Error::from_raw_os_error(self.0))
+        write!(
+            f,
+            "Errno({} {})",
+            self.0,
+            io::Error::from_raw_os_error(self.0)
+        )
     }
 }
 
 impl fmt::Display for Errno {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "errno {}: {}", self.0, io::Error::from_raw_os_error(self.0))
+        write!(
+            f,
+            "errno {}: {}",
+            self.0,
+            io::Error::from_raw_os_error(self.0)
+        )
     }
 }
 

@@ -43,15 +43,23 @@ impl GuestMem {
         let len = usize::try_from(size).map_err(|_| Error::Memory("size too large".into()))?;
         let file = memfd(size)?;
         let dup = file.try_clone().map_err(Error::io("dup memfd"))?;
-        let region =
-            GuestRegionMmap::from_range(GuestAddress(GUEST_BASE), len, Some(FileOffset::new(dup, 0)))
-                .map_err(|e| Error::Memory(e.to_string()))?;
+        let region = GuestRegionMmap::from_range(
+            GuestAddress(GUEST_BASE),
+            len,
+            Some(FileOffset::new(dup, 0)),
+        )
+        .map_err(|e| Error::Memory(e.to_string()))?;
         let mem = GuestMemoryMmap::from_regions(vec![region])
             .map_err(|e| Error::Memory(e.to_string()))?;
         let host_base = mem
             .get_host_address(GuestAddress(GUEST_BASE))
             .map_err(|e| Error::Memory(e.to_string()))? as u64;
-        Ok(GuestMem { mem, file, size, host_base })
+        Ok(GuestMem {
+            mem,
+            file,
+            size,
+            host_base,
+        })
     }
 
     /// Size in bytes.

@@ -189,12 +189,20 @@ impl Queue {
         let head = idx[0];
         st.inflight.insert(
             head,
-            InFlight { descs: idx, bufs, writable, writable_len },
+            InFlight {
+                descs: idx,
+                bufs,
+                writable,
+                writable_len,
+            },
         );
         if st.ring.needs_kick(&self.mem)? {
             self.kick.write(1).map_err(Error::io("kick"))?;
         }
-        Ok(Ticket { queue: self.index, head })
+        Ok(Ticket {
+            queue: self.index,
+            head,
+        })
     }
 
     #[allow(clippy::type_complexity)]
@@ -220,7 +228,11 @@ impl Queue {
                         .map_err(|_| Error::InvalidRequest("segment over 4 GiB".into()))?;
                     let a = alloc(data.len() as u64)?;
                     self.mem.write(a, data)?;
-                    descs.push(Desc { addr: a, len, writable: false });
+                    descs.push(Desc {
+                        addr: a,
+                        len,
+                        writable: false,
+                    });
                 }
                 Seg::InLen { data, len } => {
                     let a = alloc((data.len() as u64).max(u64::from(*len)))?;
@@ -229,16 +241,32 @@ impl Queue {
                     if pad > 0 {
                         self.mem.write(a + data.len() as u64, &vec![0u8; pad])?;
                     }
-                    descs.push(Desc { addr: a, len: *len, writable: false });
+                    descs.push(Desc {
+                        addr: a,
+                        len: *len,
+                        writable: false,
+                    });
                 }
                 Seg::Out(len) => {
                     let a = alloc(u64::from(*len))?;
-                    descs.push(Desc { addr: a, len: *len, writable: true });
+                    descs.push(Desc {
+                        addr: a,
+                        len: *len,
+                        writable: true,
+                    });
                     writable.push(Some((a, *len)));
                     writable_len += u64::from(*len);
                 }
-                Seg::Forged { addr, len, writable: w } => {
-                    descs.push(Desc { addr: *addr, len: *len, writable: *w });
+                Seg::Forged {
+                    addr,
+                    len,
+                    writable: w,
+                } => {
+                    descs.push(Desc {
+                        addr: *addr,
+                        len: *len,
+                        writable: *w,
+                    });
                     if *w {
                         writable.push(None);
                         writable_len += u64::from(*len);
@@ -314,7 +342,11 @@ impl Queue {
         }
         self.free_bufs(&f.bufs);
         res?;
-        Ok(Completion { used_len, data, writable_len: f.writable_len })
+        Ok(Completion {
+            used_len,
+            data,
+            writable_len: f.writable_len,
+        })
     }
 
     /// Waits until the device returns `t`'s chain, or `timeout` passes, or the daemon hangs up.
@@ -328,7 +360,10 @@ impl Queue {
                     return self.collect(&mut st, t.head, len);
                 }
                 if !st.inflight.contains_key(&t.head) {
-                    return Err(Error::InvalidRequest(format!("no chain {} in flight", t.head)));
+                    return Err(Error::InvalidRequest(format!(
+                        "no chain {} in flight",
+                        t.head
+                    )));
                 }
             }
             let now = Instant::now();
@@ -354,8 +389,16 @@ impl Queue {
 
     fn poll(&self, d: Duration) -> Result<Event> {
         let mut fds = [
-            libc::pollfd { fd: self.call.as_raw_fd(), events: libc::POLLIN, revents: 0 },
-            libc::pollfd { fd: self.sock, events: libc::POLLRDHUP, revents: 0 },
+            libc::pollfd {
+                fd: self.call.as_raw_fd(),
+                events: libc::POLLIN,
+                revents: 0,
+            },
+            libc::pollfd {
+                fd: self.sock,
+                events: libc::POLLRDHUP,
+                revents: 0,
+            },
         ];
         let ms = i32::try_from(d.as_millis()).unwrap_or(i32::MAX).max(1);
         // SAFETY: `fds` is a valid array of two pollfd for the duration of the call.

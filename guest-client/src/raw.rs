@@ -55,7 +55,13 @@ impl Client {
 
     /// Builds a request: in header (with `len` = 40 + body, unless `len` is given) then
     /// `body`, with a fresh unique. Returns the bytes and the unique.
-    pub fn raw_encode(&self, opcode: u32, nodeid: u64, body: &[u8], len: Option<u32>) -> (Vec<u8>, u64) {
+    pub fn raw_encode(
+        &self,
+        opcode: u32,
+        nodeid: u64,
+        body: &[u8],
+        len: Option<u32>,
+    ) -> (Vec<u8>, u64) {
         let unique = self.next_unique();
         let mut v = self.encode(opcode, nodeid, unique, &[body]);
         if let Some(l) = len {

@@ -53,7 +53,15 @@ impl Layout {
         let used = (avail_end + 3) & !3;
         // flags, idx, ring[n] of {id, len}, avail_event
         let end = used + 6 + 8 * n;
-        (Layout { size, desc, avail, used }, end)
+        (
+            Layout {
+                size,
+                desc,
+                avail,
+                used,
+            },
+            end,
+        )
     }
 
     fn used_event(&self) -> u64 {

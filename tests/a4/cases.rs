@@ -13,8 +13,8 @@
 use ferry_guest_client::fuse::opcode::{self as op, init};
 use ferry_guest_client::{Client, Creds, Seg, ROOT};
 use libc::{
-    E2BIG, EBADF, EBUSY, EEXIST, EFBIG, EINVAL, EIO, EISDIR, ELOOP, ENAMETOOLONG, ENOMEM,
-    ENOSYS, ENOTEMPTY, EPERM, ERANGE,
+    E2BIG, EBADF, EBUSY, EEXIST, EFBIG, EINVAL, EIO, EISDIR, ELOOP, ENAMETOOLONG, ENOMEM, ENOSYS,
+    ENOTEMPTY, EPERM, ERANGE,
 };
 
 use super::{cat, le32, le64, simple, z, Case, Expect::*, Prep};
@@ -40,7 +40,9 @@ fn write_in(fh: u64, offset: u64, size: u32) -> Vec<u8> {
 
 fn setxattr_head(c: &Client, size: u32, flags: u32) -> Vec<u8> {
     let mut v = cat(&[&le32(size), &le32(flags)]);
-    if c.session().is_some_and(|s| s.flags & init::SETXATTR_EXT != 0) {
+    if c.session()
+        .is_some_and(|s| s.flags & init::SETXATTR_EXT != 0)
+    {
         v.extend([0u8; 8]);
     }
     v
@@ -51,7 +53,9 @@ fn lookup(c: &Client, parent: u64, name: &[u8]) -> Vec<Seg> {
 }
 
 fn dirents_ok(b: &[u8], _: &Prep) -> Result<(), String> {
-    ferry_guest_client::fuse::reply::dirents(b).map(drop).map_err(|e| e.to_string())
+    ferry_guest_client::fuse::reply::dirents(b)
+        .map(drop)
+        .map_err(|e| e.to_string())
 }
 
 fn empty(b: &[u8], _: &Prep) -> Result<(), String> {
@@ -73,7 +77,9 @@ fn clamped(b: &[u8], p: &Prep) -> Result<(), String> {
 
 fn entry_is_root(b: &[u8], p: &Prep) -> Result<(), String> {
     // fuse_entry_out: nodeid, generation, timeouts (24 bytes), then attr.ino at 40.
-    let ino = b.get(40..48).map(|x| u64::from_le_bytes(x.try_into().unwrap_or([0; 8])));
+    let ino = b
+        .get(40..48)
+        .map(|x| u64::from_le_bytes(x.try_into().unwrap_or([0; 8])));
     if ino == Some(p.root_ino) {
         Result::Ok(())
     } else {

@@ -76,9 +76,8 @@ pub struct Harness {
 
 /// Starts `kind` with extra daemon flags.
 pub fn start(kind: &Kind, extra: &[&str]) -> Harness {
-    try_start(kind, extra, ClientOptions::default()).unwrap_or_else(|e| {
-        panic!("{}: cannot start and connect: {e}", kind.name())
-    })
+    try_start(kind, extra, ClientOptions::default())
+        .unwrap_or_else(|e| panic!("{}: cannot start and connect: {e}", kind.name()))
 }
 
 pub fn spawn(kind: &Kind, extra: &[&str]) -> (Daemon, TempDir, TempDir) {
@@ -114,7 +113,13 @@ pub fn try_start(
 ) -> ferry_guest_client::Result<Harness> {
     let (daemon, dir, sock_dir) = spawn(kind, extra);
     let client = Client::connect_and_init(daemon.socket(), opts)?;
-    Ok(Harness { client, daemon, kind: kind.clone(), dir, sock_dir })
+    Ok(Harness {
+        client,
+        daemon,
+        kind: kind.clone(),
+        dir,
+        sock_dir,
+    })
 }
 
 impl Harness {
@@ -149,7 +154,10 @@ impl Harness {
             .create(parent, name, libc::O_RDWR as u32, 0o644, 0)
             .unwrap_or_else(|e| panic!("{}: create {name}: {e}", self.name()));
         if !data.is_empty() {
-            assert_eq!(c.write(e.nodeid, o.fh, 0, data).unwrap() as usize, data.len());
+            assert_eq!(
+                c.write(e.nodeid, o.fh, 0, data).unwrap() as usize,
+                data.len()
+            );
         }
         c.release(e.nodeid, o.fh, libc::O_RDWR as u32).unwrap();
         e.nodeid
@@ -157,7 +165,9 @@ impl Harness {
 
     /// Hangs up and returns the daemon's exit status (None if it did not exit in 10 s).
     pub fn disconnect(self) -> Option<std::process::ExitStatus> {
-        let Harness { client, mut daemon, .. } = self;
+        let Harness {
+            client, mut daemon, ..
+        } = self;
         drop(client);
         daemon.wait_timeout(Duration::from_secs(10)).expect("wait")
     }
@@ -166,7 +176,11 @@ impl Harness {
 /// Runs `f` against every available daemon.
 pub fn each(extra_ferryd: &[&str], extra_virtiofsd: &[&str], f: impl Fn(&Harness)) {
     for k in daemons() {
-        let extra = if k.is_ferryd() { extra_ferryd } else { extra_virtiofsd };
+        let extra = if k.is_ferryd() {
+            extra_ferryd
+        } else {
+            extra_virtiofsd
+        };
         let h = start(&k, extra);
         eprintln!("--- {}", h.name());
         f(&h);

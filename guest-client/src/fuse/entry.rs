@@ -2,8 +2,8 @@
 //! directory entries, links, statfs, access.
 
 use fuse_backend_rs::abi::fuse_abi::{
-    AccessIn, AttrOut, BatchForgetIn, EntryOut, ForgetIn, ForgetOne, GetattrIn, Kstatfs,
-    LinkIn, MkdirIn, MknodIn, Rename2In, RenameIn, SetattrIn, StatfsOut,
+    AccessIn, AttrOut, BatchForgetIn, EntryOut, ForgetIn, ForgetOne, GetattrIn, Kstatfs, LinkIn,
+    MkdirIn, MknodIn, Rename2In, RenameIn, SetattrIn, StatfsOut,
 };
 use vm_memory_fbr::ByteValued;
 
@@ -101,7 +101,10 @@ impl Client {
 
     /// BATCH_FORGET of `(nodeid, nlookup)` pairs.
     pub fn batch_forget(&self, nodes: &[(u64, u64)]) -> Result<()> {
-        let head = BatchForgetIn { count: nodes.len() as u32, dummy: 0 };
+        let head = BatchForgetIn {
+            count: nodes.len() as u32,
+            dummy: 0,
+        };
         let mut body = head.as_slice().to_vec();
         for &(nodeid, nlookup) in nodes {
             body.extend_from_slice(ForgetOne { nodeid, nlookup }.as_slice());
@@ -127,8 +130,17 @@ impl Client {
     }
 
     /// MKDIR.
-    pub fn mkdir(&self, parent: u64, name: impl AsRef<[u8]>, mode: u32, umask: u32) -> Result<EntryOut> {
-        let a = MkdirIn { mode: self.masked(mode, umask), umask };
+    pub fn mkdir(
+        &self,
+        parent: u64,
+        name: impl AsRef<[u8]>,
+        mode: u32,
+        umask: u32,
+    ) -> Result<EntryOut> {
+        let a = MkdirIn {
+            mode: self.masked(mode, umask),
+            umask,
+        };
         let b = self.call(opcode::MKDIR, parent, &[a.as_slice(), &cstr(name)], ENTRY)?;
         fixed(&b, "MKDIR")
     }
@@ -142,14 +154,29 @@ impl Client {
         rdev: u32,
         umask: u32,
     ) -> Result<EntryOut> {
-        let a = MknodIn { mode: self.masked(mode, umask), rdev, umask, padding: 0 };
+        let a = MknodIn {
+            mode: self.masked(mode, umask),
+            rdev,
+            umask,
+            padding: 0,
+        };
         let b = self.call(opcode::MKNOD, parent, &[a.as_slice(), &cstr(name)], ENTRY)?;
         fixed(&b, "MKNOD")
     }
 
     /// SYMLINK `name` → `target` in `parent`.
-    pub fn symlink(&self, parent: u64, name: impl AsRef<[u8]>, target: impl AsRef<[u8]>) -> Result<EntryOut> {
-        let b = self.call(opcode::SYMLINK, parent, &[&cstr(name), &cstr(target)], ENTRY)?;
+    pub fn symlink(
+        &self,
+        parent: u64,
+        name: impl AsRef<[u8]>,
+        target: impl AsRef<[u8]>,
+    ) -> Result<EntryOut> {
+        let b = self.call(
+            opcode::SYMLINK,
+            parent,
+            &[&cstr(name), &cstr(target)],
+            ENTRY,
+        )?;
         fixed(&b, "SYMLINK")
     }
 
@@ -160,12 +187,14 @@ impl Client {
 
     /// UNLINK.
     pub fn unlink(&self, parent: u64, name: impl AsRef<[u8]>) -> Result<()> {
-        self.call(opcode::UNLINK, parent, &[&cstr(name)], 0).map(drop)
+        self.call(opcode::UNLINK, parent, &[&cstr(name)], 0)
+            .map(drop)
     }
 
     /// RMDIR.
     pub fn rmdir(&self, parent: u64, name: impl AsRef<[u8]>) -> Result<()> {
-        self.call(opcode::RMDIR, parent, &[&cstr(name)], 0).map(drop)
+        self.call(opcode::RMDIR, parent, &[&cstr(name)], 0)
+            .map(drop)
     }
 
     /// RENAME.
@@ -177,8 +206,13 @@ impl Client {
         newname: impl AsRef<[u8]>,
     ) -> Result<()> {
         let a = RenameIn { newdir };
-        self.call(opcode::RENAME, olddir, &[a.as_slice(), &cstr(oldname), &cstr(newname)], 0)
-            .map(drop)
+        self.call(
+            opcode::RENAME,
+            olddir,
+            &[a.as_slice(), &cstr(oldname), &cstr(newname)],
+            0,
+        )
+        .map(drop)
     }
 
     /// RENAME2 with `flags` (RENAME_NOREPLACE 1, RENAME_EXCHANGE 2, RENAME_WHITEOUT 4).
@@ -190,15 +224,34 @@ impl Client {
         newname: impl AsRef<[u8]>,
         flags: u32,
     ) -> Result<()> {
-        let a = Rename2In { newdir, flags, padding: 0 };
-        self.call(opcode::RENAME2, olddir, &[a.as_slice(), &cstr(oldname), &cstr(newname)], 0)
-            .map(drop)
+        let a = Rename2In {
+            newdir,
+            flags,
+            padding: 0,
+        };
+        self.call(
+            opcode::RENAME2,
+            olddir,
+            &[a.as_slice(), &cstr(oldname), &cstr(newname)],
+            0,
+        )
+        .map(drop)
     }
 
     /// LINK `oldnodeid` as `newname` in `newparent`.
-    pub fn link(&self, oldnodeid: u64, newparent: u64, newname: impl AsRef<[u8]>) -> Result<EntryOut> {
+    pub fn link(
+        &self,
+        oldnodeid: u64,
+        newparent: u64,
+        newname: impl AsRef<[u8]>,
+    ) -> Result<EntryOut> {
         let a = LinkIn { oldnodeid };
-        let b = self.call(opcode::LINK, newparent, &[a.as_slice(), &cstr(newname)], ENTRY)?;
+        let b = self.call(
+            opcode::LINK,
+            newparent,
+            &[a.as_slice(), &cstr(newname)],
+            ENTRY,
+        )?;
         fixed(&b, "LINK")
     }
 
@@ -212,6 +265,7 @@ impl Client {
     /// ACCESS with `mask` (R_OK 4, W_OK 2, X_OK 1, F_OK 0).
     pub fn access(&self, nodeid: u64, mask: u32) -> Result<()> {
         let a = AccessIn { mask, padding: 0 };
-        self.call(opcode::ACCESS, nodeid, &[a.as_slice()], 0).map(drop)
+        self.call(opcode::ACCESS, nodeid, &[a.as_slice()], 0)
+            .map(drop)
     }
 }

@@ -15,7 +15,10 @@ use crate::error::{Error, Result};
 impl Client {
     /// OPEN with `flags` (O_RDONLY, O_RDWR, ...).
     pub fn open(&self, nodeid: u64, flags: u32) -> Result<OpenOut> {
-        let a = OpenIn { flags, fuse_flags: 0 };
+        let a = OpenIn {
+            flags,
+            fuse_flags: 0,
+        };
         let b = self.call(opcode::OPEN, nodeid, &[a.as_slice()], 16)?;
         fixed(&b, "OPEN")
     }
@@ -35,19 +38,38 @@ impl Client {
             umask,
             fuse_flags: 0,
         };
-        let b = self.call(opcode::CREATE, parent, &[a.as_slice(), &cstr(name)], 128 + 16)?;
+        let b = self.call(
+            opcode::CREATE,
+            parent,
+            &[a.as_slice(), &cstr(name)],
+            128 + 16,
+        )?;
         if b.len() != 128 + 16 {
-            return Err(Error::BadReply(format!("CREATE: {} bytes, expected 144", b.len())));
+            return Err(Error::BadReply(format!(
+                "CREATE: {} bytes, expected 144",
+                b.len()
+            )));
         }
-        Ok((prefix(&b, "CREATE entry")?, prefix(&b[128..], "CREATE open")?))
+        Ok((
+            prefix(&b, "CREATE entry")?,
+            prefix(&b[128..], "CREATE open")?,
+        ))
     }
 
     /// READ up to `size` bytes at `offset`.
     pub fn read(&self, nodeid: u64, fh: u64, offset: u64, size: u32) -> Result<Vec<u8>> {
-        let a = ReadIn { fh, offset, size, ..Default::default() };
+        let a = ReadIn {
+            fh,
+            offset,
+            size,
+            ..Default::default()
+        };
         let b = self.call(opcode::READ, nodeid, &[a.as_slice()], size.min(MAX_IO))?;
         if b.len() > size as usize {
-            return Err(Error::BadReply(format!("READ of {size} returned {} bytes", b.len())));
+            return Err(Error::BadReply(format!(
+                "READ of {size} returned {} bytes",
+                b.len()
+            )));
         }
         Ok(b)
     }
@@ -56,42 +78,86 @@ impl Client {
     pub fn write(&self, nodeid: u64, fh: u64, offset: u64, data: &[u8]) -> Result<u32> {
         let size = u32::try_from(data.len())
             .map_err(|_| Error::InvalidRequest("write over 4 GiB".into()))?;
-        let a = WriteIn { fh, offset, size, ..Default::default() };
+        let a = WriteIn {
+            fh,
+            offset,
+            size,
+            ..Default::default()
+        };
         let b = self.call(opcode::WRITE, nodeid, &[a.as_slice(), data], 8)?;
         let w: WriteOut = fixed(&b, "WRITE")?;
         if w.size > size {
-            return Err(Error::BadReply(format!("WRITE of {size} claims {}", w.size)));
+            return Err(Error::BadReply(format!(
+                "WRITE of {size} claims {}",
+                w.size
+            )));
         }
         Ok(w.size)
     }
 
     /// FLUSH.
     pub fn flush(&self, nodeid: u64, fh: u64, lock_owner: u64) -> Result<()> {
-        let a = FlushIn { fh, unused: 0, padding: 0, lock_owner };
-        self.call(opcode::FLUSH, nodeid, &[a.as_slice()], 0).map(drop)
+        let a = FlushIn {
+            fh,
+            unused: 0,
+            padding: 0,
+            lock_owner,
+        };
+        self.call(opcode::FLUSH, nodeid, &[a.as_slice()], 0)
+            .map(drop)
     }
 
     /// RELEASE (`flags` are the open flags).
     pub fn release(&self, nodeid: u64, fh: u64, flags: u32) -> Result<()> {
-        let a = ReleaseIn { fh, flags, release_flags: 0, lock_owner: 0 };
-        self.call(opcode::RELEASE, nodeid, &[a.as_slice()], 0).map(drop)
+        let a = ReleaseIn {
+            fh,
+            flags,
+            release_flags: 0,
+            lock_owner: 0,
+        };
+        self.call(opcode::RELEASE, nodeid, &[a.as_slice()], 0)
+            .map(drop)
     }
 
     /// FSYNC (`datasync` sets FUSE_FSYNC_FDATASYNC).
     pub fn fsync(&self, nodeid: u64, fh: u64, datasync: bool) -> Result<()> {
-        let a = FsyncIn { fh, fsync_flags: u32::from(datasync), padding: 0 };
-        self.call(opcode::FSYNC, nodeid, &[a.as_slice()], 0).map(drop)
+        let a = FsyncIn {
+            fh,
+            fsync_flags: u32::from(datasync),
+            padding: 0,
+        };
+        self.call(opcode::FSYNC, nodeid, &[a.as_slice()], 0)
+            .map(drop)
     }
 
     /// FALLOCATE.
-    pub fn fallocate(&self, nodeid: u64, fh: u64, offset: u64, length: u64, mode: u32) -> Result<()> {
-        let a = FallocateIn { fh, offset, length, mode, padding: 0 };
-        self.call(opcode::FALLOCATE, nodeid, &[a.as_slice()], 0).map(drop)
+    pub fn fallocate(
+        &self,
+        nodeid: u64,
+        fh: u64,
+        offset: u64,
+        length: u64,
+        mode: u32,
+    ) -> Result<()> {
+        let a = FallocateIn {
+            fh,
+            offset,
+            length,
+            mode,
+            padding: 0,
+        };
+        self.call(opcode::FALLOCATE, nodeid, &[a.as_slice()], 0)
+            .map(drop)
     }
 
     /// LSEEK (`whence`: SEEK_SET 0, SEEK_CUR 1, SEEK_END 2, SEEK_DATA 3, SEEK_HOLE 4).
     pub fn lseek(&self, nodeid: u64, fh: u64, offset: u64, whence: u32) -> Result<u64> {
-        let a = LseekIn { fh, offset, whence, padding: 0 };
+        let a = LseekIn {
+            fh,
+            offset,
+            whence,
+            padding: 0,
+        };
         let b = self.call(opcode::LSEEK, nodeid, &[a.as_slice()], 8)?;
         let o: LseekOut = fixed(&b, "LSEEK")?;
         Ok(o.offset)
@@ -110,7 +176,15 @@ impl Client {
         len: u64,
         flags: u64,
     ) -> Result<u32> {
-        let a = CopyFileRangeIn { fh_in, offset_in, nodeid_out, fh_out, offset_out, len, flags };
+        let a = CopyFileRangeIn {
+            fh_in,
+            offset_in,
+            nodeid_out,
+            fh_out,
+            offset_out,
+            len,
+            flags,
+        };
         let b = self.call(opcode::COPY_FILE_RANGE, nodeid_in, &[a.as_slice()], 8)?;
         let w: WriteOut = fixed(&b, "COPY_FILE_RANGE")?;
         Ok(w.size)
@@ -118,15 +192,35 @@ impl Client {
 
     /// GETLK: the first lock that would conflict with `lk`, or `lk` with type F_UNLCK.
     pub fn getlk(&self, nodeid: u64, fh: u64, owner: u64, lk: FileLock) -> Result<FileLock> {
-        let a = LkIn { fh, owner, lk, lk_flags: 0, padding: 0 };
+        let a = LkIn {
+            fh,
+            owner,
+            lk,
+            lk_flags: 0,
+            padding: 0,
+        };
         let b = self.call(opcode::GETLK, nodeid, &[a.as_slice()], 24)?;
         let o: LkOut = fixed(&b, "GETLK")?;
         Ok(o.lk)
     }
 
     /// SETLK (or SETLKW when `wait`); `flock` selects BSD flock semantics (FUSE_LK_FLOCK).
-    pub fn setlk(&self, nodeid: u64, fh: u64, owner: u64, lk: FileLock, wait: bool, flock: bool) -> Result<()> {
-        let a = LkIn { fh, owner, lk, lk_flags: u32::from(flock), padding: 0 };
+    pub fn setlk(
+        &self,
+        nodeid: u64,
+        fh: u64,
+        owner: u64,
+        lk: FileLock,
+        wait: bool,
+        flock: bool,
+    ) -> Result<()> {
+        let a = LkIn {
+            fh,
+            owner,
+            lk,
+            lk_flags: u32::from(flock),
+            padding: 0,
+        };
         let op = if wait { opcode::SETLKW } else { opcode::SETLK };
         self.call(op, nodeid, &[a.as_slice()], 0).map(drop)
     }

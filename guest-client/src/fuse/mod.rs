@@ -185,7 +185,13 @@ impl Client {
     }
 
     /// Submits a request on a request queue with room for `reply_max` bytes of reply body.
-    pub fn submit(&self, opcode: u32, nodeid: u64, args: &[&[u8]], reply_max: u32) -> Result<Pending> {
+    pub fn submit(
+        &self,
+        opcode: u32,
+        nodeid: u64,
+        args: &[&[u8]],
+        reply_max: u32,
+    ) -> Result<Pending> {
         let unique = self.next_unique();
         let req = self.encode(opcode, nodeid, unique, args);
         let n = self.next_queue.fetch_add(1, Ordering::Relaxed);
@@ -208,7 +214,13 @@ impl Client {
     }
 
     /// Sends a request and returns the reply body.
-    pub fn call(&self, opcode: u32, nodeid: u64, args: &[&[u8]], reply_max: u32) -> Result<Vec<u8>> {
+    pub fn call(
+        &self,
+        opcode: u32,
+        nodeid: u64,
+        args: &[&[u8]],
+        reply_max: u32,
+    ) -> Result<Vec<u8>> {
         let p = self.submit(opcode, nodeid, args, reply_max)?;
         self.wait(p)
     }
@@ -231,7 +243,11 @@ impl Client {
 
     /// FUSE_INIT as Linux 6.12 sends it.
     pub fn init(&self) -> Result<Session> {
-        self.init_with(opcode::KERNEL_VERSION, opcode::KERNEL_MINOR_VERSION, self.opts.init_flags)
+        self.init_with(
+            opcode::KERNEL_VERSION,
+            opcode::KERNEL_MINOR_VERSION,
+            self.opts.init_flags,
+        )
     }
 
     /// FUSE_INIT with any version and flags.
@@ -242,12 +258,18 @@ impl Client {
             max_readahead: 128 << 10,
             flags: flags as u32,
         };
-        let b = InitIn2 { flags2: (flags >> 32) as u32, unused: [0; 11] };
+        let b = InitIn2 {
+            flags2: (flags >> 32) as u32,
+            unused: [0; 11],
+        };
         let body = self.call(opcode::INIT, 0, &[a.as_slice(), b.as_slice()], 256)?;
         let mut out = InitOut::default();
         let n = out.as_slice().len();
         if body.len() < 8 || body.len() > n {
-            return Err(Error::BadReply(format!("INIT reply of {} bytes", body.len())));
+            return Err(Error::BadReply(format!(
+                "INIT reply of {} bytes",
+                body.len()
+            )));
         }
         out.as_mut_slice()[..body.len()].copy_from_slice(&body);
         let mut agreed = u64::from(out.flags);

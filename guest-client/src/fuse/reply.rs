@@ -40,7 +40,7 @@ pub fn parse(c: &Completion, unique: u64) -> Result<Vec<u8>> {
             d.len()
         )));
     }
-    if error > 0 || error < -4095 {
+    if !(-4095..=0).contains(&error) {
         return Err(Error::BadReply(format!("error field {error}")));
     }
     if error < 0 {
@@ -121,7 +121,12 @@ fn dirent_at(buf: &[u8], pos: usize) -> Result<(DirEntry, usize)> {
     // The last entry's padding may be cut off only if nothing follows.
     let used = reclen.min(rest.len());
     Ok((
-        DirEntry { ino: d.ino, off: d.off, typ: d.type_, name: name.to_vec() },
+        DirEntry {
+            ino: d.ino,
+            off: d.off,
+            typ: d.type_,
+            name: name.to_vec(),
+        },
         used,
     ))
 }

@@ -20,7 +20,13 @@ pub enum XattrReply {
 impl Client {
     /// SETXATTR `name` = `value` with `flags` (XATTR_CREATE 1, XATTR_REPLACE 2). Uses the
     /// extended form when INIT agreed on FUSE_SETXATTR_EXT, as Linux does.
-    pub fn setxattr(&self, nodeid: u64, name: impl AsRef<[u8]>, value: &[u8], flags: u32) -> Result<()> {
+    pub fn setxattr(
+        &self,
+        nodeid: u64,
+        name: impl AsRef<[u8]>,
+        value: &[u8],
+        flags: u32,
+    ) -> Result<()> {
         let size = u32::try_from(value.len())
             .map_err(|_| Error::InvalidRequest("xattr value over 4 GiB".into()))?;
         let mut head = Vec::with_capacity(16);
@@ -40,7 +46,10 @@ impl Client {
             return Ok(XattrReply::Size(o.size));
         }
         if b.len() > size as usize {
-            return Err(Error::BadReply(format!("{what} of {size} returned {}", b.len())));
+            return Err(Error::BadReply(format!(
+                "{what} of {size} returned {}",
+                b.len()
+            )));
         }
         Ok(XattrReply::Data(b))
     }
@@ -63,6 +72,7 @@ impl Client {
 
     /// REMOVEXATTR.
     pub fn removexattr(&self, nodeid: u64, name: impl AsRef<[u8]>) -> Result<()> {
-        self.call(opcode::REMOVEXATTR, nodeid, &[&cstr(name)], 0).map(drop)
+        self.call(opcode::REMOVEXATTR, nodeid, &[&cstr(name)], 0)
+            .map(drop)
     }
 }

@@ -45,21 +45,47 @@ fn need_event_wraps() {
 fn chains_round_trip_through_the_device() {
     let (mem, mut ring, mut dev) = setup(8, true);
     let chain = [
-        Desc { addr: 0x20000, len: 40, writable: false },
-        Desc { addr: 0x20100, len: 8, writable: false },
-        Desc { addr: 0x30000, len: 4096, writable: true },
+        Desc {
+            addr: 0x20000,
+            len: 40,
+            writable: false,
+        },
+        Desc {
+            addr: 0x20100,
+            len: 8,
+            writable: false,
+        },
+        Desc {
+            addr: 0x30000,
+            len: 4096,
+            writable: true,
+        },
     ];
     let a = ring.add(&mem, &chain).unwrap();
     let b = ring
-        .add(&mem, &[Desc { addr: 0x40000, len: 1, writable: false }])
+        .add(
+            &mem,
+            &[Desc {
+                addr: 0x40000,
+                len: 1,
+                writable: false,
+            }],
+        )
         .unwrap();
     assert_eq!(ring.free_descs(), 4);
-    assert!(ring.needs_kick(&mem).unwrap(), "a fresh device wants the first kick");
+    assert!(
+        ring.needs_kick(&mem).unwrap(),
+        "a fresh device wants the first kick"
+    );
 
     let c1 = dev.pop_descriptor_chain(mem.vm_memory()).unwrap();
     assert_eq!(c1.head_index(), a[0]);
     let seen: Vec<Desc> = c1
-        .map(|d| Desc { addr: d.addr().0, len: d.len(), writable: d.is_write_only() })
+        .map(|d| Desc {
+            addr: d.addr().0,
+            len: d.len(),
+            writable: d.is_write_only(),
+        })
         .collect();
     assert_eq!(seen, chain);
     let c2 = dev.pop_descriptor_chain(mem.vm_memory()).unwrap();
@@ -85,7 +111,14 @@ fn indexes_wrap_around_many_times() {
     let (mem, mut ring, mut dev) = setup(4, true);
     for i in 0..1000u32 {
         let idx = ring
-            .add(&mem, &[Desc { addr: 0x20000, len: i, writable: true }])
+            .add(
+                &mem,
+                &[Desc {
+                    addr: 0x20000,
+                    len: i,
+                    writable: true,
+                }],
+            )
             .unwrap();
         let c = dev.pop_descriptor_chain(mem.vm_memory()).unwrap();
         assert_eq!(c.head_index(), idx[0]);
@@ -98,23 +131,54 @@ fn indexes_wrap_around_many_times() {
 #[test]
 fn event_idx_suppresses_kicks_until_the_device_asks() {
     let (mem, mut ring, mut dev) = setup(8, true);
-    ring.add(&mem, &[Desc { addr: 0x20000, len: 1, writable: false }]).unwrap();
+    ring.add(
+        &mem,
+        &[Desc {
+            addr: 0x20000,
+            len: 1,
+            writable: false,
+        }],
+    )
+    .unwrap();
     assert!(ring.needs_kick(&mem).unwrap());
     // The device has not re-armed (avail_event still 0): the second buffer needs no kick.
-    ring.add(&mem, &[Desc { addr: 0x20000, len: 1, writable: false }]).unwrap();
+    ring.add(
+        &mem,
+        &[Desc {
+            addr: 0x20000,
+            len: 1,
+            writable: false,
+        }],
+    )
+    .unwrap();
     assert!(!ring.needs_kick(&mem).unwrap());
     // The device consumes both and re-arms at the current index: the next one kicks.
     while dev.pop_descriptor_chain(mem.vm_memory()).is_some() {}
     dev.enable_notification(mem.vm_memory()).unwrap();
-    ring.add(&mem, &[Desc { addr: 0x20000, len: 1, writable: false }]).unwrap();
+    ring.add(
+        &mem,
+        &[Desc {
+            addr: 0x20000,
+            len: 1,
+            writable: false,
+        }],
+    )
+    .unwrap();
     assert!(ring.needs_kick(&mem).unwrap());
 }
 
 #[test]
 fn full_ring_and_bad_sizes_are_errors() {
     let (mem, mut ring, _dev) = setup(2, false);
-    let d = Desc { addr: 0, len: 1, writable: false };
-    assert!(matches!(ring.add(&mem, &[d, d, d]), Err(Error::QueueFull(_))));
+    let d = Desc {
+        addr: 0,
+        len: 1,
+        writable: false,
+    };
+    assert!(matches!(
+        ring.add(&mem, &[d, d, d]),
+        Err(Error::QueueFull(_))
+    ));
     assert!(matches!(ring.add(&mem, &[]), Err(Error::InvalidRequest(_))));
     let (l, _) = Layout::at(0x1000, 3);
     assert!(Vring::new(&mem, l, false).is_err());

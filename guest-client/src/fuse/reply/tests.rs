@@ -12,7 +12,11 @@ fn out(len: u32, error: i32, unique: u64, body: &[u8]) -> Vec<u8> {
 }
 
 fn comp(data: Vec<u8>, writable_len: u64) -> Completion {
-    Completion { used_len: data.len() as u32, data, writable_len }
+    Completion {
+        used_len: data.len() as u32,
+        data,
+        writable_len,
+    }
 }
 
 #[test]
@@ -26,19 +30,47 @@ fn good_reply_and_errno() {
 #[test]
 fn hostile_replies_are_errors() {
     // Too short for the header.
-    assert!(matches!(parse(&comp(vec![0; 15], 100), 1), Err(Error::BadReply(_))));
-    assert!(matches!(parse(&comp(vec![], 100), 1), Err(Error::BadReply(_))));
+    assert!(matches!(
+        parse(&comp(vec![0; 15], 100), 1),
+        Err(Error::BadReply(_))
+    ));
+    assert!(matches!(
+        parse(&comp(vec![], 100), 1),
+        Err(Error::BadReply(_))
+    ));
     // Wrong unique.
-    assert!(matches!(parse(&comp(out(16, 0, 2, &[]), 100), 1), Err(Error::BadReply(_))));
+    assert!(matches!(
+        parse(&comp(out(16, 0, 2, &[]), 100), 1),
+        Err(Error::BadReply(_))
+    ));
     // Header length disagrees with the used length, both ways.
-    assert!(matches!(parse(&comp(out(17, 0, 1, &[]), 100), 1), Err(Error::BadReply(_))));
-    assert!(matches!(parse(&comp(out(16, 0, 1, &[0]), 100), 1), Err(Error::BadReply(_))));
-    assert!(matches!(parse(&comp(out(u32::MAX, 0, 1, &[]), 100), 1), Err(Error::BadReply(_))));
+    assert!(matches!(
+        parse(&comp(out(17, 0, 1, &[]), 100), 1),
+        Err(Error::BadReply(_))
+    ));
+    assert!(matches!(
+        parse(&comp(out(16, 0, 1, &[0]), 100), 1),
+        Err(Error::BadReply(_))
+    ));
+    assert!(matches!(
+        parse(&comp(out(u32::MAX, 0, 1, &[]), 100), 1),
+        Err(Error::BadReply(_))
+    ));
     // Positive or absurd error.
-    assert!(matches!(parse(&comp(out(16, 5, 1, &[]), 100), 1), Err(Error::BadReply(_))));
-    assert!(matches!(parse(&comp(out(16, i32::MIN, 1, &[]), 100), 1), Err(Error::BadReply(_))));
+    assert!(matches!(
+        parse(&comp(out(16, 5, 1, &[]), 100), 1),
+        Err(Error::BadReply(_))
+    ));
+    assert!(matches!(
+        parse(&comp(out(16, i32::MIN, 1, &[]), 100), 1),
+        Err(Error::BadReply(_))
+    ));
     // Used length beyond the writable buffers.
-    let c = Completion { used_len: 4096, data: out(16, 0, 1, &[]), writable_len: 16 };
+    let c = Completion {
+        used_len: 4096,
+        data: out(16, 0, 1, &[]),
+        writable_len: 16,
+    };
     assert!(matches!(parse(&c, 1), Err(Error::Ring(_))));
 }
 
@@ -88,7 +120,10 @@ fn dirents_parse_and_reject_garbage() {
 
 #[test]
 fn direntplus_parses() {
-    let mut e = EntryOut { nodeid: 42, ..Default::default() };
+    let mut e = EntryOut {
+        nodeid: 42,
+        ..Default::default()
+    };
     e.attr.ino = 6;
     let mut buf = e.as_slice().to_vec();
     buf.extend(dirent(6, 1, 8, b"f"));
