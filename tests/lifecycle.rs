@@ -152,3 +152,45 @@ fn dead_daemon_is_an_error_not_a_hang() {
     );
     assert!(t0.elapsed() < Duration::from_secs(5));
 }
+
+#[test]
+fn works_without_event_idx_and_with_small_queues() {
+    for k in daemons() {
+        let (mut d, _dir, _s) = spawn(&k, &[]);
+        let o = ClientOptions {
+            device: Options {
+                event_idx: false,
+                queue_size: 4,
+                mem_size: 8 << 20,
+                ..Options::default()
+            },
+            ..Default::default()
+        };
+        let c = Client::connect_and_init(d.socket(), o).unwrap();
+        assert_eq!(c.device().features() & (1 << 29), 0, "EVENT_IDX not acked");
+        for i in 0..20 {
+            let (e, f) = c
+                .create(ROOT, format!("f{i}"), libc::O_RDWR as u32, 0o644, 0)
+                .unwrap();
+            c.write(e.nodeid, f.fh, 0, &[7u8; 3000]).unwrap();
+            c.release(e.nodeid, f.fh, 0).unwrap();
+        }
+        assert_eq!(
+            c.readdir_all(ROOT, c.opendir(ROOT).unwrap().fh, 512, 100)
+                .unwrap()
+                .len(),
+            22,
+            "{}",
+            k.name()
+        );
+        drop(c);
+        assert_eq!(
+            d.wait_timeout(Duration::from_secs(10))
+                .unwrap()
+                .and_then(|s| s.code()),
+            Some(0),
+            "{}",
+            k.name()
+        );
+    }
+}

@@ -427,3 +427,6 @@ enum Event {
     HangUp,
     Nothing,
 }
+
+#[cfg(test)]
+mod tests;
