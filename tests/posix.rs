@@ -524,14 +524,9 @@ fn statfs_access_and_file_ops() {
 }
 
 /// CREATE with O_EXCL of a name that exists must fail with EEXIST, as open(O_CREAT|O_EXCL)
-/// does: the guest kernel's own check only sees its cache, which may be stale.
-///
-/// FERRYD BUG (found by this test): ferryd's `host_flags` (server/src/fs/linux/file.rs)
-/// strips O_EXCL before openat(O_CREAT), so CREATE opens the existing file and answers
-/// success; with O_TRUNC it also empties the existing file. virtiofsd passes O_EXCL through
-/// and answers EEXIST.
+/// does: the guest kernel's own check only sees its cache, which may be stale. (This test
+/// found ferryd dropping O_EXCL, and truncating the existing file with O_TRUNC.)
 #[test]
-#[ignore = "ferryd bug: CREATE drops O_EXCL (see the doc comment); run with --ignored"]
 fn create_excl_of_an_existing_name_is_eexist() {
     each(&[], &[], |h| {
         let c = h.c();

@@ -160,14 +160,9 @@ fn forget_drops_nodes_only_at_zero() {
 }
 
 /// BATCH_FORGET (header node id 0, as the FUSE protocol and Linux's /dev/fuse send it) drops
-/// each listed node's lookup count.
-///
-/// FERRYD BUG (found by this test): `Server::dispatch` (server/src/server/mod.rs) refuses
-/// every request whose header node id is 0 with EBADF before it reaches the BATCH_FORGET
-/// arm, and BATCH_FORGET has no reply, so its entries are silently dropped and the nodes (and
-/// their O_PATH fds) leak. virtiofsd forgets them.
+/// each listed node's lookup count. (This test found ferryd dropping them: it refused node id 0
+/// before looking at the opcode.)
 #[test]
-#[ignore = "ferryd bug: BATCH_FORGET is refused for its node id 0 (see the doc comment); run with --ignored"]
 fn batch_forget_drops_nodes() {
     each(&[], &[], |h| {
         let c = h.c();
@@ -272,15 +267,9 @@ fn locks_are_refused_without_daemon_support() {
         let locks = ferry_guest_client::fuse::opcode::init::POSIX_LOCKS
             | ferry_guest_client::fuse::opcode::init::FLOCK_LOCKS;
         assert_eq!(flags & locks, 0, "{}: INIT agreed to locks", h.name());
-        // If a guest sends one anyway: virtiofsd answers ENOSYS; ferryd answers success
-        // without taking a host lock (observed; the request is outside the negotiated
-        // protocol, so either is acceptable).
+        // If a guest sends one anyway, both answer ENOSYS.
         let r = c.setlk(f, fh, 1, lk(0, 9, libc::F_WRLCK), false, false);
-        if h.is_ferryd() {
-            r.unwrap();
-        } else {
-            assert_eq!(err(r), libc::ENOSYS, "{}", h.name());
-        }
+        assert_eq!(err(r), libc::ENOSYS, "{}", h.name());
         h.disconnect();
     }
 }

@@ -128,7 +128,9 @@ pub struct Args {
     // name them, then refused.
     #[arg(long, hide = true)]
     pub xattrmap: Option<String>,
-    #[arg(long, hide = true)]
+    /// Change the capabilities the daemon keeps (CHOWN, DAC_OVERRIDE, FOWNER, FSETID, SETGID,
+    /// SETUID, MKNOD, SETFCAP), e.g. --modcaps=+sys_admin:-mknod
+    #[arg(long)]
     pub modcaps: Option<String>,
     #[arg(long, hide = true)]
     pub syslog: bool,

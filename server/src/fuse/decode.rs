@@ -210,8 +210,34 @@ fn args<T: ByteValued + Default>(buf: &mut &[u8]) -> Result<T, libc::c_int> {
     take(buf).ok_or(libc::EINVAL)
 }
 
+/// Requests whose last argument is a name or a value: the kernel sizes it exactly, so bytes
+/// after it mean an interior NUL or a lying length (A4 #10).
+const ENDS_WITH_STRING: &[u32] = &[
+    op::LOOKUP,
+    op::SYMLINK,
+    op::MKNOD,
+    op::MKDIR,
+    op::UNLINK,
+    op::RMDIR,
+    op::RENAME,
+    op::RENAME2,
+    op::LINK,
+    op::CREATE,
+    op::SETXATTR,
+    op::GETXATTR,
+    op::REMOVEXATTR,
+];
+
 fn decode_body(opcode: u32, mut b: &[u8]) -> Result<Request<'_>, libc::c_int> {
     let b = &mut b;
+    let req = decode_args(opcode, b)?;
+    if !b.is_empty() && ENDS_WITH_STRING.contains(&opcode) {
+        return Err(libc::EINVAL);
+    }
+    Ok(req)
+}
+
+fn decode_args<'a>(opcode: u32, b: &mut &'a [u8]) -> Result<Request<'a>, libc::c_int> {
     Ok(match opcode {
         op::INIT => {
             let i: InitIn = args(b)?;
@@ -297,7 +323,14 @@ fn decode_body(opcode: u32, mut b: &[u8]) -> Result<Request<'_>, libc::c_int> {
             }
         }
         op::OPEN => Request::Open(args(b)?),
-        op::READ => Request::Read(args(b)?),
+        op::READ => {
+            let arg: ReadIn = args(b)?;
+            // No reply carries more than max_write (the guest was told max_pages to match).
+            if arg.size > MAX_WRITE {
+                return Err(libc::ENOMEM);
+            }
+            Request::Read(arg)
+        }
         op::WRITE => {
             let arg: WriteIn = args(b)?;
             if arg.size > MAX_WRITE {
@@ -323,7 +356,11 @@ fn decode_body(opcode: u32, mut b: &[u8]) -> Result<Request<'_>, libc::c_int> {
             if arg.size as usize > XATTR_SIZE_MAX {
                 return Err(libc::E2BIG);
             }
-            let value = b.get(..arg.size as usize).ok_or(libc::EINVAL)?;
+            // The value is the rest of the request, exactly as long as declared.
+            if b.len() != arg.size as usize {
+                return Err(libc::EINVAL);
+            }
+            let value = std::mem::take(b);
             Request::Setxattr { arg, name, value }
         }
         op::GETXATTR => {

@@ -108,7 +108,9 @@ impl LinuxFs {
         a: CreateIn,
     ) -> io::Result<(Entry, Option<u64>, OpenOptions)> {
         let p = self.inodes.get(parent)?;
-        let f = self.host_flags(a.flags) | libc::O_CREAT | libc::O_NOFOLLOW;
+        // O_EXCL stays: an existing name must give EEXIST, not be opened (and truncated).
+        let excl = a.flags.cast_signed() & libc::O_EXCL;
+        let f = self.host_flags(a.flags) | libc::O_CREAT | libc::O_NOFOLLOW | excl;
         let mode = a.mode & !a.umask & 0o7777;
         let fd = self.as_caller(ctx, || sys::openat(p.fd(), name, f, mode))?;
         if self.opts.killpriv_v2
@@ -201,6 +203,16 @@ impl LinuxFs {
         })
     }
 
+    /// Locks are served only when offered (`--locks`); otherwise the guest keeps them itself
+    /// and never asks.
+    fn check_locks(&self) -> io::Result<()> {
+        if self.opts.locks {
+            Ok(())
+        } else {
+            Err(err(libc::ENOSYS))
+        }
+    }
+
     /// The fd carrying `owner`'s POSIX locks on `node`, opened on first use.
     fn lock_fd(&self, node: u64, owner: u64) -> io::Result<Arc<HeldFd>> {
         let mut m = self.locks.0.lock().map_err(|_| err(libc::ENOLCK))?;
@@ -234,6 +246,7 @@ impl LinuxFs {
         owner: u64,
         lock: FileLock,
     ) -> io::Result<FileLock> {
+        self.check_locks()?;
         self.handles.get(handle, node)?;
         let fd = self.lock_fd(node, owner)?;
         let mut fl = to_flock(&lock)?;
@@ -250,6 +263,7 @@ impl LinuxFs {
         flags: u32,
         wait: bool,
     ) -> io::Result<()> {
+        self.check_locks()?;
         let h = self.handles.get(handle, node)?;
         if flags & LK_FLOCK != 0 {
             return flock(h.fd(), lock.lock_type, wait);
