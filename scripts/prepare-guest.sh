@@ -8,7 +8,10 @@
 #   (c) cargo install of virtiofsd 1.x, pjdfstest, fsx into $FERRY_WORK/tools
 #   (d) scripts/guest/smoke.c, compiled statically
 #   (e) initramfs: $FERRY_WORK/guest/base.cpio.gz (+ fio.cpio.gz, appended
-#       by vm-test.sh only when the fio suite runs)
+#       by vm-test.sh only when the fio or perf suite runs)
+#   (f) perf.cpio.gz, appended by vm-test.sh for the perf suite
+#       (scripts/perf-matrix.sh): the guest's ext4 disk modules, ferry-perf
+#       (scripts/guest/perftool.c, static) and scripts/guest/perf.sh
 #
 # Environment: FERRY_WORK, FERRY_SKIP_APT=1 (no apt at all).
 set -euo pipefail
@@ -21,7 +24,8 @@ VIRTIOFSD_REQ=1          # any 1.x; the latest is installed
 PJDFSTEST_VERSION=0.2.2
 FSX_VERSION=0.3.2
 APT_PACKAGES=(busybox-static cpio xz-utils kmod libacl1-dev libseccomp-dev
-	libcap-ng-dev fio gcc libc6-dev)
+	libcap-ng-dev fio gcc libc6-dev
+	e2fsprogs python3-matplotlib) # mkfs.ext4 and the chart of scripts/perf-matrix.sh
 
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 FERRY_WORK=${FERRY_WORK:-$REPO/.work}
@@ -325,10 +329,108 @@ setup_initramfs() {
 	step_done
 }
 
+# ---------------------------------------------------------------- (f) perf
+# The perf suite's "volume" baseline mounts a virtio-blk ext4 disk; the Debian kernel has
+# virtio_blk and ext4 as modules. ext4 and jbd2 ask the crypto API for crc32c at mount
+# time (a soft dependency modules.dep does not list), so crc32c is loaded first.
+BLK_MODS=(crc32c_generic crc32c-intel virtio_blk ext4)
+
+# Modules of BLK_MODS and their dependencies from the kernel package, decompressed into
+# $KDIR/blk/NAME.ko, with their load order in $KDIR/blk/order.
+setup_blk_modules() {
+	local kver bdir=$KDIR/blk
+	kver=$(cat "$KDIR/kver")
+	if [[ -f $bdir/order && $(cat "$bdir/kver" 2>/dev/null) == "$kver" ]]; then
+		echo "    ext4 disk modules cached: $(paste -sd' ' "$bdir/order")"
+		return
+	fi
+	local pkg tmp moddir
+	pkg=$(cat "$KDIR/package")
+	ensure_backports
+	apt_update_once
+	tmp=$(mktemp -d "$FERRY_WORK/kernel-dl.XXXXXX")
+	chmod 755 "$tmp"
+	(cd "$tmp" && apt-get download -q -o APT::Sandbox::User=root "$pkg")
+	dpkg -x "$tmp"/*.deb "$tmp/root"
+	for moddir in "$tmp/root/usr/lib/modules/$kver" "$tmp/root/lib/modules/$kver"; do
+		[[ -d $moddir ]] && break
+	done
+	depmod -b "${moddir%/lib/modules/$kver}" "$kver"
+	rm -rf "$bdir.new"
+	mkdir -p "$bdir.new"
+	local m line dep i name
+	local -a order=() deps=()
+	local -A seen=()
+	for m in "${BLK_MODS[@]}"; do
+		line=$(grep -E "(^|/)$m\.ko[^/:]*:" "$moddir/modules.dep" || true)
+		if [[ -z $line ]]; then
+			if grep -qE "(^|/)$m\.ko" "$moddir/modules.builtin"; then
+				echo "    $m is built in"
+			else
+				echo "    $m: no such module in $pkg (skipped)"
+			fi
+			continue
+		fi
+		# modules.dep lists every dependency, the one to load first last.
+		read -r -a deps <<<"${line#*:}"
+		for ((i = ${#deps[@]} - 1; i >= 0; i--)); do
+			dep=${deps[i]}
+			[[ -n ${seen[$dep]:-} ]] || { seen[$dep]=1; order+=("$dep"); }
+		done
+		dep=${line%%:*}
+		[[ -n ${seen[$dep]:-} ]] || { seen[$dep]=1; order+=("$dep"); }
+	done
+	for dep in "${order[@]}"; do
+		name=$(basename "$dep")
+		name=${name%%.ko*}
+		case $dep in
+		*.xz) xz -dc "$moddir/$dep" >"$bdir.new/$name.ko" ;;
+		*.zst) zstd -qdc "$moddir/$dep" >"$bdir.new/$name.ko" ;;
+		*) cp "$moddir/$dep" "$bdir.new/$name.ko" ;;
+		esac
+		echo "$name" >>"$bdir.new/order"
+	done
+	echo "$kver" >"$bdir.new/kver"
+	rm -rf "$bdir"
+	mv "$bdir.new" "$bdir"
+	rm -rf "$tmp"
+	echo "    ext4 disk modules: $(paste -sd' ' "$bdir/order")"
+}
+
+setup_perf() {
+	step "perf initramfs"
+	setup_blk_modules
+	local src=$REPO/scripts/guest/perftool.c tool=$GDIR/ferry-perf out=$GDIR/perf.cpio.gz
+	if [[ ! -x $tool || $src -nt $tool ]]; then
+		gcc -O2 -Wall -Wextra -static -o "$tool.new" "$src"
+		mv "$tool.new" "$tool"
+	fi
+	local f stale=0
+	for f in "$tool" "$REPO/scripts/guest/perf.sh" "$KDIR/blk/order" "${BASH_SOURCE[0]}"; do
+		[[ -f $out && ! $f -nt $out ]] || stale=1
+	done
+	if [[ $stale == 1 ]]; then
+		local root
+		root=$(mktemp -d "$FERRY_WORK/initramfs-perf.XXXXXX")
+		chmod 755 "$root"
+		mkdir -p "$root/bin" "$root/lib/ferry-blk"
+		install -m 755 "$tool" "$root/bin/ferry-perf"
+		install -m 755 "$REPO/scripts/guest/perf.sh" "$root/bin/perf-suite"
+		cp "$KDIR/blk/"*.ko "$KDIR/blk/order" "$root/lib/ferry-blk/"
+		make_cpio "$root" "$out"
+		rm -rf "$root"
+	else
+		echo "    perf.cpio.gz up to date"
+	fi
+	du -h "$out" | sed 's/^/    /'
+	step_done
+}
+
 total=$SECONDS
 setup_apt
 setup_kernel
 setup_tools
 setup_smoke
 setup_initramfs
+setup_perf
 echo "prepare-guest: ready in $((SECONDS - total))s (FERRY_WORK=$FERRY_WORK)"

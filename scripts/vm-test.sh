@@ -2,10 +2,10 @@
 # Boot a real Linux guest on a virtio-fs share served by ferryd and/or
 # virtiofsd, run test suites inside it, and compare.
 #
-#   scripts/vm-test.sh [--daemon ferryd|virtiofsd|both] [--suites smoke,pjdfstest,fsx,fio]
+#   scripts/vm-test.sh [--daemon ferryd|virtiofsd|both|none] [--suites smoke,pjdfstest,fsx,fio]
 #                      [--fsx-ops N] [--fsx-seed N] [--pjd PATTERNS] [--ferryd PATH]
 #                      [--cache MODE] [--timeout MINUTES] [--script FILE]
-#                      [--shared-dir DIR]
+#                      [--shared-dir DIR] [--disk IMAGE] [--append WORDS]
 #                      [-- extra daemon args]
 #
 # Defaults: --daemon both --suites smoke,pjdfstest,fsx --fsx-ops 100000 (about
@@ -16,6 +16,11 @@
 # runs it with sh -x in the guest (output prefixed "script: " in serial.log).
 # --shared-dir DIR serves DIR (kept as it is) instead of a fresh directory; the
 # "demo" suite shows what the guest sees there (scripts/demo.sh).
+# --daemon none --disk IMAGE runs no daemon: IMAGE (raw, ext4) is attached as a
+# virtio-blk disk (cache=none) and the guest mounts it on /mnt instead of
+# virtio-fs (the perf suite's "volume" baseline). --append adds words to the
+# guest kernel command line (e.g. ferry.perf.files=200). The "perf" suite is
+# scripts/guest/perf.sh; scripts/perf-matrix.sh runs it across daemons.
 #
 # Run scripts/prepare-guest.sh first. Artifacts of the latest run of each
 # daemon are kept in $FERRY_WORK/runs/<daemon>/ (serial.log, daemon.log, shared/;
@@ -47,6 +52,8 @@ timeout_min=25
 extra_args=()
 guest_script=
 shared_dir=
+disk=
+append_extra=
 
 usage() {
 	sed -n '2,/^set -euo/{/^set -euo/d;s/^# \{0,1\}//;p}' "${BASH_SOURCE[0]}"
@@ -65,6 +72,8 @@ while [[ $# -gt 0 ]]; do
 	--timeout) timeout_min=$2; shift 2 ;;
 	--script) guest_script=$2; shift 2 ;;
 	--shared-dir) shared_dir=$(cd "$2" && pwd); shift 2 ;;
+	--disk) disk=$(realpath "$2"); shift 2 ;;
+	--append) append_extra=$2; shift 2 ;;
 	-h | --help) usage 0 ;;
 	--) shift; extra_args=("$@"); break ;;
 	*) echo "unknown argument: $1" >&2; usage 2 ;;
@@ -74,15 +83,20 @@ done
 case $daemon_sel in
 ferryd | virtiofsd) daemons=("$daemon_sel") ;;
 both) daemons=(virtiofsd ferryd) ;;
-*) echo "--daemon must be ferryd, virtiofsd or both" >&2; exit 2 ;;
+none) daemons=(none) ;;
+*) echo "--daemon must be ferryd, virtiofsd, both or none" >&2; exit 2 ;;
 esac
+if [[ $daemon_sel == none && -z $disk || $daemon_sel != none && -n $disk ]]; then
+	echo "--daemon none and --disk IMAGE go together" >&2
+	exit 2
+fi
 if [[ -n $guest_script && ,$suites, != *,script,* ]]; then
 	suites+=,script
 fi
 IFS=, read -r -a suite_list <<<"$suites"
 for s in "${suite_list[@]}"; do
 	case $s in
-	smoke | pjdfstest | fsx | fio | script | demo | visibility) ;;
+	smoke | pjdfstest | fsx | fio | script | demo | visibility | perf) ;;
 	*) echo "unknown suite: $s" >&2; exit 2 ;;
 	esac
 done
@@ -90,27 +104,19 @@ done
 KERNEL=$FERRY_WORK/kernel/vmlinuz
 BASE_INITRD=$FERRY_WORK/guest/base.cpio.gz
 FIO_INITRD=$FERRY_WORK/guest/fio.cpio.gz
+PERF_INITRD=$FERRY_WORK/guest/perf.cpio.gz
 for f in "$KERNEL" "$BASE_INITRD" "$FIO_INITRD"; do
 	[[ -f $f ]] || { echo "missing $f: run scripts/prepare-guest.sh" >&2; exit 2; }
 done
+if [[ ,$suites, == *,perf,* && ! -f $PERF_INITRD ]]; then
+	echo "missing $PERF_INITRD: run scripts/prepare-guest.sh" >&2
+	exit 2
+fi
 
-# Real KVM only when a kvm_intel/kvm_amd module is loaded (the nested PVM
-# /dev/kvm found on some hosts cannot boot a stock kernel).
-if [[ -d /sys/module/kvm_intel || -d /sys/module/kvm_amd ]] && [[ -w /dev/kvm ]]; then
-	accel=(-accel kvm -cpu host)
-	accel_name=kvm
-else
-	accel=(-accel "tcg,thread=multi" -cpu max)
-	accel_name=tcg
-fi
-# One VM at a time on this machine: runs wait for each other on a lock shared
-# with scripts/libvirt-test.sh (FERRY_VM_LOCK, outside FERRY_WORK on purpose).
-VM_LOCK=${FERRY_VM_LOCK:-/tmp/ferry-vm.lock}
-exec 9>>"$VM_LOCK"
-if ! flock -n 9; then
-	echo "another VM run holds $VM_LOCK; waiting for it" >&2
-	flock 9
-fi
+# shellcheck source=scripts/lib/vm-common.sh
+. "$REPO/scripts/lib/vm-common.sh"
+vm_detect_accel
+vm_take_lock
 
 echo "accelerator: $accel_name"
 
@@ -173,6 +179,7 @@ run_vm() { # daemon
 	case $daemon in
 	ferryd) bin=$ferryd_bin ;;
 	virtiofsd) bin=$virtiofsd_bin ;;
+	none) bin="(no daemon: disk $disk)" ;;
 	esac
 	local run=$FERRY_WORK/runs/$daemon
 	rm -rf "$run"
@@ -183,22 +190,25 @@ run_vm() { # daemon
 	echo
 	echo "=== $daemon: $bin"
 	RUN_STATUS=
-	if [[ ! -x $bin ]]; then
+	if [[ $daemon != none && ! -x $bin ]]; then
 		echo "$daemon: binary $bin not found" >&2
 		RUN_STATUS="daemon binary not found"
 		return
 	fi
 
+	local dpid=
 	local dargs=(--socket-path="$sock" --shared-dir="$share")
 	[[ -n $cache ]] && dargs+=(--cache="$cache")
 	dargs+=("${extra_args[@]}")
-	echo "daemon: $bin ${dargs[*]}"
-	"$bin" "${dargs[@]}" >"$dlog" 2>&1 &
-	local dpid=$!
-	live_pids[$dpid]=1
+	if [[ $daemon != none ]]; then
+		echo "daemon: $bin ${dargs[*]}"
+		"$bin" "${dargs[@]}" >"$dlog" 2>&1 &
+		dpid=$!
+		live_pids[$dpid]=1
+	fi
 
 	local t0=$SECONDS
-	while [[ ! -S $sock ]]; do
+	while [[ -n $dpid && ! -S $sock ]]; do
 		if ! alive "$dpid"; then
 			echo "$daemon died before creating its socket; log:" >&2
 			tail -n 20 "$dlog" >&2
@@ -216,20 +226,30 @@ run_vm() { # daemon
 	done
 
 	local initrd=$BASE_INITRD
-	if [[ ,$suites, == *,fio,* ]]; then
+	if [[ ,$suites, == *,perf,* ]]; then
+		initrd=$run/initrd.cpio.gz
+		cat "$BASE_INITRD" "$FIO_INITRD" "$PERF_INITRD" >"$initrd"
+	elif [[ ,$suites, == *,fio,* ]]; then
 		initrd=$run/initrd.cpio.gz
 		cat "$BASE_INITRD" "$FIO_INITRD" >"$initrd"
 	fi
 	local append="console=ttyS0 quiet panic=-1 ferry.tag=ferry ferry.suites=$suites"
 	append+=" ferry.fsxops=$fsx_ops ferry.fsxseed=$fsx_seed"
 	[[ -n $pjd_patterns ]] && append+=" ferry.pjd=$pjd_patterns"
+	[[ -n $disk ]] && append+=" ferry.disk=/dev/vda"
+	[[ -n $append_extra ]] && append+=" $append_extra"
 
+	local dev=(-chardev "socket,id=char0,path=$sock"
+		-device "vhost-user-fs-pci,chardev=char0,tag=ferry")
+	if [[ $daemon == none ]]; then
+		dev=(-drive "file=$disk,if=virtio,format=raw,cache=none,aio=threads")
+	fi
 	local qemu=(qemu-system-x86_64 -M q35 "${accel[@]}" -m 1G -smp 2
 		-object "memory-backend-memfd,id=mem,size=1G,share=on" -numa "node,memdev=mem"
-		-chardev "socket,id=char0,path=$sock"
-		-device "vhost-user-fs-pci,chardev=char0,tag=ferry"
+		"${dev[@]}"
 		-kernel "$KERNEL" -initrd "$initrd" -append "$append"
 		-nographic -no-reboot -nic none)
+	echo "qemu: ${qemu[*]}" >"$run/qemu.cmd"
 	local qstart=$SECONDS
 	if [[ ,$suites, == *,visibility,* ]]; then
 		host_changes "$share/visibility" &
@@ -245,7 +265,7 @@ run_vm() { # daemon
 
 	local deadline=$((SECONDS + timeout_min * 60))
 	while alive "$qpid"; do
-		if ! alive "$dpid"; then
+		if [[ -n $dpid ]] && ! alive "$dpid"; then
 			RUN_STATUS="daemon died while the guest ran"
 			echo "$daemon: $RUN_STATUS; stopping QEMU" >&2
 			kill "$qpid" 2>/dev/null || true
@@ -264,6 +284,10 @@ run_vm() { # daemon
 	wait "$tpid" 2>/dev/null || true
 	echo "qemu exit: $qrc after $((SECONDS - qstart))s"
 
+	if [[ -z $dpid ]]; then
+		DAEMON_EXIT="none"
+		return
+	fi
 	# The daemon should notice the disconnect and exit by itself.
 	local i drc
 	for ((i = 0; i < 100; i++)); do
@@ -367,7 +391,9 @@ judge() { # daemon
 		fi
 	done
 	# A guest timeout is the suites' failure; the daemon still has to exit 0.
-	if [[ ${DAEMON_EXIT:-none} == 0 && ${RUN_STATUS:-} != *daemon* ]]; then
+	if [[ $daemon == none ]]; then
+		: # no daemon: the guest used its own disk
+	elif [[ ${DAEMON_EXIT:-none} == 0 && ${RUN_STATUS:-} != *daemon* ]]; then
 		record "$daemon" daemon-exit ok "exit 0"
 	else
 		record "$daemon" daemon-exit fail "exit ${DAEMON_EXIT:-none}${RUN_STATUS:+, $RUN_STATUS}"

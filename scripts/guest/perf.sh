@@ -1,0 +1,128 @@
+#!/bin/sh
+# The guest's "perf" suite (busybox sh), run by /init on whatever is mounted on /mnt: a
+# virtio-fs share or the guest's own ext4 disk. Packed into perf.cpio.gz by
+# scripts/prepare-guest.sh as /bin/perf-suite; scripts/perf-matrix.sh drives it.
+#
+# Parameters come from the kernel command line as ferry.perf.<name>=<value>, which /init
+# exports as PERF_<name>:
+#   seq=256     sequential file size, MiB
+#   rnd=64      random-I/O file size, MiB
+#   rt=5        seconds per random-I/O job
+#   files=2000  small files in the metadata series
+#   dirs=20     directories they are spread over
+#   fsize=1024  bytes per small file
+#   reps=3      repetitions of everything but the big series
+#   big=0       files in one more metadata series (0: none)
+#   work=fio,meta  which parts to run (fio, meta)
+#
+# Output, one line per figure and repetition:
+#   FERRY-PERF <workload> <rep> <value> <unit>
+# units: MiB/s and IOPS (higher is better), s (lower is better).
+# Last: FERRY-RESULT perf: N passed, N failed (one per workload and repetition).
+
+SEQ=${PERF_seq:-256}
+RND=${PERF_rnd:-64}
+RT=${PERF_rt:-5}
+FILES=${PERF_files:-2000}
+DIRS=${PERF_dirs:-20}
+FSIZE=${PERF_fsize:-1024}
+REPS=${PERF_reps:-3}
+BIG=${PERF_big:-0}
+WORK=${PERF_work:-fio,meta}
+
+D=/mnt/ferry-perf
+ok=0
+bad=0
+
+echo "perf: on $(awk '$2 == "/mnt" { print $3, $1 }' /proc/mounts), $(nproc) vCPUs," \
+	"seq=${SEQ}M rnd=${RND}M rt=${RT}s files=$FILES dirs=$DIRS fsize=$FSIZE reps=$REPS big=$BIG"
+
+emit() { # workload rep value unit
+	if [ -n "$3" ]; then
+		echo "FERRY-PERF $1 $2 $3 $4"
+		ok=$((ok + 1))
+	else
+		echo "FERRY-ERROR perf: $1 rep $2 gave no figure"
+		bad=$((bad + 1))
+	fi
+}
+
+drop() {
+	sync
+	echo 3 >/proc/sys/vm/drop_caches
+}
+
+# fio --output-format=terse (v3): fields 7/8 = read KiB/s and IOPS, 48/49 = write.
+fio_run() { # name file size-MiB what(bw|iops) fio-args...
+	name=$1 file=$2 size=$3 what=$4
+	shift 4
+	if ! fio --name="$name" --filename="$file" --size="${size}M" --output-format=terse \
+		--terse-version=3 "$@" >/tmp/fio.out 2>/tmp/fio.err; then
+		sed 's/^/fio: /' /tmp/fio.err
+		return
+	fi
+	awk -F';' -v job="$name" -v what="$what" '$3 == job {
+		if (what == "bw") printf "%.1f\n", ($7 + $48) / 1024
+		else printf "%d\n", $8 + $49 }' /tmp/fio.out
+}
+
+run_fio() { # rep
+	r=$1
+	rm -f $D/seq
+	v=$(fio_run seqwrite $D/seq "$SEQ" bw --rw=write --bs=1M --ioengine=psync --end_fsync=1)
+	emit seqwrite "$r" "$v" MiB/s
+	drop
+	v=$(fio_run seqread $D/seq "$SEQ" bw --rw=read --bs=1M --ioengine=psync)
+	emit seqread "$r" "$v" MiB/s
+	rm -f $D/seq
+	v=$(fio_run randread-qd1 $D/rnd "$RND" iops --rw=randread --bs=4k --ioengine=psync \
+		--direct=1 --time_based --runtime="$RT")
+	emit randread-qd1 "$r" "$v" IOPS
+	v=$(fio_run randread-qd16 $D/rnd "$RND" iops --rw=randread --bs=4k --ioengine=libaio \
+		--iodepth=16 --direct=1 --time_based --runtime="$RT")
+	emit randread-qd16 "$r" "$v" IOPS
+	v=$(fio_run randwrite-fsync $D/rnd "$RND" iops --rw=randwrite --bs=4k --ioengine=psync \
+		--fsync=1 --time_based --runtime="$RT")
+	emit randwrite-fsync "$r" "$v" IOPS
+}
+
+# create; cold find (caches dropped); tar of everything (data cold: dropped before find)
+# read through a pipe; lstat of every entry x5 (warm); rm -rf.
+run_meta() { # prefix rep files
+	p=$1 r=$2 n=$3 t=$D/tree
+	rm -rf $t
+	v=$(ferry-perf create $t "$n" "$DIRS" "$FSIZE" | cut -d' ' -f1)
+	emit "$p-create" "$r" "$v" s
+	drop
+	v=$(ferry-perf run find $t | cut -d' ' -f1)
+	emit "$p-find" "$r" "$v" s
+	v=$(cd $D && ferry-perf run tar cf - tree | cut -d' ' -f1)
+	emit "$p-tar" "$r" "$v" s
+	v=$(ferry-perf lstat $t 5 | cut -d' ' -f1)
+	emit "$p-lstat5" "$r" "$v" s
+	v=$(ferry-perf run rm -rf $t | cut -d' ' -f1)
+	emit "$p-rm" "$r" "$v" s
+	sync
+}
+
+rm -rf $D
+mkdir -p $D
+case ",$WORK," in
+*,fio,*)
+	# The random-I/O file is laid out once, untimed.
+	fio --name=layout --filename=$D/rnd --size="${RND}M" --rw=write --bs=1M \
+		--end_fsync=1 >/dev/null 2>&1
+	;;
+esac
+r=1
+while [ "$r" -le "$REPS" ]; do
+	case ",$WORK," in *,fio,*) run_fio "$r" ;; esac
+	case ",$WORK," in *,meta,*) run_meta meta "$r" "$FILES" ;; esac
+	r=$((r + 1))
+done
+if [ "$BIG" -gt 0 ]; then
+	run_meta bigmeta 1 "$BIG"
+fi
+rm -rf $D
+sync
+echo "FERRY-RESULT perf: $ok passed, $bad failed"
