@@ -1,0 +1,273 @@
+#!/usr/bin/env bash
+# The performance matrix: the same fio and metadata workloads (scripts/guest/perf.sh) in a
+# real QEMU guest, one guest boot per config, against ferryd, upstream virtiofsd and the
+# guest's own virtio-blk ext4 disk ("volume", the baseline every slowdown is measured
+# against).
+#
+#   scripts/perf-matrix.sh [--configs LIST] [--reps N] [--seq-mib N] [--rand-mib N]
+#                          [--runtime S] [--files N] [--dirs N] [--file-size BYTES]
+#                          [--big-files N] [--work fio,meta] [--quick] [--out DIR]
+#                          [--ferryd PATH] [--timeout MINUTES] [--no-chart]
+#
+# --configs: comma-separated, each "volume" or DAEMON[:ARG[:ARG...]] with DAEMON ferryd
+#   (target/release/ferryd, or --ferryd PATH) or virtiofsd ($FERRY_WORK/tools/bin), e.g.
+#   ferryd,ferryd:--cache=always,virtiofsd:--cache=auto,virtiofsd:--cache=always,volume
+#   (that list without ferryd:--cache=always is the default). Boots run in that order.
+# Workloads (--work fio,meta; each repeated --reps times, default 3):
+#   fio: seqwrite and seqread (1 MiB, psync, --seq-mib; the read after drop_caches),
+#        randread-qd1 (4 KiB psync, direct), randread-qd16 (4 KiB libaio qd16, direct),
+#        randwrite-fsync (4 KiB psync, fsync after each write), each for --runtime seconds
+#        on a --rand-mib file
+#   meta: --files files of --file-size bytes in --dirs directories: create; find after
+#        drop_caches; tar of the tree read through a pipe; lstat of every entry x5 (warm);
+#        rm -rf. Times from CLOCK_MONOTONIC in the guest (ferry-perf, perftool.c).
+#   and once (not repeated) the meta series on --big-files files (0: skipped).
+# Defaults scale with the accelerator:
+#   TCG: --seq-mib 256 --rand-mib 64 --runtime 5 --files 2000 --dirs 20 --big-files 10000
+#   KVM: --seq-mib 1024 --rand-mib 256 --runtime 10 --files 5000 --dirs 50 --big-files 50000
+# --quick: --seq-mib 32 --rand-mib 16 --runtime 2 --files 200 --big-files 0 --reps 1 (a
+#   check that everything runs; explicit options after it still apply).
+#
+# Output in --out DIR (default $FERRY_WORK/perf/<UTC time>; $FERRY_WORK/perf/latest links
+# to the newest): table.txt (printed at the end), table.md, results.json (every figure,
+# medians, min/max, slowdown vs the volume), chart.svg and chart.png (matplotlib: slowdown
+# vs the volume per workload and config), raw.tsv, meta.json (command, machine, sizes) and
+# logs/ (each boot's serial.log, daemon.log and vm-test.sh output).
+#
+# Each boot is a scripts/vm-test.sh run (--suites perf), which watches the daemon and
+# stops QEMU if it dies. The VM lock (/tmp/ferry-vm.lock) is held for the whole matrix.
+# Run scripts/prepare-guest.sh first. Exit status 0 iff every config gave every figure.
+set -euo pipefail
+export LC_ALL=C
+
+REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+FERRY_WORK=${FERRY_WORK:-$REPO/.work}
+command_line="scripts/perf-matrix.sh${*:+ $*}"
+
+configs=ferryd,virtiofsd:--cache=auto,virtiofsd:--cache=always,volume
+reps=3
+seq_mib= rand_mib= runtime= files= dirs= big_files=
+file_size=1024
+work=fio,meta
+out=
+ferryd_bin=$REPO/target/release/ferryd
+timeout_min=60
+chart=1
+quick=0
+
+usage() {
+	sed -n '2,/^set -euo/{/^set -euo/d;s/^# \{0,1\}//;p}' "${BASH_SOURCE[0]}"
+	exit "${1:-0}"
+}
+
+while [[ $# -gt 0 ]]; do
+	case $1 in
+	--configs) configs=$2; shift 2 ;;
+	--reps) reps=$2; shift 2 ;;
+	--seq-mib) seq_mib=$2; shift 2 ;;
+	--rand-mib) rand_mib=$2; shift 2 ;;
+	--runtime) runtime=$2; shift 2 ;;
+	--files) files=$2; shift 2 ;;
+	--dirs) dirs=$2; shift 2 ;;
+	--file-size) file_size=$2; shift 2 ;;
+	--big-files) big_files=$2; shift 2 ;;
+	--work) work=$2; shift 2 ;;
+	--quick)
+		quick=1
+		: "${seq_mib:=32}" "${rand_mib:=16}" "${runtime:=2}" "${files:=200}" "${big_files:=0}"
+		reps=1
+		shift
+		;;
+	--out) out=$2; shift 2 ;;
+	--ferryd) ferryd_bin=$(realpath "$2"); shift 2 ;;
+	--timeout) timeout_min=$2; shift 2 ;;
+	--no-chart) chart=0; shift ;;
+	-h | --help) usage 0 ;;
+	*) echo "unknown argument: $1" >&2; usage 2 ;;
+	esac
+done
+
+# shellcheck source=scripts/lib/vm-common.sh
+. "$REPO/scripts/lib/vm-common.sh"
+vm_detect_accel
+if [[ $accel_name == kvm ]]; then
+	: "${seq_mib:=1024}" "${rand_mib:=256}" "${runtime:=10}" "${files:=5000}" "${dirs:=50}"
+	: "${big_files:=50000}"
+else
+	: "${seq_mib:=256}" "${rand_mib:=64}" "${runtime:=5}" "${files:=2000}" "${dirs:=20}"
+	: "${big_files:=10000}"
+fi
+: "${dirs:=20}"
+for v in reps seq_mib rand_mib runtime files dirs file_size big_files timeout_min; do
+	[[ ${!v} =~ ^[0-9]+$ ]] || { echo "--${v//_/-} must be a number" >&2; exit 2; }
+done
+((reps >= 1 && dirs >= 1)) || { echo "--reps and --dirs must be at least 1" >&2; exit 2; }
+
+KERNEL=$FERRY_WORK/kernel/vmlinuz
+for f in "$KERNEL" "$FERRY_WORK/guest/perf.cpio.gz"; do
+	[[ -f $f ]] || { echo "missing $f: run scripts/prepare-guest.sh" >&2; exit 2; }
+done
+
+# Parse the configs: label, daemon (ferryd, virtiofsd or none) and daemon args.
+declare -a labels=() daemons=() dargs=()
+IFS=, read -r -a cfg_list <<<"$configs"
+for c in "${cfg_list[@]}"; do
+	IFS=: read -r -a parts <<<"$c"
+	case ${parts[0]} in
+	volume) [[ ${#parts[@]} == 1 ]] || { echo "volume takes no arguments" >&2; exit 2; }
+		daemons+=(none) ;;
+	ferryd)
+		[[ -x $ferryd_bin ]] || {
+			echo "$ferryd_bin missing: cargo build --release -p ferry-server" >&2
+			exit 2
+		}
+		daemons+=(ferryd) ;;
+	virtiofsd)
+		[[ -x $FERRY_WORK/tools/bin/virtiofsd ]] || {
+			echo "virtiofsd missing: run scripts/prepare-guest.sh" >&2
+			exit 2
+		}
+		daemons+=(virtiofsd) ;;
+	*) echo "unknown config $c (volume, ferryd[:ARGS], virtiofsd[:ARGS])" >&2; exit 2 ;;
+	esac
+	labels+=("${c//:/ }")
+	dargs+=("$(printf '%s\n' "${parts[@]:1}")")
+done
+case " ${labels[*]} " in
+*" volume "*) ;;
+*) echo "note: no volume config, so no slowdown figures" >&2 ;;
+esac
+
+if [[ -z $out ]]; then
+	out=$FERRY_WORK/perf/$(date -u +%Y%m%d-%H%M%S)
+fi
+mkdir -p "$out/logs"
+out=$(cd "$out" && pwd)
+if [[ $out == "$FERRY_WORK"/perf/* ]]; then
+	ln -sfn "$out" "$FERRY_WORK/perf/latest"
+fi
+
+vm_take_lock
+export FERRY_VM_LOCK_HELD=1
+
+# Children (only mkfs here; vm-test.sh reaps its own) are not waited for on exit.
+volume_img=
+cleanup() { [[ -n $volume_img ]] && rm -f "$volume_img"; return 0; }
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+append="ferry.perf.seq=$seq_mib ferry.perf.rnd=$rand_mib ferry.perf.rt=$runtime"
+append+=" ferry.perf.files=$files ferry.perf.dirs=$dirs ferry.perf.fsize=$file_size"
+append+=" ferry.perf.reps=$reps ferry.perf.big=$big_files ferry.perf.work=$work"
+
+json_str() { python3 -c 'import json, sys; print(json.dumps(sys.argv[1]))' "$1"; }
+
+commit=$(git -C "$REPO" rev-parse --short HEAD 2>/dev/null || echo unknown)
+[[ -z $(git -C "$REPO" status --porcelain --untracked-files=no 2>/dev/null) ]] ||
+	commit+=" (with uncommitted changes)"
+cpu=$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n 1)
+guest_kernel=$(cat "$FERRY_WORK/kernel/package" 2>/dev/null || echo unknown)
+qemu_version=$(qemu-system-x86_64 --version | head -n 1 | sed 's/ (.*//')
+vfs_version=$("$FERRY_WORK/tools/bin/virtiofsd" --version 2>/dev/null | head -n 1 || echo unknown)
+volume_desc="raw image, ext4 (mkfs.ext4 defaults), -drive if=virtio,cache=none,aio=threads"
+
+echo "perf matrix: ${labels[*]}"
+echo "command: $command_line"
+echo "machine: $cpu, $(nproc) CPUs, host kernel $(uname -r), accelerator $accel_name (${accel[*]})"
+echo "sizes: $append"
+echo "output: $out"
+
+raw=$out/raw.tsv
+: >"$raw"
+declare -a status=()
+failed=0
+started=$SECONDS
+for i in "${!labels[@]}"; do
+	label=${labels[i]} daemon=${daemons[i]}
+	slug=${label//[^A-Za-z0-9=.-]/_}
+	mapfile -t args < <(printf '%s' "${dargs[i]}" | sed '/^$/d')
+	vm=(--daemon "$daemon" --suites perf --timeout "$timeout_min" --append "$append"
+		--ferryd "$ferryd_bin")
+	if [[ $daemon == none ]]; then
+		# A fresh file system for each run: sparse, with its inode tables and journal
+		# written now so that no lazy init runs in the guest during the measurements.
+		volume_img=$out/volume.img
+		rm -f "$volume_img"
+		truncate -s "$((seq_mib + rand_mib + 2048))M" "$volume_img"
+		mkfs.ext4 -q -F -L ferry-volume -E lazy_itable_init=0,lazy_journal_init=0 \
+			"$volume_img"
+		vm+=(--disk "$volume_img")
+	fi
+	[[ ${#args[@]} -gt 0 ]] && vm+=(-- "${args[@]}")
+	echo
+	echo "=== [$((i + 1))/${#labels[@]}] $label ($(date -u +%H:%M:%S))"
+	t0=$SECONDS
+	rc=0
+	"$REPO/scripts/vm-test.sh" "${vm[@]}" >"$out/logs/$slug.vm-test.log" 2>&1 || rc=$?
+	run=$FERRY_WORK/runs/$daemon
+	cp "$run/serial.log" "$out/logs/$slug.serial.log" 2>/dev/null || true
+	cp "$run/daemon.log" "$out/logs/$slug.daemon.log" 2>/dev/null || true
+	n=0
+	if [[ -f $run/serial.log ]]; then
+		while read -r workload rep value unit; do
+			printf '%s\t%s\t%s\t%s\t%s\n' "$label" "$workload" "$rep" "$value" "$unit" >>"$raw"
+			n=$((n + 1))
+		done < <(sed -n -e 's/\r$//' -e 's/^.*FERRY-PERF //p' "$run/serial.log")
+	fi
+	errors=$(sed -n -e 's/\r$//' -e 's/^.*FERRY-ERROR //p' "$run/serial.log" 2>/dev/null |
+		head -n 3 | paste -sd';' - || true)
+	st="$n figures in $((SECONDS - t0))s"
+	if [[ $rc != 0 ]]; then
+		st+=", vm-test.sh exit $rc"
+		failed=1
+		grep -E 'fail|died|timeout' "$out/logs/$slug.vm-test.log" | grep -v ' ok ' |
+			tail -n 5 | sed 's/^/    /' || true
+	fi
+	[[ -n $errors ]] && st+=", guest errors: $errors"
+	echo "    $st"
+	status+=("$st")
+	if [[ $daemon == none ]]; then
+		rm -f "$volume_img"
+		volume_img=
+	fi
+done
+total=$((SECONDS - started))
+
+{
+	echo "{"
+	echo "  \"command\": $(json_str "$command_line"),"
+	echo "  \"date\": \"$(date -u +%Y-%m-%dT%H:%M:%SZ)\","
+	echo "  \"commit\": $(json_str "$commit"),"
+	echo "  \"total_seconds\": $total,"
+	echo "  \"machine\": {"
+	echo "    \"cpu\": $(json_str "$cpu"), \"host_cpus\": $(nproc),"
+	echo "    \"host_kernel\": $(json_str "$(uname -r)"),"
+	echo "    \"accel\": \"$accel_name\", \"accel_args\": $(json_str "${accel[*]}"),"
+	echo "    \"qemu\": $(json_str "$qemu_version"), \"virtiofsd\": $(json_str "$vfs_version"),"
+	echo "    \"guest_kernel\": $(json_str "$guest_kernel"), \"guest_cpus\": 2, \"guest_mem\": \"1 GiB\","
+	echo "    \"volume\": $(json_str "$volume_desc")"
+	echo "  },"
+	echo "  \"params\": {\"seq_mib\": $seq_mib, \"rand_mib\": $rand_mib, \"runtime_s\": $runtime,"
+	echo "    \"files\": $files, \"dirs\": $dirs, \"file_size\": $file_size,"
+	echo "    \"big_files\": $big_files, \"reps\": $reps, \"work\": $(json_str "$work"), \"quick\": $quick},"
+	echo "  \"configs\": ["
+	for i in "${!labels[@]}"; do
+		sep=,
+		[[ $i == $((${#labels[@]} - 1)) ]] && sep=
+		echo "    {\"label\": $(json_str "${labels[i]}"), \"daemon\": \"${daemons[i]}\"," \
+			"\"status\": $(json_str "${status[i]}")}$sep"
+	done
+	echo "  ]"
+	echo "}"
+} >"$out/meta.json"
+
+echo
+report=("$REPO/scripts/perf-report.py" "$out")
+[[ $chart == 1 ]] || report+=(--no-chart)
+# Debian's python3, where python3-matplotlib is (not one a version manager put first).
+py=python3
+[[ -x /usr/bin/python3 ]] && py=/usr/bin/python3
+"$py" "${report[@]}"
+echo
+echo "matrix took ${total}s; results in $out (table.txt, table.md, results.json, chart.svg)"
+exit "$failed"

@@ -1,0 +1,281 @@
+#!/usr/bin/env python3
+"""Summarise a scripts/perf-matrix.sh run: OUT/raw.tsv + OUT/meta.json ->
+OUT/results.json, OUT/table.txt, OUT/table.md and OUT/chart.svg (+ chart.png).
+
+    scripts/perf-report.py OUT [--no-chart]
+
+raw.tsv: one line per figure, "config<TAB>workload<TAB>rep<TAB>value<TAB>unit".
+Units MiB/s and IOPS are higher-is-better, s is lower-is-better. The slowdown
+xN of a config is how many times slower than the "volume" config it is on that
+workload (volume / value for rates, value / volume for times): x1.0 is as fast
+as the guest's own disk, x2.0 twice as slow, x0.5 twice as fast.
+"""
+import json
+import os
+import statistics
+import sys
+
+WORKLOADS = [
+    ("seqwrite", "sequential write, 1 MiB"),
+    ("seqread", "sequential read, 1 MiB, cold"),
+    ("randread-qd1", "random read 4 KiB, psync qd1, direct"),
+    ("randread-qd16", "random read 4 KiB, libaio qd16, direct"),
+    ("randwrite-fsync", "random write 4 KiB + fsync"),
+    ("meta-create", "create files"),
+    ("meta-find", "find, cold"),
+    ("meta-tar", "tar read-all"),
+    ("meta-lstat5", "lstat every entry x5, warm"),
+    ("meta-rm", "rm -rf"),
+    ("bigmeta-create", "create files"),
+    ("bigmeta-find", "find, cold"),
+    ("bigmeta-tar", "tar read-all"),
+    ("bigmeta-lstat5", "lstat every entry x5, warm"),
+    ("bigmeta-rm", "rm -rf"),
+]
+HIGHER_IS_BETTER = {"MiB/s", "IOPS"}
+BASELINE = "volume"
+
+
+def load(out):
+    with open(os.path.join(out, "meta.json")) as f:
+        meta = json.load(f)
+    raw = {}
+    units = {}
+    path = os.path.join(out, "raw.tsv")
+    if os.path.exists(path):
+        with open(path) as f:
+            for line in f:
+                parts = line.rstrip("\n").split("\t")
+                if len(parts) != 5:
+                    continue
+                config, workload, _rep, value, unit = parts
+                try:
+                    v = float(value)
+                except ValueError:
+                    continue
+                raw.setdefault(config, {}).setdefault(workload, []).append(v)
+                units[workload] = unit
+    return meta, raw, units
+
+
+def describe(workload, meta):
+    p = meta["params"]
+    for name, text in WORKLOADS:
+        if name == workload:
+            if name.startswith("seq"):
+                return f"{text}, {p['seq_mib']} MiB"
+            if name.startswith("rand"):
+                return f"{text}, {p['rand_mib']} MiB file, {p['runtime_s']} s"
+            if name.startswith("meta-"):
+                return f"{text}, {p['files']} files"
+            if name.startswith("bigmeta-"):
+                return f"{text}, {p['big_files']} files"
+            return text
+    return workload
+
+
+def slowdown(value, base, unit):
+    if value is None or base is None or value <= 0 or base <= 0:
+        return None
+    return base / value if unit in HIGHER_IS_BETTER else value / base
+
+
+def summarise(meta, raw, units):
+    configs = [c["label"] for c in meta["configs"]]
+    present = [w for w, _ in WORKLOADS if any(w in raw.get(c, {}) for c in configs)]
+    present += sorted({w for c in raw.values() for w in c} - set(present))
+    results = []
+    for w in present:
+        unit = units.get(w, "")
+        row = {"workload": w, "description": describe(w, meta), "unit": unit,
+               "higher_is_better": unit in HIGHER_IS_BETTER, "configs": {}}
+        base = raw.get(BASELINE, {}).get(w)
+        base_med = statistics.median(base) if base else None
+        for c in configs:
+            vals = raw.get(c, {}).get(w)
+            if not vals:
+                continue
+            med = statistics.median(vals)
+            row["configs"][c] = {
+                "values": vals, "median": med, "min": min(vals), "max": max(vals),
+                "slowdown_vs_volume": slowdown(med, base_med, unit),
+            }
+        # Each non-virtiofsd daemon config against the better of the virtiofsd configs.
+        vfs = [row["configs"][c]["median"] for c in configs
+               if c.startswith("virtiofsd") and c in row["configs"]]
+        if vfs:
+            best = max(vfs) if unit in HIGHER_IS_BETTER else min(vfs)
+            for c in configs:
+                if c.startswith("ferryd") and c in row["configs"]:
+                    s = slowdown(row["configs"][c]["median"], best, unit)
+                    row["configs"][c]["speedup_vs_best_virtiofsd"] = 1 / s if s else None
+        results.append(row)
+    return configs, results
+
+
+def fmt(v):
+    if v is None:
+        return "-"
+    if v >= 100:
+        return f"{v:.0f}"
+    if v >= 10:
+        return f"{v:.1f}"
+    if v >= 1:
+        return f"{v:.2f}"
+    return f"{v:.3f}"
+
+
+def cell(r, spread=True):
+    if r is None:
+        return "-"
+    s = fmt(r["median"])
+    if spread and len(r["values"]) > 1:
+        s += f" [{fmt(r['min'])}-{fmt(r['max'])}]"
+    x = r.get("slowdown_vs_volume")
+    if x is not None:
+        s += f" x{x:.2f}"
+    return s
+
+
+def header_lines(meta):
+    m = meta["machine"]
+    p = meta["params"]
+    return [
+        f"command: {meta['command']}",
+        f"date: {meta['date']}, ferry {meta['commit']}",
+        f"machine: {m['cpu']}, {m['host_cpus']} host CPUs, host kernel {m['host_kernel']}, "
+        f"accelerator {m['accel']} ({m['accel_args']}), {m['qemu']}",
+        f"guest: {m['guest_kernel']}, {m['guest_cpus']} vCPUs, {m['guest_mem']}; "
+        f"volume: {m['volume']}",
+        f"sizes: seq {p['seq_mib']} MiB, random {p['rand_mib']} MiB x {p['runtime_s']} s, "
+        f"{p['files']} files of {p['file_size']} B in {p['dirs']} dirs, big series "
+        f"{p['big_files']} files (1 run), {p['reps']} reps (median [min-max])",
+        "xN: times slower than the volume (the guest's own virtio-blk ext4 disk); "
+        "MiB/s and IOPS higher is better, s lower is better",
+    ]
+
+
+def text_table(meta, configs, results):
+    head = ["workload", "unit"] + configs
+    rows = [[r["workload"], r["unit"]] + [cell(r["configs"].get(c)) for c in configs]
+            for r in results]
+    widths = [max(len(x[i]) for x in [head] + rows) for i in range(len(head))]
+    lines = header_lines(meta) + [""]
+    lines.append("  ".join(h.ljust(w) for h, w in zip(head, widths)))
+    lines.append("  ".join("-" * w for w in widths))
+    for row in rows:
+        lines.append("  ".join(x.ljust(w) for x, w in zip(row, widths)))
+    vs = speedup_lines(configs, results)
+    if vs:
+        lines += [""] + vs
+    status = [f"{c['label']}: {c['status']}" for c in meta["configs"]]
+    lines += ["", "runs: " + "; ".join(status)]
+    return "\n".join(lines) + "\n"
+
+
+def speedup_lines(configs, results):
+    lines = []
+    for c in configs:
+        if not c.startswith("ferryd"):
+            continue
+        parts = []
+        for r in results:
+            v = r["configs"].get(c, {}).get("speedup_vs_best_virtiofsd")
+            if v is not None:
+                parts.append(f"{r['workload']} {v:.2f}")
+        if parts:
+            lines.append(f"{c} vs the better virtiofsd (x faster): " + ", ".join(parts))
+    return lines
+
+
+def md_table(meta, configs, results):
+    lines = ["| workload | unit | " + " | ".join(configs) + " |",
+             "|---|---|" + "---|" * len(configs)]
+    for r in results:
+        cells = [cell(r["configs"].get(c)).replace(" x", " ×") for c in configs]
+        lines.append(f"| {r['workload']} ({r['description']}) | {r['unit']} | "
+                     + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def chart(out, meta, configs, results):
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    plt.rcParams["svg.fonttype"] = "none"
+    plt.rcParams["svg.hashsalt"] = "ferry"
+    plt.rcParams["font.size"] = 9
+    others = [c for c in configs if c != BASELINE]
+    rows = [r for r in results if any(
+        r["configs"].get(c, {}).get("slowdown_vs_volume") is not None for c in others)]
+    if not rows or not others:
+        print("chart: nothing to plot (no volume baseline?)", file=sys.stderr)
+        return
+    fig, ax = plt.subplots(figsize=(max(8, 0.75 * len(rows) * max(1, len(others)) / 2 + 3), 5.2))
+    n = len(others)
+    width = 0.8 / n
+    cmap = plt.get_cmap("tab10")
+    for i, c in enumerate(others):
+        xs, ys, lo, hi = [], [], [], []
+        for j, r in enumerate(rows):
+            rc = r["configs"].get(c)
+            base = r["configs"].get(BASELINE)
+            if not rc or rc.get("slowdown_vs_volume") is None:
+                continue
+            x = rc["slowdown_vs_volume"]
+            a = slowdown(rc["min"], base["median"], r["unit"])
+            b = slowdown(rc["max"], base["median"], r["unit"])
+            xs.append(j - 0.4 + width * (i + 0.5))
+            ys.append(x)
+            lo.append(max(0.0, x - min(a, b)))
+            hi.append(max(0.0, max(a, b) - x))
+        ax.bar(xs, ys, width, label=c, color=cmap(i), yerr=[lo, hi], capsize=2,
+               error_kw={"elinewidth": 0.8})
+        for x, y, h in zip(xs, ys, hi):
+            ax.annotate(f"{y:.1f}", (x, y + h), textcoords="offset points", xytext=(0, 2),
+                        ha="center", va="bottom", fontsize=6.5, rotation=90)
+    ax.axhline(1.0, color="black", linewidth=0.8)
+    ax.set_yscale("log")
+    ax.set_ylabel("slowdown vs the guest's own ext4 disk (×, log; 1 = as fast)")
+    ax.set_xticks(range(len(rows)))
+    ax.set_xticklabels([r["workload"] for r in rows], rotation=35, ha="right")
+    m = meta["machine"]
+    p = meta["params"]
+    ax.set_title(f"ferry perf matrix: {m['accel']} guest, {p["reps"]} rep(s) (median, bars min-max), "
+                 f"{p['files']} files, seq {p['seq_mib']} MiB", fontsize=10)
+    ax.legend(fontsize=8, loc="upper left")
+    ax.grid(axis="y", which="both", alpha=0.3)
+    fig.text(0.01, 0.005, f"{meta['command']}  |  {meta['date']}  |  {m['cpu']}, "
+             f"{m['host_cpus']} CPUs, host {m['host_kernel']}, {m['accel']}",
+             fontsize=6, color="#555555")
+    fig.tight_layout(rect=(0, 0.03, 1, 1))
+    fig.savefig(os.path.join(out, "chart.svg"), metadata={"Date": None})
+    fig.savefig(os.path.join(out, "chart.png"), dpi=110)
+    plt.close(fig)
+
+
+def main():
+    args = [a for a in sys.argv[1:] if not a.startswith("--")]
+    if len(args) != 1:
+        print(__doc__, file=sys.stderr)
+        sys.exit(2)
+    out = args[0]
+    meta, raw, units = load(out)
+    configs, results = summarise(meta, raw, units)
+    with open(os.path.join(out, "results.json"), "w") as f:
+        json.dump({"meta": meta, "baseline": BASELINE, "results": results}, f, indent=1)
+    txt = text_table(meta, configs, results)
+    with open(os.path.join(out, "table.txt"), "w") as f:
+        f.write(txt)
+    with open(os.path.join(out, "table.md"), "w") as f:
+        f.write(md_table(meta, configs, results))
+    if "--no-chart" not in sys.argv:
+        try:
+            chart(out, meta, configs, results)
+        except ImportError as e:
+            print(f"chart: {e} (install python3-matplotlib)", file=sys.stderr)
+    sys.stdout.write(txt)
+
+
+if __name__ == "__main__":
+    main()
