@@ -101,6 +101,10 @@ const ALLOWED: &[libc::c_long] = &[
     libc::SYS_recvfrom,
     libc::SYS_sendto,
     libc::SYS_shutdown,
+    libc::SYS_getsockopt,
+    // signal-hook's self-pipe (the --stats SIGUSR1 thread).
+    libc::SYS_socketpair,
+    libc::SYS_pipe2,
     libc::SYS_eventfd2,
     libc::SYS_epoll_create1,
     libc::SYS_epoll_ctl,
