@@ -76,6 +76,7 @@ fn run(cfg: Config) -> Result<(), Box<dyn std::error::Error>> {
         auto_inval_data: cfg.cache != CachePolicy::Never,
         allow_mmap: cfg.allow_mmap,
         allow_devices: cfg.allow_devices,
+        flush_needed: cfg.locks,
     };
     let mut server = Server::new(backend, opts);
     let stats = cfg.stats.then(|| Arc::new(Stats::default()));
@@ -122,6 +123,9 @@ fn run(cfg: Config) -> Result<(), Box<dyn std::error::Error>> {
     // The queue threads wait for an exit event only VhostUserDaemon::serve() sends, so dropping
     // the daemon would join them forever: leave it to the process exit instead.
     std::mem::forget(daemon);
+    // Dropping the listener would unlink its socket path: outside the sandbox's view, and a
+    // call the seccomp filter refuses. The next start replaces the stale socket.
+    std::mem::forget(listener);
     res
 }
 

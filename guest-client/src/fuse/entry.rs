@@ -89,9 +89,16 @@ impl SetAttr {
 
 impl Client {
     /// LOOKUP `name` in `parent`.
+    ///
+    /// A reply with node id 0 is a negative entry (the name is absent, and the answer may be
+    /// cached for its entry timeout): ENOENT, as Linux reads it.
     pub fn lookup(&self, parent: u64, name: impl AsRef<[u8]>) -> Result<EntryOut> {
         let b = self.call(opcode::LOOKUP, parent, &[&cstr(name)], ENTRY)?;
-        fixed(&b, "LOOKUP")
+        let e: EntryOut = fixed(&b, "LOOKUP")?;
+        if e.nodeid == 0 {
+            return Err(crate::Errno(libc::ENOENT).into());
+        }
+        Ok(e)
     }
 
     /// FORGET `nlookup` references to `nodeid`.

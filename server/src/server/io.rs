@@ -12,6 +12,10 @@ use crate::fuse::decode::MAX_WRITE;
 use crate::fuse::name::Name;
 use crate::sys::zerocopy::{SliceReader, VecWriter};
 
+/// FOPEN_NOFLUSH (7.35), not among fuse-backend-rs's named flags: the guest need not send
+/// FLUSH when the file is closed.
+const FOPEN_NOFLUSH: u32 = 1 << 5;
+
 pub(super) fn open_out(fh: Option<u64>, opts: OpenOptions) -> OpenOut {
     OpenOut {
         fh: fh.unwrap_or(0),
@@ -21,12 +25,24 @@ pub(super) fn open_out(fh: Option<u64>, opts: OpenOptions) -> OpenOut {
 }
 
 impl<F: Backend> Server<F> {
+    /// OPEN and CREATE replies for files: FLUSH is skipped when it has nothing to do (no
+    /// buffered data on the host and no host locks to drop), one round trip per close(2).
+    fn file_open_out(&self, fh: Option<u64>, opts: OpenOptions) -> OpenOut {
+        let mut o = open_out(fh, opts);
+        if !self.opts.flush_needed {
+            o.open_flags |= FOPEN_NOFLUSH;
+        }
+        o
+    }
+}
+
+impl<F: Backend> Server<F> {
     pub(super) fn open(&self, c: &mut Ctx<'_>, a: OpenIn) -> Result<(), Errno> {
         let (fh, opts, _) = self
             .fs
             .open(&c.ctx, c.h.nodeid, a.flags, a.fuse_flags)
             .map_err(errno)?;
-        c.reply.push_obj(&open_out(fh, opts));
+        c.reply.push_obj(&self.file_open_out(fh, opts));
         Ok(())
     }
 
@@ -36,7 +52,7 @@ impl<F: Backend> Server<F> {
             .create(&c.ctx, c.h.nodeid, name.as_cstr(), a)
             .map_err(errno)?;
         c.reply.push_obj(&entry_out(e));
-        c.reply.push_obj(&open_out(fh, opts));
+        c.reply.push_obj(&self.file_open_out(fh, opts));
         Ok(())
     }
 
@@ -133,7 +149,7 @@ impl<F: Backend> Server<F> {
     pub(super) fn tmpfile(&self, c: &mut Ctx<'_>, a: CreateIn) -> Result<(), Errno> {
         let (e, fh, opts) = self.fs.tmpfile(&c.ctx, c.h.nodeid, a).map_err(errno)?;
         c.reply.push_obj(&entry_out(e));
-        c.reply.push_obj(&open_out(fh, opts));
+        c.reply.push_obj(&self.file_open_out(fh, opts));
         Ok(())
     }
 

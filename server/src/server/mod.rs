@@ -40,6 +40,9 @@ pub struct ServerOptions {
     pub allow_mmap: bool,
     /// Let the guest create block and character device nodes in the share.
     pub allow_devices: bool,
+    /// The backend acts on FLUSH (host locks to drop): without it, files are opened with
+    /// FOPEN_NOFLUSH.
+    pub flush_needed: bool,
 }
 
 /// Requests fuse-backend-rs's `FileSystem` trait has no method for. A backend without them

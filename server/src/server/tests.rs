@@ -345,9 +345,16 @@ fn readdir_lists_dots_once_whatever_the_buffer_size() {
     );
 }
 
+/// LOOKUP as the guest reads it: a negative entry (node id 0) is ENOENT.
 fn lookup(t: &mut T, parent: u64, name: &[u8]) -> (i32, EntryOut) {
     let (e, p) = t.call(op::LOOKUP, parent, &[name, b"\0"].concat());
-    (e, if e == 0 { obj(&p) } else { EntryOut::default() })
+    match e {
+        0 => match obj::<EntryOut>(&p) {
+            n if n.nodeid == 0 => (libc::ENOENT, n),
+            n => (0, n),
+        },
+        e => (e, EntryOut::default()),
+    }
 }
 
 fn open(t: &mut T, node: u64, flags: i32) -> (i32, u64) {
@@ -492,4 +499,16 @@ fn statx_reports_the_birth_time_when_asked() {
     assert_eq!(u32::from(mode) & libc::S_IFMT, libc::S_IFDIR);
     // A forged node is EBADF, as everywhere.
     assert_eq!(t.call(op::STATX, 999, a.as_slice()).0, libc::EBADF);
+}
+
+#[test]
+fn absent_names_are_negative_entries_for_the_entry_timeout() {
+    let mut t = T::started(false);
+    let (e, p) = t.call(op::LOOKUP, 1, b"nothing\0");
+    assert_eq!(e, 0);
+    let n: EntryOut = obj(&p);
+    assert_eq!((n.nodeid, n.entry_valid, n.attr_valid), (0, 1, 0));
+    // Other errors stay errors.
+    let (f, _) = t.create(1, b"f");
+    assert_eq!(t.call(op::LOOKUP, f, b"x\0").0, libc::ENOTDIR);
 }

@@ -57,7 +57,27 @@ impl LinuxFs {
                 self.inodes.ref_node(node)?;
                 Ok(self.entry(node, st, false))
             }
-            _ => self.lookup_ref(&p, name),
+            _ => match self.lookup_ref(&p, name) {
+                // A negative entry: the guest remembers the name is absent for as long as it
+                // would remember it present, instead of asking again at every path probe.
+                Err(e) if e.raw_os_error() == Some(libc::ENOENT) && !self.opts.timeout.is_zero() => {
+                    Ok(self.negative_entry())
+                }
+                r => r,
+            },
+        }
+    }
+
+    /// "No such name", cacheable by the guest for the entry timeout (node id 0).
+    fn negative_entry(&self) -> Entry {
+        Entry {
+            inode: 0,
+            generation: 0,
+            // SAFETY: stat64 is plain data; zero is valid for every field.
+            attr: unsafe { std::mem::zeroed() },
+            attr_flags: 0,
+            attr_timeout: std::time::Duration::ZERO,
+            entry_timeout: self.opts.timeout,
         }
     }
 
