@@ -32,7 +32,8 @@
 # to the newest): table.txt (printed at the end), table.md, results.json (every figure,
 # medians, min/max, slowdown vs the volume), chart.svg and chart.png (matplotlib: slowdown
 # vs the volume per workload and config), raw.tsv, meta.json (command, machine, sizes) and
-# logs/ (each boot's serial.log, daemon.log and vm-test.sh output).
+# logs/ (each boot's serial.log, daemon.log and vm-test.sh output), and the copy of ferryd
+# that every ferryd config ran.
 #
 # Each boot is a scripts/vm-test.sh run (--suites perf), which watches the daemon and
 # stops QEMU if it dies. The VM lock (/tmp/ferry-vm.lock) is held for the whole matrix.
@@ -150,6 +151,14 @@ fi
 vm_take_lock
 export FERRY_VM_LOCK_HELD=1
 
+# One ferryd binary for the whole matrix, even if it is rebuilt meanwhile.
+ferryd_src=$ferryd_bin
+ferryd_built=$(date -u -r "$ferryd_src" +%Y-%m-%dT%H:%M:%SZ 2>/dev/null || echo unknown)
+if [[ -x $ferryd_src ]]; then
+	cp "$ferryd_src" "$out/ferryd"
+	ferryd_bin=$out/ferryd
+fi
+
 # Children (only mkfs here; vm-test.sh reaps its own) are not waited for on exit.
 volume_img=
 cleanup() { [[ -n $volume_img ]] && rm -f "$volume_img"; return 0; }
@@ -173,6 +182,7 @@ volume_desc="raw image, ext4 (mkfs.ext4 defaults), -drive if=virtio,cache=none,a
 
 echo "perf matrix: ${labels[*]}"
 echo "command: $command_line"
+echo "ferryd: $ferryd_src (built $ferryd_built), $vfs_version"
 echo "machine: $cpu, $(nproc) CPUs, host kernel $(uname -r), accelerator $accel_name (${accel[*]})"
 echo "sizes: $append"
 echo "output: $out"
@@ -238,6 +248,7 @@ total=$((SECONDS - started))
 	echo "  \"command\": $(json_str "$command_line"),"
 	echo "  \"date\": \"$(date -u +%Y-%m-%dT%H:%M:%SZ)\","
 	echo "  \"commit\": $(json_str "$commit"),"
+	echo "  \"ferryd\": $(json_str "$ferryd_src, built $ferryd_built"),"
 	echo "  \"total_seconds\": $total,"
 	echo "  \"machine\": {"
 	echo "    \"cpu\": $(json_str "$cpu"), \"host_cpus\": $(nproc),"

@@ -142,7 +142,8 @@ def header_lines(meta):
     p = meta["params"]
     return [
         f"command: {meta['command']}",
-        f"date: {meta['date']}, ferry {meta['commit']}",
+        f"date: {meta['date']}, ferry {meta['commit']}; ferryd {meta.get('ferryd', '?')}; "
+        f"{meta['machine']['virtiofsd']}",
         f"machine: {m['cpu']}, {m['host_cpus']} host CPUs, host kernel {m['host_kernel']}, "
         f"accelerator {m['accel']} ({m['accel_args']}), {m['qemu']}",
         f"guest: {m['guest_kernel']}, {m['guest_cpus']} vCPUs, {m['guest_mem']}; "
@@ -241,7 +242,7 @@ def chart(out, meta, configs, results):
     ax.set_xticklabels([r["workload"] for r in rows], rotation=35, ha="right")
     m = meta["machine"]
     p = meta["params"]
-    ax.set_title(f"ferry perf matrix: {m['accel']} guest, {p["reps"]} rep(s) (median, bars min-max), "
+    ax.set_title(f"ferry perf matrix: {m['accel']} guest, {p['reps']} rep(s) (median, bars min-max), "
                  f"{p['files']} files, seq {p['seq_mib']} MiB", fontsize=10)
     ax.legend(fontsize=8, loc="upper left")
     ax.grid(axis="y", which="both", alpha=0.3)
