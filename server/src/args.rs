@@ -61,12 +61,13 @@ pub struct Args {
     pub posix_acl: Option<String>,
     /// Sandbox mode: namespace (new PID, mount and network namespaces with the shared directory
     /// as the root), chroot (confine the daemon to the shared directory, for containers without
-    /// namespaces) or none
-    #[arg(long, default_value = "none")]
-    pub sandbox: String,
+    /// namespaces) or none. Default: namespace when run as root (as virtiofsd), none otherwise
+    /// (creating those namespaces needs root)
+    #[arg(long)]
+    pub sandbox: Option<String>,
     /// What a system call outside ferryd's allow-list does: kill the daemon, log it, trap
     /// (SIGSYS), or none (no filter)
-    #[arg(long, default_value = "none")]
+    #[arg(long, default_value = "kill")]
     pub seccomp: String,
     /// Export the directory read-only (EROFS for every change, enforced in the daemon)
     #[arg(long)]
@@ -212,7 +213,7 @@ impl Args {
             match (key, val) {
                 ("source", Some(v)) => self.shared_dir = Some(v.into()),
                 ("cache", Some(v)) => self.cache = v,
-                ("sandbox", Some(v)) => self.sandbox = v,
+                ("sandbox", Some(v)) => self.sandbox = Some(v),
                 ("log_level", Some(v)) => self.log_level = v,
                 ("xattr", None) => self.xattr = true,
                 ("no_xattr", None) => self.xattr = false,
@@ -251,14 +252,16 @@ impl TryFrom<Args> for Config {
         if a.socket_group.is_some() && matches!(listen, Listen::Fd(_)) {
             return Err(ArgsError::Conflict("--socket-group", "--fd"));
         }
-        let sandbox = match a.sandbox.as_str() {
-            "none" => Sandbox::None,
-            "chroot" => Sandbox::Chroot,
-            "namespace" => Sandbox::Namespace,
-            _ => {
+        let sandbox = match a.sandbox.as_deref() {
+            // SAFETY: geteuid cannot fail.
+            None if unsafe { libc::geteuid() } == 0 => Sandbox::Namespace,
+            None | Some("none") => Sandbox::None,
+            Some("chroot") => Sandbox::Chroot,
+            Some("namespace") => Sandbox::Namespace,
+            Some(v) => {
                 return Err(invalid(
                     "--sandbox",
-                    a.sandbox,
+                    v.to_string(),
                     "expected namespace, chroot or none",
                 ))
             }

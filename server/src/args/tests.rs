@@ -137,3 +137,15 @@ fn capabilities_are_json_libvirt_reads() {
         .iter()
         .any(|f| f == "separate-options"));
 }
+
+#[test]
+fn confinement_defaults_follow_virtiofsd() {
+    let c = parse(&["--socket-path=/tmp/s", "--shared-dir=/srv"]).unwrap();
+    assert_eq!(c.seccomp, crate::sandbox::seccomp::Mode::Kill);
+    // SAFETY: geteuid cannot fail.
+    let root = unsafe { libc::geteuid() } == 0;
+    let want = if root { Sandbox::Namespace } else { Sandbox::None };
+    assert_eq!(c.sandbox, want);
+    let c = parse(&["--socket-path=/tmp/s", "--shared-dir=/srv", "-o", "sandbox=chroot"]).unwrap();
+    assert_eq!(c.sandbox, Sandbox::Chroot);
+}
