@@ -5,6 +5,7 @@ use std::ffi::CStr;
 use std::io;
 use std::os::fd::{AsFd, OwnedFd};
 
+use fuse_backend_rs::abi::fuse_abi::stat64;
 use fuse_backend_rs::api::filesystem::{Context, Entry};
 
 use super::inode::{Inode, InodeId};
@@ -70,14 +71,11 @@ impl LinuxFs {
 
     /// "No such name", cacheable by the guest for the entry timeout (node id 0).
     fn negative_entry(&self) -> Entry {
+        // SAFETY: stat64 is plain data; zero is valid for every field.
+        let none: stat64 = unsafe { std::mem::zeroed() };
         Entry {
-            inode: 0,
-            generation: 0,
-            // SAFETY: stat64 is plain data; zero is valid for every field.
-            attr: unsafe { std::mem::zeroed() },
-            attr_flags: 0,
             attr_timeout: std::time::Duration::ZERO,
-            entry_timeout: self.opts.timeout,
+            ..self.entry(0, none, false)
         }
     }
 
