@@ -49,7 +49,13 @@ pub fn enter(root: &Path) -> io::Result<()> {
         ));
     }
     // SAFETY: unshare takes flags only.
-    check(unsafe { libc::unshare(libc::CLONE_NEWPID | libc::CLONE_NEWNS | libc::CLONE_NEWNET) })?;
+    check(unsafe { libc::unshare(libc::CLONE_NEWPID | libc::CLONE_NEWNS | libc::CLONE_NEWNET) })
+        .map_err(|e| {
+            io::Error::new(
+                e.kind(),
+                format!("cannot create namespaces ({e}); in a container, use --sandbox chroot"),
+            )
+        })?;
     // SAFETY: fork in a process that has no other thread yet (see the doc comment).
     let pid = unsafe { libc::fork() };
     if pid < 0 {
