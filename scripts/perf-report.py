@@ -212,44 +212,62 @@ def chart(out, meta, configs, results):
     if not rows or not others:
         print("chart: nothing to plot (no volume baseline?)", file=sys.stderr)
         return
-    fig, ax = plt.subplots(figsize=(max(8, 0.75 * len(rows) * max(1, len(others)) / 2 + 3), 5.2))
+    m = meta["machine"]
+    p = meta["params"]
+    # One panel for data I/O, one for the metadata series.
+    panels = [
+        ("data I/O (fio)", [r for r in rows if not r["workload"].startswith(("meta-", "bigmeta-"))]),
+        (f"metadata: meta = {p['files']} files x {p['reps']}, bigmeta = {p['big_files']} files x 1",
+         [r for r in rows if r["workload"].startswith(("meta-", "bigmeta-"))]),
+    ]
+    panels = [(t, rs) for t, rs in panels if rs]
+    fig, axes = plt.subplots(len(panels), 1, figsize=(11, 3.9 * len(panels) + 0.8), squeeze=False)
     n = len(others)
     width = 0.8 / n
     cmap = plt.get_cmap("tab10")
-    for i, c in enumerate(others):
-        xs, ys, lo, hi = [], [], [], []
-        for j, r in enumerate(rows):
-            rc = r["configs"].get(c)
-            base = r["configs"].get(BASELINE)
-            if not rc or rc.get("slowdown_vs_volume") is None:
-                continue
-            x = rc["slowdown_vs_volume"]
-            a = slowdown(rc["min"], base["median"], r["unit"])
-            b = slowdown(rc["max"], base["median"], r["unit"])
-            xs.append(j - 0.4 + width * (i + 0.5))
-            ys.append(x)
-            lo.append(max(0.0, x - min(a, b)))
-            hi.append(max(0.0, max(a, b) - x))
-        ax.bar(xs, ys, width, label=c, color=cmap(i), yerr=[lo, hi], capsize=2,
-               error_kw={"elinewidth": 0.8})
-        for x, y, h in zip(xs, ys, hi):
-            ax.annotate(f"{y:.1f}", (x, y + h), textcoords="offset points", xytext=(0, 2),
-                        ha="center", va="bottom", fontsize=6.5, rotation=90)
-    ax.axhline(1.0, color="black", linewidth=0.8)
-    ax.set_yscale("log")
-    ax.set_ylabel("slowdown vs the guest's own ext4 disk (×, log; 1 = as fast)")
-    ax.set_xticks(range(len(rows)))
-    ax.set_xticklabels([r["workload"] for r in rows], rotation=35, ha="right")
-    m = meta["machine"]
-    p = meta["params"]
-    ax.set_title(f"ferry perf matrix: {m['accel']} guest, {p['reps']} rep(s) (median, bars min-max), "
-                 f"{p['files']} files, seq {p['seq_mib']} MiB", fontsize=10)
-    ax.legend(fontsize=8, loc="upper left")
-    ax.grid(axis="y", which="both", alpha=0.3)
+    for (title, prow), ax in zip(panels, axes[:, 0]):
+        for i, c in enumerate(others):
+            xs, ys, lo, hi = [], [], [], []
+            for j, r in enumerate(prow):
+                rc = r["configs"].get(c)
+                base = r["configs"].get(BASELINE)
+                if not rc or rc.get("slowdown_vs_volume") is None:
+                    continue
+                x = rc["slowdown_vs_volume"]
+                a = slowdown(rc["min"], base["median"], r["unit"])
+                b = slowdown(rc["max"], base["median"], r["unit"])
+                xs.append(j - 0.4 + width * (i + 0.5))
+                ys.append(x)
+                lo.append(max(0.0, x - min(a, b)))
+                hi.append(max(0.0, max(a, b) - x))
+            ax.bar(xs, ys, width, label=c, color=cmap(i), yerr=[lo, hi], capsize=2,
+                   error_kw={"elinewidth": 0.8})
+            for x, y, h in zip(xs, ys, hi):
+                ax.annotate(f"{y:.1f}", (x, y + h), textcoords="offset points", xytext=(0, 2),
+                            ha="center", va="bottom", fontsize=6.5, rotation=90)
+        ax.axhline(1.0, color="black", linewidth=0.8)
+        ax.set_yscale("log")
+        lo_y, hi_y = ax.get_ylim()
+        ax.set_ylim(min(lo_y, 0.5), hi_y * 1.8)
+        lo_y, hi_y = ax.get_ylim()
+        ticks = [t for t in (0.125, 0.25, 0.5, 1, 2, 4, 8, 16, 32, 64, 128) if lo_y <= t <= hi_y]
+        ax.set_yticks(ticks)
+        ax.set_yticklabels([f"{t:g}" for t in ticks])
+        ax.minorticks_off()
+        ax.set_ylabel("× slower than the volume (log)")
+        ax.set_xticks(range(len(prow)))
+        ax.set_xticklabels([r["workload"] for r in prow], rotation=20, ha="right")
+        ax.set_title(title, fontsize=9.5)
+        ax.legend(fontsize=7.5, loc="upper left")
+        ax.grid(axis="y", alpha=0.3)
+    fig.suptitle(f"ferry perf matrix, {m['accel']} guest: slowdown against the guest's own "
+                 f"virtio-blk ext4 disk (1 = as fast; median of {p['reps']}, bars min-max)",
+                 fontsize=10)
     fig.text(0.01, 0.005, f"{meta['command']}  |  {meta['date']}  |  {m['cpu']}, "
-             f"{m['host_cpus']} CPUs, host {m['host_kernel']}, {m['accel']}",
-             fontsize=6, color="#555555")
-    fig.tight_layout(rect=(0, 0.03, 1, 1))
+             f"{m['host_cpus']} CPUs, host {m['host_kernel']}, {m['accel']}  |  seq "
+             f"{p['seq_mib']} MiB, random {p['rand_mib']} MiB x {p['runtime_s']} s",
+             fontsize=6.5, color="#555555")
+    fig.tight_layout(rect=(0, 0.02, 1, 1))
     fig.savefig(os.path.join(out, "chart.svg"), metadata={"Date": None})
     fig.savefig(os.path.join(out, "chart.png"), dpi=110)
     plt.close(fig)
