@@ -23,7 +23,8 @@ use crate::fuse::decode::MAX_REQUEST;
 use crate::server::{Backend, Server};
 
 type Mem = GuestMemoryAtomic<GuestMemoryMmap>;
-type Chain = DescriptorChain<GuestMemoryLoadGuard<GuestMemoryMmap>>;
+/// A descriptor chain popped from a request queue, over the VMM's guest memory.
+pub type Chain = DescriptorChain<GuestMemoryLoadGuard<GuestMemoryMmap>>;
 
 /// Length of the tag field in the virtio-fs config space.
 pub const TAG_LEN: usize = 36;
@@ -127,7 +128,10 @@ impl<F: Backend + 'static> FsDevice<F> {
 }
 
 /// Serves one chain; returns the used length (bytes written to the guest).
-fn serve_chain<F: Backend>(server: &Server<F>, chain: Chain) -> u32 {
+///
+/// Public for the fuzzers (fuzz/, target `virtqueue`) and for in-process VMMs that pop chains
+/// from their own queues; the vhost-user device calls it for every chain it pops.
+pub fn serve_chain<F: Backend>(server: &Server<F>, chain: Chain) -> u32 {
     let mem = chain.memory();
     let (mut reader, mut writer) = match (chain.clone().reader(mem), chain.clone().writer(mem)) {
         (Ok(r), Ok(w)) => (r, w),
