@@ -4,7 +4,7 @@
 
 use std::collections::{HashMap, HashSet};
 use std::os::fd::{AsRawFd, RawFd};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use vmm_sys_util::eventfd::EventFd;
@@ -88,6 +88,8 @@ struct State {
     abandoned: HashSet<u16>,
     /// Set once the device broke the ring protocol.
     broken: Option<String>,
+    /// Whether a waiter is polling the call eventfd (the others wait on `reaped`).
+    polling: bool,
 }
 
 /// A virtqueue of the device.
@@ -96,6 +98,8 @@ pub struct Queue {
     mem: Arc<GuestMem>,
     alloc: Arc<Mutex<Allocator>>,
     state: Mutex<State>,
+    /// Signalled whenever the polling waiter has looked at the ring.
+    reaped: Condvar,
     kick: EventFd,
     call: EventFd,
     /// The vhost-user socket, watched for hang-up while waiting.
@@ -128,7 +132,9 @@ impl Queue {
                 done: HashMap::new(),
                 abandoned: HashSet::new(),
                 broken: None,
+                polling: false,
             }),
+            reaped: Condvar::new(),
             kick,
             call,
             sock,
@@ -350,32 +356,48 @@ impl Queue {
     }
 
     /// Waits until the device returns `t`'s chain, or `timeout` passes, or the daemon hangs up.
+    ///
+    /// One waiter at a time polls the call eventfd and reaps for everyone; the others sleep on
+    /// a condition variable and are woken after each reap, so no completion waits for a poll
+    /// slice because another thread drained the eventfd.
     pub fn wait(&self, t: Ticket, timeout: Duration) -> Result<Completion> {
         let deadline = Instant::now() + timeout;
+        let mut st = lock(&self.state);
         loop {
-            {
-                let mut st = lock(&self.state);
-                self.reap(&mut st)?;
-                if let Some(len) = st.done.remove(&t.head) {
-                    return self.collect(&mut st, t.head, len);
-                }
-                if !st.inflight.contains_key(&t.head) {
-                    return Err(Error::InvalidRequest(format!(
-                        "no chain {} in flight",
-                        t.head
-                    )));
-                }
+            self.reap(&mut st)?;
+            if let Some(len) = st.done.remove(&t.head) {
+                return self.collect(&mut st, t.head, len);
+            }
+            if !st.inflight.contains_key(&t.head) {
+                return Err(Error::InvalidRequest(format!(
+                    "no chain {} in flight",
+                    t.head
+                )));
             }
             let now = Instant::now();
             if now >= deadline {
-                lock(&self.state).abandoned.insert(t.head);
+                st.abandoned.insert(t.head);
                 return Err(Error::Timeout(timeout));
             }
-            match self.poll((deadline - now).min(POLL_SLICE))? {
+            let slice = (deadline - now).min(POLL_SLICE);
+            if st.polling {
+                st = self
+                    .reaped
+                    .wait_timeout(st, slice)
+                    .unwrap_or_else(|p| p.into_inner())
+                    .0;
+                continue;
+            }
+            st.polling = true;
+            drop(st);
+            let ev = self.poll(slice);
+            st = lock(&self.state);
+            st.polling = false;
+            self.reaped.notify_all();
+            match ev? {
                 Event::Call | Event::Nothing => {}
                 Event::HangUp => {
                     // One last look: the reply may have come before the hang-up.
-                    let mut st = lock(&self.state);
                     self.reap(&mut st)?;
                     if let Some(len) = st.done.remove(&t.head) {
                         return self.collect(&mut st, t.head, len);

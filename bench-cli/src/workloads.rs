@@ -1,0 +1,189 @@
+//! Each workload's setup on a connected daemon (node ids, open handles) and its op factory.
+
+use std::sync::Arc;
+
+use ferry_guest_client::{Client, ROOT};
+
+use crate::cli::{BenchArgs, Workload};
+use crate::engine;
+use crate::ops::{CreateUnlink, Io, Listing, Stat};
+use crate::prepare::tree_path;
+
+/// A workload ready to run on one daemon, and what to undo afterwards.
+pub struct Ready {
+    pub ops: Box<dyn engine::Workload>,
+    /// (node id, file handle) to RELEASE at the end.
+    open: Option<(u64, u64)>,
+    /// Nodes looked up during setup.
+    looked_up: Vec<u64>,
+}
+
+impl Ready {
+    /// Releases the handle and forgets the setup's lookups.
+    pub fn finish(self, c: &Client) -> Result<(), String> {
+        if let Some((node, fh)) = self.open {
+            c.release(node, fh, libc::O_RDWR as u32)
+                .map_err(|e| format!("RELEASE: {e}"))?;
+        }
+        let f: Vec<(u64, u64)> = self.looked_up.iter().map(|&n| (n, 1)).collect();
+        if !f.is_empty() {
+            c.batch_forget(&f)
+                .map_err(|e| format!("BATCH_FORGET: {e}"))?;
+        }
+        Ok(())
+    }
+}
+
+/// A cheap deterministic mix of `i` (splitmix64), for random offsets.
+fn mix(i: u64) -> u64 {
+    let mut z = i.wrapping_add(0x9e37_79b9_7f4a_7c15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    z ^ (z >> 31)
+}
+
+struct Meta {
+    dir: u64,
+    files: u64,
+}
+
+impl engine::Workload for Meta {
+    fn op(&self, i: u64) -> Box<dyn engine::Op> {
+        Box::new(Stat::new(self.dir, vec![format!("f{}", i % self.files)]))
+    }
+}
+
+struct Create {
+    dir: u64,
+    round: String,
+}
+
+impl engine::Workload for Create {
+    fn op(&self, i: u64) -> Box<dyn engine::Op> {
+        Box::new(CreateUnlink {
+            parent: self.dir,
+            name: format!("c{}-{i}", self.round),
+            state: 0,
+            node: 0,
+        })
+    }
+}
+
+struct Readdir {
+    dir: u64,
+    size: u32,
+}
+
+impl engine::Workload for Readdir {
+    fn op(&self, _: u64) -> Box<dyn engine::Op> {
+        Box::new(Listing {
+            dir: self.dir,
+            size: self.size,
+            fh: None,
+            cookie: 0,
+            closing: false,
+        })
+    }
+}
+
+struct File {
+    node: u64,
+    fh: u64,
+    size: u32,
+    blocks: u64,
+    random: bool,
+    data: Option<Arc<Vec<u8>>>,
+}
+
+impl engine::Workload for File {
+    fn op(&self, i: u64) -> Box<dyn engine::Op> {
+        let block = if self.random { mix(i) } else { i } % self.blocks;
+        Box::new(Io {
+            node: self.node,
+            fh: self.fh,
+            offset: block * u64::from(self.size),
+            size: self.size,
+            data: self.data.clone(),
+            sent: false,
+        })
+    }
+}
+
+struct Tree {
+    files: u64,
+}
+
+impl engine::Workload for Tree {
+    fn op(&self, i: u64) -> Box<dyn engine::Op> {
+        Box::new(Stat::new(ROOT, tree_path(i % self.files)))
+    }
+}
+
+fn lookup(c: &Client, parent: u64, name: &str, looked: &mut Vec<u64>) -> Result<u64, String> {
+    let e = c
+        .lookup(parent, name)
+        .map_err(|e| format!("LOOKUP {name}: {e}"))?;
+    looked.push(e.nodeid);
+    Ok(e.nodeid)
+}
+
+/// Sets workload `w` up on `c` (the data set is already prepared on the host). `tag` makes
+/// the names of created files unique across runs.
+pub fn setup(c: &Client, w: Workload, a: &BenchArgs, tag: &str) -> Result<Ready, String> {
+    let mut looked = Vec::new();
+    let max_write = c.session().map(|s| s.max_write).unwrap_or(1 << 20);
+    let mut open = None;
+    let ops: Box<dyn engine::Workload> = match w {
+        Workload::Meta => Box::new(Meta {
+            dir: lookup(c, ROOT, "meta", &mut looked)?,
+            files: a.files,
+        }),
+        Workload::Create => Box::new(Create {
+            dir: lookup(c, ROOT, "create", &mut looked)?,
+            round: tag.to_string(),
+        }),
+        Workload::Readdirplus => Box::new(Readdir {
+            dir: lookup(c, ROOT, "big", &mut looked)?,
+            size: u32::try_from(a.readdir_size)
+                .unwrap_or(1 << 20)
+                .min(1 << 20),
+        }),
+        Workload::Seqread | Workload::Seqwrite | Workload::Randread | Workload::Randwrite => {
+            let write = matches!(w, Workload::Seqwrite | Workload::Randwrite);
+            let data = lookup(c, ROOT, "data", &mut looked)?;
+            let name = if write { "write.bin" } else { "read.bin" };
+            let node = lookup(c, data, name, &mut looked)?;
+            let flags = if write { libc::O_RDWR } else { libc::O_RDONLY } as u32;
+            let fh = c
+                .open(node, flags)
+                .map_err(|e| format!("OPEN {name}: {e}"))?
+                .fh;
+            open = Some((node, fh));
+            let random = matches!(w, Workload::Randread | Workload::Randwrite);
+            let size = if random {
+                4096
+            } else {
+                u32::try_from(a.request_size)
+                    .unwrap_or(u32::MAX)
+                    .min(max_write)
+            };
+            let blocks = (a.file_size / u64::from(size)).max(1);
+            Box::new(File {
+                node,
+                fh,
+                size,
+                blocks,
+                random,
+                data: write.then(|| Arc::new(vec![0x5a; size as usize])),
+            })
+        }
+        Workload::Devtree => Box::new(Tree {
+            files: a.tree_files,
+        }),
+    };
+    Ok(Ready {
+        ops,
+        open,
+        looked_up: looked,
+    })
+}
