@@ -35,7 +35,7 @@ pub fn plot(
         .iter()
         .map(|&(_, a, b)| a.max(b))
         .fold(1.0f64, f64::max)
-        * 1.15;
+        * 1.35;
     let n = bars.len();
     let width = (160 + 110 * n) as u32;
     let root = SVGBackend::new(path, (width.max(640), 420)).into_drawing_area();
@@ -109,7 +109,7 @@ pub fn plot(
         .map_err(e)?;
     chart
         .configure_series_labels()
-        .position(SeriesLabelPosition::UpperRight)
+        .position(SeriesLabelPosition::UpperMiddle)
         .background_style(WHITE.mix(0.85))
         .border_style(BLACK)
         .draw()
