@@ -13,6 +13,8 @@
 #   (target/release/ferryd, or --ferryd PATH) or virtiofsd ($FERRY_WORK/tools/bin), e.g.
 #   ferryd,ferryd:--cache=always,virtiofsd:--cache=auto,virtiofsd:--cache=always,volume
 #   (that list without ferryd:--cache=always is the default). Boots run in that order.
+#   ferryd@PATH[:ARGS] runs the ferryd binary at PATH instead (copied first), so two builds
+#   can be compared in one run: ferryd@/tmp/before,ferryd@/tmp/after,virtiofsd,volume.
 # Workloads (--work fio,meta; each repeated --reps times, default 3):
 #   fio: seqwrite and seqread (1 MiB, psync, --seq-mib; the read after drop_caches),
 #        randread-qd1 (4 KiB psync, direct), randread-qd16 (4 KiB libaio qd16, direct),
@@ -110,7 +112,7 @@ for f in "$KERNEL" "$FERRY_WORK/guest/perf.cpio.gz"; do
 done
 
 # Parse the configs: label, daemon (ferryd, virtiofsd or none) and daemon args.
-declare -a labels=() daemons=() dargs=()
+declare -a labels=() daemons=() dargs=() bins=()
 IFS=, read -r -a cfg_list <<<"$configs"
 for c in "${cfg_list[@]}"; do
 	IFS=: read -r -a parts <<<"$c"
@@ -123,6 +125,10 @@ for c in "${cfg_list[@]}"; do
 			exit 2
 		}
 		daemons+=(ferryd) ;;
+	ferryd@*)
+		alt=$(realpath "${parts[0]#ferryd@}")
+		[[ -x $alt ]] || { echo "$alt: not an executable" >&2; exit 2; }
+		daemons+=(ferryd) ;;
 	virtiofsd)
 		[[ -x $FERRY_WORK/tools/bin/virtiofsd ]] || {
 			echo "virtiofsd missing: run scripts/prepare-guest.sh" >&2
@@ -133,6 +139,10 @@ for c in "${cfg_list[@]}"; do
 	esac
 	labels+=("${c//:/ }")
 	dargs+=("$(printf '%s\n' "${parts[@]:1}")")
+	case ${parts[0]} in
+	ferryd@*) bins+=("$(realpath "${parts[0]#ferryd@}")") ;;
+	*) bins+=("") ;;
+	esac
 done
 case " ${labels[*]} " in
 *" volume "*) ;;
@@ -158,6 +168,13 @@ if [[ -x $ferryd_src ]]; then
 	cp "$ferryd_src" "$out/ferryd"
 	ferryd_bin=$out/ferryd
 fi
+# ferryd@PATH configs get their own copies.
+for i in "${!bins[@]}"; do
+	if [[ -n ${bins[i]} ]]; then
+		cp "${bins[i]}" "$out/ferryd-$i"
+		bins[i]=$out/ferryd-$i
+	fi
+done
 
 # Children (only mkfs here; vm-test.sh reaps its own) are not waited for on exit.
 volume_img=
@@ -197,7 +214,7 @@ for i in "${!labels[@]}"; do
 	slug=${label//[^A-Za-z0-9=.-]/_}
 	mapfile -t args < <(printf '%s' "${dargs[i]}" | sed '/^$/d')
 	vm=(--daemon "$daemon" --suites perf --timeout "$timeout_min" --append "$append"
-		--ferryd "$ferryd_bin")
+		--ferryd "${bins[i]:-$ferryd_bin}")
 	if [[ $daemon == none ]]; then
 		# A fresh file system for each run: sparse, with its inode tables and journal
 		# written now so that no lazy init runs in the guest during the measurements.
