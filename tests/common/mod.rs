@@ -82,6 +82,13 @@ pub fn start(kind: &Kind, extra: &[&str]) -> Harness {
 
 pub fn spawn(kind: &Kind, extra: &[&str]) -> (Daemon, TempDir, TempDir) {
     let dir = tempfile::tempdir().expect("tempdir");
+    let (daemon, sock_dir) = spawn_at(kind, dir.path(), extra);
+    (daemon, dir, sock_dir)
+}
+
+/// Starts `kind` serving `dir` (which the caller owns); returns the daemon and the directory
+/// holding its socket.
+pub fn spawn_at(kind: &Kind, dir: &Path, extra: &[&str]) -> (Daemon, TempDir) {
     let sock_dir = tempfile::tempdir().expect("tempdir");
     let sock = sock_dir.path().join("vfs.sock");
     let mut cmd = match kind {
@@ -95,7 +102,7 @@ pub fn spawn(kind: &Kind, extra: &[&str]) -> (Daemon, TempDir, TempDir) {
     cmd.arg("--socket-path")
         .arg(&sock)
         .arg("--shared-dir")
-        .arg(dir.path())
+        .arg(dir)
         .args(extra)
         .stdin(Stdio::null());
     if std::env::var_os("FERRY_TEST_DAEMON_LOG").is_none() {
@@ -103,7 +110,7 @@ pub fn spawn(kind: &Kind, extra: &[&str]) -> (Daemon, TempDir, TempDir) {
     }
     let daemon = Daemon::spawn(cmd, &sock, Duration::from_secs(20))
         .unwrap_or_else(|e| panic!("{}: {e}", kind.name()));
-    (daemon, dir, sock_dir)
+    (daemon, sock_dir)
 }
 
 pub fn try_start(
