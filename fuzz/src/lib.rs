@@ -198,14 +198,14 @@ pub fn virtqueue(data: &[u8]) {
     let image = &data[VQ_HEADER..];
     let image = &image[..image.len().min(MEM_SIZE)];
 
-    let mem = guest_memory();
+    // Fresh memory for every input: the kernel hands out zero pages, and only the pages the
+    // image or the replies touch are faulted in.
+    let mmap = GuestMemoryMmap::from_ranges(&[(GuestAddress(0), MEM_SIZE)])
+        .expect("64 KiB of anonymous memory");
+    let mem = GuestMemoryAtomic::new(mmap);
     let m = mem.memory();
-    // The image, then zeros over the rest of what an earlier input left.
     m.write_slice(image, GuestAddress(0))
         .expect("the image fits");
-    let zeros = &ZEROS[..MEM_SIZE - image.len()];
-    m.write_slice(zeros, GuestAddress(image.len() as u64))
-        .expect("the zeros fit");
 
     let mut q = Queue::new(MAX_QUEUE).expect("a valid maximum");
     q.set_size(size);
@@ -238,21 +238,4 @@ pub fn virtqueue(data: &[u8]) {
         }
         let _ = q.needs_notification(&*m);
     }
-}
-
-static ZEROS: [u8; MEM_SIZE] = [0; MEM_SIZE];
-
-/// One 64 KiB guest memory per thread, reused by every input.
-fn guest_memory() -> GuestMemoryAtomic<GuestMemoryMmap> {
-    thread_local! {
-        static MEM: OnceLock<GuestMemoryAtomic<GuestMemoryMmap>> = const { OnceLock::new() };
-    }
-    MEM.with(|m| {
-        m.get_or_init(|| {
-            let mmap = GuestMemoryMmap::from_ranges(&[(GuestAddress(0), MEM_SIZE)])
-                .expect("64 KiB of anonymous memory");
-            GuestMemoryAtomic::new(mmap)
-        })
-        .clone()
-    })
 }
