@@ -81,7 +81,7 @@ fn measure(cx: &Ctx, spec: &Spec, d: usize, w: Workload, round: u32) -> Result<S
     let socket = cx.sockdir.join(format!("d{d}.sock"));
     let log = cx.sockdir.join(format!("d{d}.log"));
     let run = daemon::start(spec, &socket, cx.dir, &log, client_options(a))?;
-    let tag = format!("{d}-{round}");
+    let tag = format!("{d}-{round}-{}", std::process::id());
     let ready =
         workloads::setup(&run.client, w, a, &tag).map_err(|e| format!("{}: {e}", spec.name))?;
     let pid = run.daemon.pid();

@@ -138,10 +138,21 @@ pub fn setup(c: &Client, w: Workload, a: &BenchArgs, tag: &str) -> Result<Ready,
             dir: lookup(c, ROOT, "meta", &mut looked)?,
             files: a.files,
         }),
-        Workload::Create => Box::new(Create {
-            dir: lookup(c, ROOT, "create", &mut looked)?,
-            round: tag.to_string(),
-        }),
+        Workload::Create => {
+            // A fresh directory per run: ext4 places a new directory's inodes in another
+            // group, so one run's freshly deleted inodes (which ext4 skips over for a while
+            // when allocating) do not slow the next run down.
+            let top = lookup(c, ROOT, "create", &mut looked)?;
+            let name = format!("run-{tag}");
+            let d = c
+                .mkdir(top, &name, 0o755, 0o022)
+                .map_err(|e| format!("MKDIR create/{name}: {e}"))?;
+            looked.push(d.nodeid);
+            Box::new(Create {
+                dir: d.nodeid,
+                round: tag.to_string(),
+            })
+        }
         Workload::Readdirplus => Box::new(Readdir {
             dir: lookup(c, ROOT, "big", &mut looked)?,
             size: u32::try_from(a.readdir_size)
