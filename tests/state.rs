@@ -4,7 +4,7 @@
 mod common;
 
 use common::{daemons, each, err, start, Kind};
-use ferry_guest_client::{FileLock, XattrReply, ROOT};
+use ferry_guest_client::{Creds, FileLock, XattrReply, ROOT};
 use libc::{EEXIST, ENODATA, ERANGE};
 
 const RDWR: u32 = libc::O_RDWR as u32;
@@ -272,4 +272,37 @@ fn locks_are_refused_without_daemon_support() {
         assert_eq!(err(r), libc::ENOSYS, "{}", h.name());
         h.disconnect();
     }
+}
+
+/// A4 #24: a file created in a setgid directory by a caller outside its group inherits the
+/// group but not the setgid bit (the host kernel decides, because the file is created with the
+/// caller's uid/gid: CVE-2022-0358 was a daemon creating as root).
+#[test]
+fn a4_24_create_in_a_setgid_directory_by_a_non_member() {
+    use std::os::unix::fs::{MetadataExt, PermissionsExt};
+    each(&[], &[], |h| {
+        let c = h.c();
+        let g = h.host("g");
+        std::fs::create_dir(&g).unwrap();
+        std::os::unix::fs::chown(&g, Some(0), Some(4242)).unwrap();
+        std::fs::set_permissions(&g, std::fs::Permissions::from_mode(0o2777)).unwrap();
+        let gnode = c.lookup(ROOT, "g").unwrap().nodeid;
+        c.set_creds(Creds {
+            uid: 1000,
+            gid: 1000,
+            pid: 1,
+        });
+        let made = c.create(gnode, "f", libc::O_RDWR as u32, 0o2755, 0);
+        let made_dir = c.mkdir(gnode, "d", 0o2755, 0);
+        c.set_creds(Creds::default());
+        made.unwrap();
+        made_dir.unwrap();
+        let f = std::fs::metadata(h.host("g/f")).unwrap();
+        assert_eq!((f.uid(), f.gid()), (1000, 4242), "{}: owner and inherited group", h.name());
+        assert_eq!(f.mode() & 0o7777, 0o755, "{}: setgid stripped", h.name());
+        // A directory keeps setgid (inherited from its parent), as on any Linux filesystem.
+        let d = std::fs::metadata(h.host("g/d")).unwrap();
+        assert_eq!(d.gid(), 4242, "{}", h.name());
+        assert_ne!(d.mode() & libc::S_ISGID, 0, "{}", h.name());
+    });
 }

@@ -3,12 +3,14 @@
 //!
 //! Not expressible here (yet):
 //! - #23 "a link across mounts → EXDEV": needs a second filesystem mounted inside the share.
-//! - #24 "CREATE in a setgid directory by a non-member" and "WRITE to a suid file clears
-//!   suid/sgid": need the daemon to run the request under the caller's fsuid/fsgid and the
-//!   host to check the resulting mode; only chown by a non-owner is covered.
-//! - #25 "a rename racing lookups", "a component swapped for a symlink": races between the
-//!   host and the daemon, not a single request; "EMFILE once over quota": needs a share with
-//!   more files than the daemon's fd quota. Only the LOOKUP flood without FORGET is here.
+//! - #24 "CREATE in a setgid directory by a non-member": tests/state.rs
+//!   `a4_24_create_in_a_setgid_directory_by_a_non_member` (typed client, host checks the mode).
+//!   "WRITE to a suid file clears suid/sgid": the guest kernel clears them itself with a
+//!   SETATTR unless --killpriv-v2 hands that to the daemon.
+//! - #25 "a rename racing lookups", "a component swapped for a symlink": tests/escape.rs (a host
+//!   thread swaps a directory for symlinks to outside while clients work in it); "EMFILE once
+//!   over quota": server/src/fs/linux/tests.rs `a4_25_lookup_flood_gets_emfile_*`. Only the
+//!   LOOKUP flood without FORGET is here.
 
 use ferry_guest_client::fuse::opcode::{self as op, init};
 use ferry_guest_client::{Client, Creds, Seg, ROOT};
