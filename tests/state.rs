@@ -306,3 +306,39 @@ fn a4_24_create_in_a_setgid_directory_by_a_non_member() {
         assert_ne!(d.mode() & libc::S_ISGID, 0, "{}", h.name());
     });
 }
+
+/// A4 #23: a hard link across mounts is EXDEV (a tmpfs mounted inside the share; needs root).
+/// ferryd runs without its namespace sandbox here: in its own mount namespace a mount the host
+/// makes after the start is not seen (as with virtiofsd), and the link lands in the directory
+/// under it.
+#[test]
+fn a4_23_link_across_mounts_is_exdev() {
+    // SAFETY: geteuid cannot fail.
+    if unsafe { libc::geteuid() } != 0 {
+        eprintln!("NOTICE: not root, a4_23_link_across_mounts_is_exdev skipped");
+        return;
+    }
+    each(&["--sandbox", "none"], &[], |h| {
+        let c = h.c();
+        let f = h.file(ROOT, "f", b"x");
+        let m = h.host("m");
+        std::fs::create_dir(&m).unwrap();
+        let target = std::ffi::CString::new(m.as_os_str().as_encoded_bytes()).unwrap();
+        // SAFETY: all strings are NUL-terminated; the result is checked.
+        let rc = unsafe {
+            libc::mount(
+                c"tmpfs".as_ptr(),
+                target.as_ptr(),
+                c"tmpfs".as_ptr(),
+                0,
+                std::ptr::null(),
+            )
+        };
+        assert_eq!(rc, 0, "mount tmpfs: {}", std::io::Error::last_os_error());
+        let mnode = c.lookup(ROOT, "m").unwrap().nodeid;
+        let r = c.link(f, mnode, "l");
+        // SAFETY: as above.
+        unsafe { libc::umount2(target.as_ptr(), libc::MNT_DETACH) };
+        assert_eq!(err(r), libc::EXDEV, "{}", h.name());
+    });
+}

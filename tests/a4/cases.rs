@@ -2,7 +2,8 @@
 //! `ferryd` column is the table's outcome, the `virtiofsd` column what virtiofsd 1.14 does.
 //!
 //! Not expressible here (yet):
-//! - #23 "a link across mounts → EXDEV": needs a second filesystem mounted inside the share.
+//! - #23 "a link across mounts → EXDEV": tests/state.rs `a4_23_link_across_mounts_is_exdev`
+//!   (a tmpfs mounted inside the share).
 //! - #24 "CREATE in a setgid directory by a non-member": tests/state.rs
 //!   `a4_24_create_in_a_setgid_directory_by_a_non_member` (typed client, host checks the mode).
 //!   "WRITE to a suid file clears suid/sgid": the guest kernel clears them itself with a
