@@ -1,7 +1,7 @@
 //! The rows of SECURITY.md A4. Each case builds its chain from the prepared objects; the
 //! `ferryd` column is the table's outcome, the `virtiofsd` column what virtiofsd 1.14 does.
 //!
-//! Not expressible here (yet):
+//! Rows that are not single requests, tested elsewhere:
 //! - #23 "a link across mounts → EXDEV": tests/state.rs `a4_23_link_across_mounts_is_exdev`
 //!   (a tmpfs mounted inside the share).
 //! - #24 "CREATE in a setgid directory by a non-member": tests/state.rs
