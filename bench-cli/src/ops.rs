@@ -177,12 +177,14 @@ fn entry(b: &[u8], what: &str) -> Result<EntryOut, String> {
 }
 
 /// LOOKUP each component of `path` from `start`, then GETATTR the last node: one stat, as
-/// the kernel does it with an empty dentry cache. Every looked-up node is forgotten.
+/// the kernel does it with an empty dentry cache. Every looked-up node is forgotten once the
+/// stat is done (never while a request on it may still be in flight, as the kernel does).
 pub struct Stat {
     pub start: u64,
     pub path: Vec<String>,
     pub at: usize,
     pub node: u64,
+    pub looked_up: Vec<u64>,
 }
 
 impl Stat {
@@ -192,6 +194,7 @@ impl Stat {
             path,
             at: 0,
             node: start,
+            looked_up: Vec::new(),
         }
     }
 }
@@ -202,11 +205,12 @@ impl Op for Stat {
             let b = ok(reply, "stat")?;
             if self.at < self.path.len() {
                 let e = entry(&b, "LOOKUP")?;
-                cx.forgets.push((e.nodeid, 1));
+                self.looked_up.push(e.nodeid);
                 self.node = e.nodeid;
                 self.at += 1;
             } else {
                 fixed::<ferry_guest_client::AttrOut>(&b, "GETATTR").map_err(|e| e.to_string())?;
+                cx.forgets.extend(self.looked_up.drain(..).map(|n| (n, 1)));
                 cx.ops += 1;
                 return Ok(Step::Done);
             }
@@ -242,7 +246,6 @@ impl Op for CreateUnlink {
                 let e = entry(&b[..ENTRY as usize], "CREATE")?;
                 let o: OpenOut =
                     prefix(&b[ENTRY as usize..], "CREATE").map_err(|e| e.to_string())?;
-                cx.forgets.push((e.nodeid, 1));
                 self.node = e.nodeid;
                 Ok(Step::Send(release(e.nodeid, o.fh)))
             }
@@ -252,6 +255,7 @@ impl Op for CreateUnlink {
             }
             _ => {
                 ok(reply, "UNLINK")?;
+                cx.forgets.push((self.node, 1));
                 cx.ops += 1;
                 Ok(Step::Done)
             }
