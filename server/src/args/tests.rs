@@ -144,8 +144,18 @@ fn confinement_defaults_follow_virtiofsd() {
     assert_eq!(c.seccomp, crate::sandbox::seccomp::Mode::Kill);
     // SAFETY: geteuid cannot fail.
     let root = unsafe { libc::geteuid() } == 0;
-    let want = if root { Sandbox::Namespace } else { Sandbox::None };
+    let want = if root {
+        Sandbox::Namespace
+    } else {
+        Sandbox::None
+    };
     assert_eq!(c.sandbox, want);
-    let c = parse(&["--socket-path=/tmp/s", "--shared-dir=/srv", "-o", "sandbox=chroot"]).unwrap();
+    let c = parse(&[
+        "--socket-path=/tmp/s",
+        "--shared-dir=/srv",
+        "-o",
+        "sandbox=chroot",
+    ])
+    .unwrap();
     assert_eq!(c.sandbox, Sandbox::Chroot);
 }

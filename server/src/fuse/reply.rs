@@ -13,6 +13,8 @@ pub struct Reply<'a> {
     buf: &'a mut Vec<u8>,
     unique: u64,
     cap: usize,
+    /// Payload bytes the transport already put in guest memory after `buf` (zero-copy READ).
+    placed: usize,
 }
 
 impl<'a> Reply<'a> {
@@ -20,7 +22,17 @@ impl<'a> Reply<'a> {
     pub fn new(buf: &'a mut Vec<u8>, unique: u64, cap: usize) -> Self {
         buf.clear();
         buf.resize(OUT_HEADER_LEN, 0);
-        Reply { buf, unique, cap }
+        Reply {
+            buf,
+            unique,
+            cap,
+            placed: 0,
+        }
+    }
+
+    /// Counts `n` payload bytes written straight to the guest, right after this reply's bytes.
+    pub fn placed(&mut self, n: usize) {
+        self.placed = n;
     }
 
     /// Room left for payload.
@@ -102,13 +114,16 @@ impl<'a> Reply<'a> {
     }
 
     /// Replaces whatever was written by an error reply; returns its length.
-    pub fn err(self, errno: libc::c_int) -> usize {
+    pub fn err(mut self, errno: libc::c_int) -> usize {
         self.buf.truncate(OUT_HEADER_LEN);
+        self.placed = 0;
         self.finish(-errno.abs())
     }
 
+    /// Writes the header; returns the reply's length, placed payload included (the bytes in
+    /// `buf` are then the first part of the reply).
     fn finish(self, error: i32) -> usize {
-        let len = self.buf.len();
+        let len = self.buf.len() + self.placed;
         let h = OutHeader {
             len: len as u32,
             error,

@@ -15,7 +15,7 @@ const DOT_OFF: u64 = i64::MAX as u64 - 2;
 const DOTDOT_OFF: u64 = i64::MAX as u64 - 1;
 
 impl<F: Backend> Server<F> {
-    pub(super) fn opendir(&self, c: &mut Ctx<'_>, a: OpenIn) -> Result<(), Errno> {
+    pub(super) fn opendir(&self, c: &mut Ctx<'_, '_>, a: OpenIn) -> Result<(), Errno> {
         let (fh, opts) = self
             .fs
             .opendir(&c.ctx, c.h.nodeid, a.flags)
@@ -24,7 +24,7 @@ impl<F: Backend> Server<F> {
         Ok(())
     }
 
-    pub(super) fn readdir(&self, c: &mut Ctx<'_>, a: ReadIn, plus: bool) -> Result<(), Errno> {
+    pub(super) fn readdir(&self, c: &mut Ctx<'_, '_>, a: ReadIn, plus: bool) -> Result<(), Errno> {
         // The size is the guest's claim: clamp it to 1 MiB and to the room it really gave.
         let limit = (a.size as usize)
             .min(MAX_WRITE as usize)
@@ -59,7 +59,7 @@ impl<F: Backend> Server<F> {
     /// offset to continue from, or None when the reply is full.
     fn push_dots(
         &self,
-        c: &mut Ctx<'_>,
+        c: &mut Ctx<'_, '_>,
         offset: u64,
         limit: usize,
         plus: bool,

@@ -31,12 +31,12 @@ fn attr_out(st: libc::stat64, valid: Duration) -> AttrOut {
 }
 
 impl<F: Backend> Server<F> {
-    fn reply_entry(&self, c: &mut Ctx<'_>, e: Entry) -> Result<(), Errno> {
+    fn reply_entry(&self, c: &mut Ctx<'_, '_>, e: Entry) -> Result<(), Errno> {
         c.reply.push_obj(&entry_out(e));
         Ok(())
     }
 
-    pub(super) fn lookup(&self, c: &mut Ctx<'_>, name: LookupName<'_>) -> Result<(), Errno> {
+    pub(super) fn lookup(&self, c: &mut Ctx<'_, '_>, name: LookupName<'_>) -> Result<(), Errno> {
         let parent = c.h.nodeid;
         let name = match name {
             LookupName::Name(n) => n.as_cstr(),
@@ -49,14 +49,14 @@ impl<F: Backend> Server<F> {
         self.reply_entry(c, e)
     }
 
-    pub(super) fn getattr(&self, c: &mut Ctx<'_>, a: GetattrIn) -> Result<(), Errno> {
+    pub(super) fn getattr(&self, c: &mut Ctx<'_, '_>, a: GetattrIn) -> Result<(), Errno> {
         let fh = (a.flags & GETATTR_FH != 0).then_some(a.fh);
         let (st, valid) = self.fs.getattr(&c.ctx, c.h.nodeid, fh).map_err(errno)?;
         c.reply.push_obj(&attr_out(st, valid));
         Ok(())
     }
 
-    pub(super) fn statx(&self, c: &mut Ctx<'_>, a: StatxIn) -> Result<(), Errno> {
+    pub(super) fn statx(&self, c: &mut Ctx<'_, '_>, a: StatxIn) -> Result<(), Errno> {
         let fh = (a.getattr_flags & GETATTR_FH != 0).then_some(a.fh);
         let (st, valid) = self
             .fs
@@ -66,7 +66,7 @@ impl<F: Backend> Server<F> {
         Ok(())
     }
 
-    pub(super) fn setattr(&self, c: &mut Ctx<'_>, a: SetattrIn) -> Result<(), Errno> {
+    pub(super) fn setattr(&self, c: &mut Ctx<'_, '_>, a: SetattrIn) -> Result<(), Errno> {
         let fh = (a.valid & FATTR_FH != 0).then_some(a.fh);
         let valid = SetattrValid::from_bits_truncate(a.valid);
         let (st, v) = self
@@ -77,7 +77,7 @@ impl<F: Backend> Server<F> {
         Ok(())
     }
 
-    pub(super) fn readlink(&self, c: &mut Ctx<'_>) -> Result<(), Errno> {
+    pub(super) fn readlink(&self, c: &mut Ctx<'_, '_>) -> Result<(), Errno> {
         let target = self.fs.readlink(&c.ctx, c.h.nodeid).map_err(errno)?;
         c.reply.push_bytes(&target);
         Ok(())
@@ -85,7 +85,7 @@ impl<F: Backend> Server<F> {
 
     pub(super) fn symlink(
         &self,
-        c: &mut Ctx<'_>,
+        c: &mut Ctx<'_, '_>,
         name: Name<'_>,
         target: &CStr,
     ) -> Result<(), Errno> {
@@ -96,7 +96,12 @@ impl<F: Backend> Server<F> {
         self.reply_entry(c, e)
     }
 
-    pub(super) fn mknod(&self, c: &mut Ctx<'_>, a: MknodIn, name: Name<'_>) -> Result<(), Errno> {
+    pub(super) fn mknod(
+        &self,
+        c: &mut Ctx<'_, '_>,
+        a: MknodIn,
+        name: Name<'_>,
+    ) -> Result<(), Errno> {
         // A device node in the share would hand the guest's choice of host device to every
         // host user who can open it: refused unless --allow-devices (SECURITY.md A4 #16). The
         // daemon itself never opens one either way.
@@ -111,7 +116,12 @@ impl<F: Backend> Server<F> {
         self.reply_entry(c, e)
     }
 
-    pub(super) fn mkdir(&self, c: &mut Ctx<'_>, a: MkdirIn, name: Name<'_>) -> Result<(), Errno> {
+    pub(super) fn mkdir(
+        &self,
+        c: &mut Ctx<'_, '_>,
+        a: MkdirIn,
+        name: Name<'_>,
+    ) -> Result<(), Errno> {
         let e = self
             .fs
             .mkdir(&c.ctx, c.h.nodeid, name.as_cstr(), a.mode, a.umask)
@@ -119,7 +129,7 @@ impl<F: Backend> Server<F> {
         self.reply_entry(c, e)
     }
 
-    pub(super) fn link(&self, c: &mut Ctx<'_>, old: u64, name: Name<'_>) -> Result<(), Errno> {
+    pub(super) fn link(&self, c: &mut Ctx<'_, '_>, old: u64, name: Name<'_>) -> Result<(), Errno> {
         if old == 0 {
             return Err(libc::EBADF);
         }

@@ -42,7 +42,7 @@ impl<F: Backend> Server<F> {
 
     pub(super) fn init(
         &self,
-        c: &mut Ctx<'_>,
+        c: &mut Ctx<'_, '_>,
         major: u32,
         minor: u32,
         max_readahead: u32,

@@ -37,7 +37,7 @@ impl<F: Backend> Server<F> {
 }
 
 impl<F: Backend> Server<F> {
-    pub(super) fn open(&self, c: &mut Ctx<'_>, a: OpenIn) -> Result<(), Errno> {
+    pub(super) fn open(&self, c: &mut Ctx<'_, '_>, a: OpenIn) -> Result<(), Errno> {
         let (fh, opts, _) = self
             .fs
             .open(&c.ctx, c.h.nodeid, a.flags, a.fuse_flags)
@@ -46,7 +46,12 @@ impl<F: Backend> Server<F> {
         Ok(())
     }
 
-    pub(super) fn create(&self, c: &mut Ctx<'_>, a: CreateIn, name: Name<'_>) -> Result<(), Errno> {
+    pub(super) fn create(
+        &self,
+        c: &mut Ctx<'_, '_>,
+        a: CreateIn,
+        name: Name<'_>,
+    ) -> Result<(), Errno> {
         let (e, fh, opts, _) = self
             .fs
             .create(&c.ctx, c.h.nodeid, name.as_cstr(), a)
@@ -56,7 +61,7 @@ impl<F: Backend> Server<F> {
         Ok(())
     }
 
-    pub(super) fn read(&self, c: &mut Ctx<'_>, a: ReadIn) -> Result<(), Errno> {
+    pub(super) fn read(&self, c: &mut Ctx<'_, '_>, a: ReadIn) -> Result<(), Errno> {
         if a.offset > i64::MAX as u64 {
             return Err(libc::EINVAL);
         }
@@ -64,13 +69,23 @@ impl<F: Backend> Server<F> {
             .min(MAX_WRITE as usize)
             .min(c.reply.room());
         let owner = (a.read_flags & READ_LOCKOWNER != 0).then_some(a.lock_owner);
+        let (ctx, node) = (&c.ctx, c.h.nodeid);
+        if let Some(w) = c.data.take() {
+            // Straight into the guest's buffers, after the header.
+            let n = self
+                .fs
+                .read(ctx, node, a.fh, w, size as u32, a.offset, owner, a.flags)
+                .map_err(errno)?;
+            c.reply.placed(n);
+            return Ok(());
+        }
         let buf = c.reply.payload_mut();
         let limit = buf.len() + size;
         let mut w = VecWriter::new(buf, limit);
         self.fs
             .read(
-                &c.ctx,
-                c.h.nodeid,
+                ctx,
+                node,
                 a.fh,
                 &mut w,
                 size as u32,
@@ -82,7 +97,7 @@ impl<F: Backend> Server<F> {
         Ok(())
     }
 
-    pub(super) fn write(&self, c: &mut Ctx<'_>, a: WriteIn, data: &[u8]) -> Result<(), Errno> {
+    pub(super) fn write(&self, c: &mut Ctx<'_, '_>, a: WriteIn, data: &[u8]) -> Result<(), Errno> {
         let owner = (a.fuse_flags & WRITE_LOCKOWNER != 0).then_some(a.lock_owner);
         let delayed = a.fuse_flags & WRITE_CACHE != 0;
         let mut r = SliceReader::new(data);
@@ -108,7 +123,7 @@ impl<F: Backend> Server<F> {
         Ok(())
     }
 
-    pub(super) fn release(&self, c: &mut Ctx<'_>, a: ReleaseIn) -> Result<(), Errno> {
+    pub(super) fn release(&self, c: &mut Ctx<'_, '_>, a: ReleaseIn) -> Result<(), Errno> {
         let flush = a.release_flags & RELEASE_FLUSH != 0;
         let flock = a.release_flags & RELEASE_FLOCK_UNLOCK != 0;
         let owner = (flush || flock).then_some(a.lock_owner);
@@ -117,7 +132,7 @@ impl<F: Backend> Server<F> {
             .map_err(errno)
     }
 
-    pub(super) fn statfs(&self, c: &mut Ctx<'_>) -> Result<(), Errno> {
+    pub(super) fn statfs(&self, c: &mut Ctx<'_, '_>) -> Result<(), Errno> {
         let st = self.fs.statfs(&c.ctx, c.h.nodeid).map_err(errno)?;
         c.reply.push_obj(&StatfsOut {
             st: Kstatfs::from(st),
@@ -125,7 +140,7 @@ impl<F: Backend> Server<F> {
         Ok(())
     }
 
-    pub(super) fn fallocate(&self, c: &mut Ctx<'_>, a: FallocateIn) -> Result<(), Errno> {
+    pub(super) fn fallocate(&self, c: &mut Ctx<'_, '_>, a: FallocateIn) -> Result<(), Errno> {
         if a.offset
             .checked_add(a.length)
             .is_none_or(|e| e > i64::MAX as u64)
@@ -137,7 +152,7 @@ impl<F: Backend> Server<F> {
             .map_err(errno)
     }
 
-    pub(super) fn lseek(&self, c: &mut Ctx<'_>, a: LseekIn) -> Result<(), Errno> {
+    pub(super) fn lseek(&self, c: &mut Ctx<'_, '_>, a: LseekIn) -> Result<(), Errno> {
         let off = self
             .fs
             .lseek(&c.ctx, c.h.nodeid, a.fh, a.offset, a.whence)
@@ -146,14 +161,18 @@ impl<F: Backend> Server<F> {
         Ok(())
     }
 
-    pub(super) fn tmpfile(&self, c: &mut Ctx<'_>, a: CreateIn) -> Result<(), Errno> {
+    pub(super) fn tmpfile(&self, c: &mut Ctx<'_, '_>, a: CreateIn) -> Result<(), Errno> {
         let (e, fh, opts) = self.fs.tmpfile(&c.ctx, c.h.nodeid, a).map_err(errno)?;
         c.reply.push_obj(&entry_out(e));
         c.reply.push_obj(&self.file_open_out(fh, opts));
         Ok(())
     }
 
-    pub(super) fn copy_file_range(&self, c: &mut Ctx<'_>, a: CopyFileRangeIn) -> Result<(), Errno> {
+    pub(super) fn copy_file_range(
+        &self,
+        c: &mut Ctx<'_, '_>,
+        a: CopyFileRangeIn,
+    ) -> Result<(), Errno> {
         let r = CopyRange {
             node_in: c.h.nodeid,
             fh_in: a.fh_in,
@@ -173,7 +192,7 @@ impl<F: Backend> Server<F> {
         Ok(())
     }
 
-    pub(super) fn getlk(&self, c: &mut Ctx<'_>, a: LkIn) -> Result<(), Errno> {
+    pub(super) fn getlk(&self, c: &mut Ctx<'_, '_>, a: LkIn) -> Result<(), Errno> {
         let lk = self
             .fs
             .getlk(&c.ctx, c.h.nodeid, a.fh, a.owner, a.lk.into(), a.lk_flags)
@@ -182,7 +201,7 @@ impl<F: Backend> Server<F> {
         Ok(())
     }
 
-    pub(super) fn setlk(&self, c: &mut Ctx<'_>, a: LkIn, wait: bool) -> Result<(), Errno> {
+    pub(super) fn setlk(&self, c: &mut Ctx<'_, '_>, a: LkIn, wait: bool) -> Result<(), Errno> {
         let (ctx, node) = (&c.ctx, c.h.nodeid);
         if wait {
             self.fs

@@ -15,7 +15,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use fuse_backend_rs::abi::fuse_abi::{CreateIn, InHeader, OpenOptions, ROOT_ID};
-use fuse_backend_rs::api::filesystem::{Context, Entry, FileSystem};
+use fuse_backend_rs::api::filesystem::{Context, Entry, FileSystem, ZeroCopyWriter};
 use log::{trace, warn};
 
 pub use crate::fs::CopyRange;
@@ -94,10 +94,12 @@ pub struct Server<F: Backend> {
 }
 
 /// What a handler needs to answer: the header, the caller's identity and the reply.
-struct Ctx<'a> {
+struct Ctx<'a, 'b> {
     h: InHeader,
     ctx: Context,
     reply: Reply<'a>,
+    /// Where READ data may go straight to the guest, after the reply header.
+    data: Option<&'b mut dyn ZeroCopyWriter>,
 }
 
 type Errno = libc::c_int;
@@ -131,11 +133,24 @@ impl<F: Backend> Server<F> {
     /// Handles one request. `out` receives the reply; `cap` is the room the guest gave for it.
     /// Returns the reply length, 0 for no reply (FORGET, INTERRUPT, or no room for a header).
     pub fn handle(&self, req: &[u8], out: &mut Vec<u8>, cap: usize) -> usize {
+        self.handle_with(req, out, cap, None)
+    }
+
+    /// As [`Server::handle`], with `data` a writer over the guest's reply buffers after the
+    /// out_header: READ puts file data there directly, and the returned length counts it
+    /// while `out` holds only the header. Other requests ignore `data`.
+    pub fn handle_with(
+        &self,
+        req: &[u8],
+        out: &mut Vec<u8>,
+        cap: usize,
+        data: Option<&mut dyn ZeroCopyWriter>,
+    ) -> usize {
         let Some(stats) = &self.stats else {
-            return self.handle_checked(req, out, cap);
+            return self.handle_checked(req, out, cap, data);
         };
         let start = Instant::now();
-        let n = self.handle_checked(req, out, cap);
+        let n = self.handle_checked(req, out, cap, data);
         let op = req
             .get(4..8)
             .map_or(0, |b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]));
@@ -144,8 +159,14 @@ impl<F: Backend> Server<F> {
         n
     }
 
-    fn handle_checked(&self, req: &[u8], out: &mut Vec<u8>, cap: usize) -> usize {
-        let n = self.handle_inner(req, out, cap);
+    fn handle_checked(
+        &self,
+        req: &[u8],
+        out: &mut Vec<u8>,
+        cap: usize,
+        data: Option<&mut dyn ZeroCopyWriter>,
+    ) -> usize {
+        let n = self.handle_inner(req, out, cap, data);
         if n > cap {
             // Only a reply the guest has room for is sent; a header-only error if that fits.
             if cap >= OUT_HEADER_LEN {
@@ -157,7 +178,13 @@ impl<F: Backend> Server<F> {
         n
     }
 
-    fn handle_inner(&self, req: &[u8], out: &mut Vec<u8>, cap: usize) -> usize {
+    fn handle_inner(
+        &self,
+        req: &[u8],
+        out: &mut Vec<u8>,
+        cap: usize,
+        data: Option<&mut dyn ZeroCopyWriter>,
+    ) -> usize {
         let (h, r) = match decode(req) {
             Ok(v) => v,
             Err(Rejected::NoReply) => {
@@ -190,6 +217,7 @@ impl<F: Backend> Server<F> {
             h,
             ctx: Context::from(&h),
             reply: Reply::new(out, h.unique, cap),
+            data,
         };
         let res = self.dispatch(&mut c, r);
         if noreply {
@@ -201,7 +229,7 @@ impl<F: Backend> Server<F> {
         }
     }
 
-    fn dispatch(&self, c: &mut Ctx<'_>, r: Request<'_>) -> Result<(), Errno> {
+    fn dispatch(&self, c: &mut Ctx<'_, '_>, r: Request<'_>) -> Result<(), Errno> {
         let initialized = self.initialized.load(Ordering::Acquire);
         match r {
             Request::Init {
@@ -305,7 +333,7 @@ impl<F: Backend> Server<F> {
         }
     }
 
-    fn forget(&self, c: &Ctx<'_>, v: &[(u64, u64)]) {
+    fn forget(&self, c: &Ctx<'_, '_>, v: &[(u64, u64)]) {
         // The root stays pinned whatever the guest says.
         let v: Vec<(u64, u64)> = v
             .iter()

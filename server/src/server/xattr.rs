@@ -14,7 +14,7 @@ const XATTR_LIST_MAX: u32 = 65536;
 impl<F: Backend> Server<F> {
     pub(super) fn setxattr(
         &self,
-        c: &mut Ctx<'_>,
+        c: &mut Ctx<'_, '_>,
         a: SetxattrIn,
         name: &CStr,
         value: &[u8],
@@ -24,7 +24,12 @@ impl<F: Backend> Server<F> {
             .map_err(errno)
     }
 
-    pub(super) fn getxattr(&self, c: &mut Ctx<'_>, size: u32, name: &CStr) -> Result<(), Errno> {
+    pub(super) fn getxattr(
+        &self,
+        c: &mut Ctx<'_, '_>,
+        size: u32,
+        name: &CStr,
+    ) -> Result<(), Errno> {
         let size = size.min(XATTR_SIZE_MAX as u32);
         match self
             .fs
@@ -41,7 +46,7 @@ impl<F: Backend> Server<F> {
         Ok(())
     }
 
-    pub(super) fn listxattr(&self, c: &mut Ctx<'_>, size: u32) -> Result<(), Errno> {
+    pub(super) fn listxattr(&self, c: &mut Ctx<'_, '_>, size: u32) -> Result<(), Errno> {
         let size = size.min(XATTR_LIST_MAX);
         match self.fs.listxattr(&c.ctx, c.h.nodeid, size).map_err(errno)? {
             ListxattrReply::Names(v) if v.len() > size as usize => return Err(libc::ERANGE),

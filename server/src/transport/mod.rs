@@ -1,4 +1,5 @@
 //! Transports: how requests reach the [`crate::server::Server`]. Only vhost-user for now.
 
+mod guest;
 pub mod pool;
 pub mod vhost_user;

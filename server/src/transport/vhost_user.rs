@@ -6,6 +6,7 @@ use std::io::{self, Read, Write};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 
+use fuse_backend_rs::api::filesystem::ZeroCopyWriter;
 use log::{error, warn};
 use vhost::vhost_user::message::{VhostUserProtocolFeatures, VhostUserVirtioFeatures};
 use vhost::vhost_user::Backend as BackendReq;
@@ -18,8 +19,11 @@ use virtio_queue::{DescriptorChain, QueueOwnedT};
 use vm_memory::{GuestAddressSpace, GuestMemoryAtomic, GuestMemoryLoadGuard, GuestMemoryMmap};
 use vmm_sys_util::epoll::EventSet;
 
+use super::guest::GuestWriter;
 use super::pool::Pool;
 use crate::fuse::decode::MAX_REQUEST;
+use crate::fuse::opcode;
+use crate::fuse::reply::OUT_HEADER_LEN;
 use crate::server::{Backend, Server};
 
 type Mem = GuestMemoryAtomic<GuestMemoryMmap>;
@@ -149,11 +153,21 @@ pub fn serve_chain<F: Backend>(server: &Server<F>, chain: Chain) -> u32 {
             warn_once("unreadable request chain: completed empty");
             return 0;
         }
-        let n = server.handle(req, reply, writer.available_bytes());
+        let cap = writer.available_bytes();
+        // READ data goes straight into the guest's buffers, after the reply header.
+        let opcode = req
+            .get(4..8)
+            .map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]));
+        let mut direct = (opcode == Some(opcode::READ))
+            .then(|| GuestWriter::new(mem, &chain, OUT_HEADER_LEN))
+            .flatten();
+        let data = direct.as_mut().map(|w| w as &mut dyn ZeroCopyWriter);
+        let n = server.handle_with(req, reply, cap, data);
         if n == 0 {
             return 0;
         }
-        match writer.write_all(&reply[..n]) {
+        // `reply` holds the reply's first bytes; a direct READ's data is already in place.
+        match writer.write_all(&reply[..n.min(reply.len())]) {
             Ok(()) => n as u32,
             Err(e) => {
                 warn_once(&format!("cannot write reply to the guest: {e}"));

@@ -61,7 +61,9 @@ impl LinuxFs {
             _ => match self.lookup_ref(&p, name) {
                 // A negative entry: the guest remembers the name is absent for as long as it
                 // would remember it present, instead of asking again at every path probe.
-                Err(e) if e.raw_os_error() == Some(libc::ENOENT) && !self.opts.timeout.is_zero() => {
+                Err(e)
+                    if e.raw_os_error() == Some(libc::ENOENT) && !self.opts.timeout.is_zero() =>
+                {
                     Ok(self.negative_entry())
                 }
                 r => r,
