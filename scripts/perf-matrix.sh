@@ -42,6 +42,9 @@
 # Run scripts/prepare-guest.sh first. Exit status 0 iff every config gave every figure.
 set -euo pipefail
 export LC_ALL=C
+# The whole script is one brace group, read before it runs: editing this file while a
+# matrix runs (it takes minutes) cannot change the run.
+{
 
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 FERRY_WORK=${FERRY_WORK:-$REPO/.work}
@@ -299,3 +302,4 @@ py=python3
 echo
 echo "matrix took ${total}s; results in $out (table.txt, table.md, results.json, chart.svg)"
 exit "$failed"
+}
