@@ -3,7 +3,8 @@
 # scratch copy of the seed corpus, on the stable toolchain (RUSTC_BOOTSTRAP=1, no sanitizer).
 # Installs cargo-fuzz (and a C++ compiler for libFuzzer) when missing. Needs root: the
 # request_path target confines itself in a mount namespace. Ends with "N passed, N failed";
-# a crash leaves its input in fuzz/artifacts/<target>/ and fails the run.
+# a crash, or an input that runs over 10 s (a hang), leaves its input in fuzz/artifacts/<target>/
+# and fails the run.
 #
 #   FUZZ_SECS=N        seconds per target
 #   FUZZ_TARGETS="…"   targets to run (default: decode virtqueue request_path)
@@ -31,7 +32,7 @@ for t in $targets; do
     mkdir -p "$work/$t"
     cp corpus/"$t"/seed-* "$work/$t/"
     if cargo fuzz run --sanitizer none "$t" "$work/$t" -- \
-        -max_total_time="$secs" -print_final_stats=1 >"$work/$t.log" 2>&1; then
+        -max_total_time="$secs" -timeout=10 -print_final_stats=1 >"$work/$t.log" 2>&1; then
         runs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$work/$t.log")
         echo "fuzz $t: ${runs:-?} executions in ${secs} s, no crash"
         passed=$((passed + 1))

@@ -71,6 +71,14 @@ fn bind(src: &Path, dst: &Path) -> io::Result<()> {
     mount(&s, dst, c"", libc::MS_BIND | libc::MS_REC, c"")
 }
 
+/// Creates the artifact directory, writable by anyone (sticky): a crash or hang can come while
+/// the fuzzing thread runs with a guest's uid (the backend's `as_caller`), and libFuzzer writes
+/// the input with the thread's credentials.
+fn artifact_dir(d: &Path) -> io::Result<()> {
+    std::fs::create_dir_all(d)?;
+    std::fs::set_permissions(d, std::os::unix::fs::PermissionsExt::from_mode(0o1777))
+}
+
 /// The host paths libFuzzer will open, from the command line: positional corpus directories or
 /// input files, `-artifact_prefix`, `-exact_artifact_path`, `-dict`. Relative paths are refused:
 /// the backend moves the working directory to /proc/self/fd.
@@ -86,14 +94,14 @@ fn libfuzzer_paths() -> io::Result<Vec<PathBuf>> {
             match key {
                 b"artifact_prefix" if value.ends_with(b"/") => {
                     let p = PathBuf::from(std::ffi::OsStr::from_bytes(value));
-                    std::fs::create_dir_all(&p)?;
+                    artifact_dir(&p)?;
                     p
                 }
                 b"artifact_prefix" | b"exact_artifact_path" => {
                     let p = Path::new(std::ffi::OsStr::from_bytes(value));
                     match p.parent() {
                         Some(d) if !d.as_os_str().is_empty() => {
-                            std::fs::create_dir_all(d)?;
+                            artifact_dir(d)?;
                             d.to_path_buf()
                         }
                         _ => p.to_path_buf(),
