@@ -114,11 +114,30 @@ impl LinuxFs {
         a: CreateIn,
     ) -> io::Result<(Entry, Option<u64>, OpenOptions)> {
         let p = self.inodes.get(parent)?;
-        // O_EXCL stays: an existing name must give EEXIST, not be opened (and truncated).
-        let excl = a.flags.cast_signed() & libc::O_EXCL;
-        let f = self.host_flags(a.flags) | libc::O_CREAT | libc::O_NOFOLLOW | excl;
+        let f = self.host_flags(a.flags);
         let mode = a.mode & !a.umask & 0o7777;
-        let fd = self.as_caller(ctx, || sys::openat(p.fd(), name, f, mode))?;
+        // Always created exclusively: open(O_CREAT) of an existing name would open whatever is
+        // there, a FIFO (blocking the worker) or a device included.
+        let created = self.as_caller(ctx, || {
+            sys::openat(
+                p.fd(),
+                name,
+                f | libc::O_CREAT | libc::O_EXCL | libc::O_NOFOLLOW,
+                mode,
+            )
+        });
+        let fd = match created {
+            Ok(fd) => fd,
+            // Without O_EXCL the guest may open an existing name: as OPEN does, and only a
+            // regular file.
+            Err(e)
+                if e.raw_os_error() == Some(libc::EEXIST)
+                    && a.flags.cast_signed() & libc::O_EXCL == 0 =>
+            {
+                return self.create_existing(&p, name, f);
+            }
+            Err(e) => return Err(e),
+        };
         if self.opts.killpriv_v2
             && a.fuse_flags & FOPEN_IN_KILL_SUIDGID != 0
             && f & libc::O_TRUNC != 0
@@ -126,6 +145,25 @@ impl LinuxFs {
             kill_suidgid(fd.as_fd())?;
         }
         self.entry_with_handle(&p, fd)
+    }
+
+    /// CREATE without O_EXCL of a name that exists: the inode behind the name, opened through
+    /// its O_PATH fd like OPEN (so never a special file or a symlink's target).
+    fn create_existing(
+        &self,
+        parent: &Inode,
+        name: &CStr,
+        flags: libc::c_int,
+    ) -> io::Result<(Entry, Option<u64>, OpenOptions)> {
+        let path = sys::open_beneath(parent.fd(), name, libc::O_PATH)?;
+        match sys::fstat(path.as_fd())?.st_mode & libc::S_IFMT {
+            libc::S_IFREG => {}
+            libc::S_IFDIR => return Err(err(libc::EISDIR)),
+            libc::S_IFLNK => return Err(err(libc::ELOOP)),
+            _ => return Err(err(libc::ENXIO)),
+        }
+        let fd = sys::reopen(self.proc.as_fd(), path.as_raw_fd(), flags)?;
+        self.entry_and_handle(parent, path, fd)
     }
 
     /// O_TMPFILE in directory `parent`: an unnamed file the guest may LINK in later.
@@ -153,6 +191,16 @@ impl LinuxFs {
         fd: OwnedFd,
     ) -> io::Result<(Entry, Option<u64>, OpenOptions)> {
         let path = sys::reopen(self.proc.as_fd(), fd.as_raw_fd(), libc::O_PATH)?;
+        self.entry_and_handle(parent, path, fd)
+    }
+
+    /// A guest reference to the inode behind `path` (O_PATH) and a handle for `fd`, open on it.
+    fn entry_and_handle(
+        &self,
+        parent: &Inode,
+        path: OwnedFd,
+        fd: OwnedFd,
+    ) -> io::Result<(Entry, Option<u64>, OpenOptions)> {
         let e = self.entry_for(parent, path)?;
         match self.handles.insert(e.inode, fd) {
             Ok(fh) => Ok((e, Some(fh), self.open_options(false))),

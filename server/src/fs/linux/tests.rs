@@ -360,3 +360,39 @@ fn a4_25_lookup_flood_gets_emfile_and_the_daemon_goes_on() {
     fs.lookup(&ctx, ROOT_ID, &c("f4")).unwrap();
     fs.getattr(&ctx, ROOT_ID, None).unwrap();
 }
+
+#[test]
+fn create_of_an_existing_fifo_never_opens_it() {
+    // Found by the request_path fuzzer: open(O_CREAT) of an existing FIFO blocked a worker.
+    let t = T::new();
+    t.fs.mknod(&t.ctx, ROOT_ID, &c("p"), libc::S_IFIFO | 0o666, 0, 0)
+        .unwrap();
+    let a = CreateIn {
+        flags: libc::O_RDONLY as u32,
+        mode: 0o644,
+        umask: 0,
+        fuse_flags: 0,
+    };
+    assert_eq!(
+        errno(t.fs.create(&t.ctx, ROOT_ID, &c("p"), a).map(drop)),
+        libc::ENXIO
+    );
+    // An existing regular file is opened (and truncated when asked), as open(2) would.
+    std::fs::write(t.dir.path().join("f"), b"old").unwrap();
+    let a = CreateIn {
+        flags: (libc::O_RDWR | libc::O_TRUNC) as u32,
+        ..a
+    };
+    let (e, fh, _, _) = t.fs.create(&t.ctx, ROOT_ID, &c("f"), a).unwrap();
+    assert!(fh.is_some());
+    assert_eq!(e.attr.st_size, 0);
+    // With O_EXCL it is EEXIST.
+    let a = CreateIn {
+        flags: (libc::O_RDWR | libc::O_EXCL) as u32,
+        ..a
+    };
+    assert_eq!(
+        errno(t.fs.create(&t.ctx, ROOT_ID, &c("f"), a).map(drop)),
+        libc::EEXIST
+    );
+}
