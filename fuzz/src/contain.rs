@@ -184,10 +184,8 @@ fn try_enter() -> io::Result<()> {
     let rc = unsafe { libc::syscall(libc::SYS_pivot_root, c".".as_ptr(), c".".as_ptr()) };
     check(if rc == 0 { 0 } else { -1 }, "pivot_root")?;
     // SAFETY: umount2 reads the NUL-terminated path; the result is checked.
-    check(
-        unsafe { libc::umount2(c".".as_ptr(), libc::MNT_DETACH) },
-        "umount old root",
-    )?;
+    let rc = unsafe { libc::umount2(c".".as_ptr(), libc::MNT_DETACH) };
+    check(rc, "umount old root")?;
     // SAFETY: as above.
     check(unsafe { libc::chdir(c"/".as_ptr()) }, "chdir /")?;
     if Path::new("/etc").exists() || Path::new("/usr").exists() {
