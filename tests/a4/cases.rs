@@ -280,8 +280,7 @@ pub fn cases() -> Vec<Case> {
             let segs = simple(c, op::SETATTR, p.f, &s);
             c.set_creds(Creds::default());
             segs
-        }, Errno(EPERM), Ok)
-            .ferryd_deviates("ferryd runs SETATTR with the daemon's credentials: the guest kernel checks ownership changes itself (virtio-fs mounts with default_permissions), and a request carries no supplementary groups, so re-checking on the host with the caller's uid/gid alone would refuse a chgrp to a group the caller is in (virtiofsd does the same)"),
+        }, Errno(EPERM), Ok),
         // #25 LOOKUP flood without FORGET: the counts grow, nothing breaks.
         Case::new("25", "20,000 LOOKUPs without FORGET", |c, p| {
             for _ in 0..20_000 {

@@ -28,7 +28,7 @@ impl LinuxFs {
 
     pub(super) fn do_setattr(
         &self,
-        _ctx: &Context,
+        ctx: &Context,
         node: u64,
         attr: stat64,
         handle: Option<u64>,
@@ -42,6 +42,18 @@ impl LinuxFs {
         };
         let proc = self.proc.as_fd();
         let raw = i.fd().as_raw_fd();
+
+        if valid.intersects(SetattrValid::UID | SetattrValid::GID) && ctx.uid != 0 {
+            // The ownership rules the host would apply to the caller (A4 #24), checked here
+            // because the change itself runs as the daemon: only root gives a file away, and
+            // only the owner changes its group (to one of the caller's groups, which the guest
+            // kernel checked: a request carries no supplementary groups).
+            let st = sys::fstat(i.fd())?;
+            let gives_away = valid.contains(SetattrValid::UID) && attr.st_uid != st.st_uid;
+            if gives_away || st.st_uid != ctx.uid {
+                return Err(err(libc::EPERM));
+            }
+        }
 
         if valid.contains(SetattrValid::MODE) {
             match &h {

@@ -396,3 +396,29 @@ fn create_of_an_existing_fifo_never_opens_it() {
         libc::EEXIST
     );
 }
+
+#[test]
+fn a4_24_chown_follows_the_callers_rights() {
+    let t = T::new();
+    let (f, _) = t.create(ROOT_ID, "f"); // owned by root
+    let user = Context {
+        uid: 1000,
+        gid: 1000,
+        ..Context::default()
+    };
+    let mut st = unsafe_zero();
+    st.st_uid = 1000;
+    st.st_gid = 1000;
+    let both = SetattrValid::UID | SetattrValid::GID;
+    // A non-owner may neither take the file nor change its group.
+    assert_eq!(errno(t.fs.setattr(&user, f, st, None, both)), libc::EPERM);
+    assert_eq!(errno(t.fs.setattr(&user, f, st, None, SetattrValid::GID)), libc::EPERM);
+    // Root may; then the new owner may change the group, but not give the file away.
+    t.fs.setattr(&t.ctx, f, st, None, SetattrValid::UID).unwrap();
+    st.st_gid = 4242;
+    t.fs.setattr(&user, f, st, None, SetattrValid::GID).unwrap();
+    st.st_uid = 0;
+    assert_eq!(errno(t.fs.setattr(&user, f, st, None, SetattrValid::UID)), libc::EPERM);
+    let m = std::fs::metadata(t.dir.path().join("f")).unwrap();
+    assert_eq!((m.uid(), m.gid()), (1000, 4242));
+}
