@@ -6,8 +6,8 @@
 //!   (a tmpfs mounted inside the share).
 //! - #24 "CREATE in a setgid directory by a non-member": tests/state.rs
 //!   `a4_24_create_in_a_setgid_directory_by_a_non_member` (typed client, host checks the mode).
-//!   "WRITE to a suid file clears suid/sgid": the guest kernel clears them itself with a
-//!   SETATTR unless --killpriv-v2 hands that to the daemon.
+//!   "WRITE to a suid file clears suid/sgid": server/src/fs/linux/tests.rs
+//!   `a4_24_a_non_root_write_clears_setuid_and_setgid`.
 //! - #25 "a rename racing lookups", "a component swapped for a symlink": tests/escape.rs (a host
 //!   thread swaps a directory for symlinks to outside while clients work in it); "EMFILE once
 //!   over quota": server/src/fs/linux/tests.rs `a4_25_lookup_flood_gets_emfile_*`. Only the

@@ -208,8 +208,10 @@ impl LinuxFs {
         }
     }
 
+    #[allow(clippy::too_many_arguments)]
     pub(super) fn do_write(
         &self,
+        ctx: &Context,
         node: u64,
         handle: u64,
         r: &mut dyn ZeroCopyReader,
@@ -220,9 +222,10 @@ impl LinuxFs {
         let h = self.handles.get(handle, node)?;
         let mut f = h.file();
         let n = r.read_to(&mut *f, size as usize, offset)?;
-        if self.opts.killpriv_v2 && fuse_flags & WRITE_KILL_PRIV != 0 {
-            // The daemon writes as root, which keeps setuid bits; the guest asked for what an
-            // unprivileged writer gets.
+        // The daemon writes as root, which keeps setuid/setgid bits; the host kernel clears them
+        // for an unprivileged writer (A4 #24). The guest asks for that with WRITE_KILL_PRIV
+        // under killpriv_v2, and a non-root caller gets it whatever the guest asked.
+        if ctx.uid != 0 || (self.opts.killpriv_v2 && fuse_flags & WRITE_KILL_PRIV != 0) {
             kill_suidgid(h.fd())?;
         }
         Ok(n)

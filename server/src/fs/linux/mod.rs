@@ -371,7 +371,7 @@ impl FileSystem for LinuxFs {
 
     fn write(
         &self,
-        _ctx: &Context,
+        ctx: &Context,
         inode: u64,
         handle: u64,
         r: &mut dyn ZeroCopyReader,
@@ -382,7 +382,7 @@ impl FileSystem for LinuxFs {
         _flags: u32,
         fuse_flags: u32,
     ) -> io::Result<usize> {
-        self.do_write(inode, handle, r, size, offset, fuse_flags)
+        self.do_write(ctx, inode, handle, r, size, offset, fuse_flags)
     }
 
     fn flush(&self, _ctx: &Context, inode: u64, handle: u64, lock_owner: u64) -> io::Result<()> {

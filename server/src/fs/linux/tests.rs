@@ -412,13 +412,48 @@ fn a4_24_chown_follows_the_callers_rights() {
     let both = SetattrValid::UID | SetattrValid::GID;
     // A non-owner may neither take the file nor change its group.
     assert_eq!(errno(t.fs.setattr(&user, f, st, None, both)), libc::EPERM);
-    assert_eq!(errno(t.fs.setattr(&user, f, st, None, SetattrValid::GID)), libc::EPERM);
+    assert_eq!(
+        errno(t.fs.setattr(&user, f, st, None, SetattrValid::GID)),
+        libc::EPERM
+    );
     // Root may; then the new owner may change the group, but not give the file away.
-    t.fs.setattr(&t.ctx, f, st, None, SetattrValid::UID).unwrap();
+    t.fs.setattr(&t.ctx, f, st, None, SetattrValid::UID)
+        .unwrap();
     st.st_gid = 4242;
     t.fs.setattr(&user, f, st, None, SetattrValid::GID).unwrap();
     st.st_uid = 0;
-    assert_eq!(errno(t.fs.setattr(&user, f, st, None, SetattrValid::UID)), libc::EPERM);
+    assert_eq!(
+        errno(t.fs.setattr(&user, f, st, None, SetattrValid::UID)),
+        libc::EPERM
+    );
     let m = std::fs::metadata(t.dir.path().join("f")).unwrap();
     assert_eq!((m.uid(), m.gid()), (1000, 4242));
+}
+
+#[test]
+fn a4_24_a_non_root_write_clears_setuid_and_setgid() {
+    let t = T::new();
+    let (f, fh) = t.create(ROOT_ID, "f");
+    let p = t.dir.path().join("f");
+    std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o6775)).unwrap();
+    // Root keeps the bits, as on the host.
+    let mut r = crate::sys::zerocopy::SliceReader::new(b"x");
+    t.fs.write(&t.ctx, f, fh, &mut r, 1, 0, None, false, 0, 0)
+        .unwrap();
+    assert_eq!(
+        std::fs::metadata(&p).unwrap().permissions().mode() & 0o7777,
+        0o6775
+    );
+    let user = Context {
+        uid: 1000,
+        gid: 1000,
+        ..Context::default()
+    };
+    let mut r = crate::sys::zerocopy::SliceReader::new(b"y");
+    t.fs.write(&user, f, fh, &mut r, 1, 1, None, false, 0, 0)
+        .unwrap();
+    assert_eq!(
+        std::fs::metadata(&p).unwrap().permissions().mode() & 0o7777,
+        0o775
+    );
 }
