@@ -7,7 +7,7 @@
 #   scripts/perf-matrix.sh [--configs LIST] [--reps N] [--seq-mib N] [--rand-mib N]
 #                          [--runtime S] [--files N] [--dirs N] [--file-size BYTES]
 #                          [--big-files N] [--work fio,meta] [--quick] [--out DIR]
-#                          [--ferryd PATH] [--timeout MINUTES] [--no-chart]
+#                          [--ferryd PATH] [--timeout MINUTES] [--no-chart] [--counts]
 #
 # --configs: comma-separated, each "volume" or DAEMON[:ARG[:ARG...]] with DAEMON ferryd
 #   (target/release/ferryd, or --ferryd PATH) or virtiofsd ($FERRY_WORK/tools/bin), e.g.
@@ -27,6 +27,11 @@
 # Defaults scale with the accelerator:
 #   TCG: --seq-mib 256 --rand-mib 64 --runtime 5 --files 2000 --dirs 20 --big-files 10000
 #   KVM: --seq-mib 1024 --rand-mib 256 --runtime 10 --files 5000 --dirs 50 --big-files 50000
+# --counts: also count the FUSE requests each workload sends, in the guest kernel (kprobes
+#   on the FUSE request paths, scripts/guest/perf.sh), so the same way for every daemon:
+#   counts.tsv, counts.md and counts.json (scripts/perf-counts.py). The probes cost guest
+#   CPU, so a counting run's timings are not compared with others'; ferryd configs also get
+#   --stats (the daemon's own per-opcode table at exit, in logs/*.daemon.log).
 # --quick: --seq-mib 32 --rand-mib 16 --runtime 2 --files 200 --big-files 0 --reps 1 (a
 #   check that everything runs; explicit options after it still apply).
 #
@@ -60,6 +65,7 @@ ferryd_bin=$REPO/target/release/ferryd
 timeout_min=60
 chart=1
 quick=0
+counts=0
 
 usage() {
 	sed -n '2,/^set -euo/{/^set -euo/d;s/^# \{0,1\}//;p}' "${BASH_SOURCE[0]}"
@@ -88,6 +94,7 @@ while [[ $# -gt 0 ]]; do
 	--ferryd) ferryd_bin=$(realpath "$2"); shift 2 ;;
 	--timeout) timeout_min=$2; shift 2 ;;
 	--no-chart) chart=0; shift ;;
+	--counts) counts=1; shift ;;
 	-h | --help) usage 0 ;;
 	*) echo "unknown argument: $1" >&2; usage 2 ;;
 	esac
@@ -188,6 +195,7 @@ trap 'exit 130' INT TERM
 append="ferry.perf.seq=$seq_mib ferry.perf.rnd=$rand_mib ferry.perf.rt=$runtime"
 append+=" ferry.perf.files=$files ferry.perf.dirs=$dirs ferry.perf.fsize=$file_size"
 append+=" ferry.perf.reps=$reps ferry.perf.big=$big_files ferry.perf.work=$work"
+append+=" ferry.perf.count=$counts"
 
 json_str() { python3 -c 'import json, sys; print(json.dumps(sys.argv[1]))' "$1"; }
 
@@ -209,6 +217,7 @@ echo "output: $out"
 
 raw=$out/raw.tsv
 : >"$raw"
+: >"$out/counts.tsv"
 declare -a status=()
 failed=0
 started=$SECONDS
@@ -228,9 +237,12 @@ for i in "${!labels[@]}"; do
 			"$volume_img"
 		vm+=(--disk "$volume_img")
 	fi
+	[[ $counts == 1 && $daemon == ferryd ]] && args+=(--stats)
 	[[ ${#args[@]} -gt 0 ]] && vm+=(-- "${args[@]}")
 	echo
 	echo "=== [$((i + 1))/${#labels[@]}] $label ($(date -u +%H:%M:%S))"
+	# The previous config's files reach the host's disk now, not during this one's writes.
+	sync
 	t0=$SECONDS
 	rc=0
 	"$REPO/scripts/vm-test.sh" "${vm[@]}" >"$out/logs/$slug.vm-test.log" 2>&1 || rc=$?
@@ -244,6 +256,10 @@ for i in "${!labels[@]}"; do
 			n=$((n + 1))
 		done < <(sed -n -e 's/\r$//' -e 's/^.*FERRY-PERF //p' "$run/serial.log")
 	fi
+	sed -n -e 's/\r$//' -e 's/^.*FERRY-COUNT //p' "$run/serial.log" 2>/dev/null |
+		while read -r workload rep op n; do
+			printf '%s\t%s\t%s\t%s\t%s\n' "$label" "$workload" "$rep" "$op" "$n"
+		done >>"$out/counts.tsv"
 	errors=$(sed -n -e 's/\r$//' -e 's/^.*FERRY-ERROR //p' "$run/serial.log" 2>/dev/null |
 		head -n 3 | paste -sd';' - || true)
 	st="$n figures in $((SECONDS - t0))s"
@@ -279,6 +295,7 @@ total=$((SECONDS - started))
 	echo "    \"volume\": $(json_str "$volume_desc")"
 	echo "  },"
 	echo "  \"params\": {\"seq_mib\": $seq_mib, \"rand_mib\": $rand_mib, \"runtime_s\": $runtime,"
+	echo "    \"counts\": $counts,"
 	echo "    \"files\": $files, \"dirs\": $dirs, \"file_size\": $file_size,"
 	echo "    \"big_files\": $big_files, \"reps\": $reps, \"work\": $(json_str "$work"), \"quick\": $quick},"
 	echo "  \"configs\": ["
@@ -299,6 +316,10 @@ report=("$REPO/scripts/perf-report.py" "$out")
 py=python3
 [[ -x /usr/bin/python3 ]] && py=/usr/bin/python3
 "$py" "${report[@]}"
+if [[ -s $out/counts.tsv ]]; then
+	echo
+	"$py" "$REPO/scripts/perf-counts.py" "$out"
+fi
 echo
 echo "matrix took ${total}s; results in $out (table.txt, table.md, results.json, chart.svg)"
 exit "$failed"

@@ -14,10 +14,18 @@
 #   reps=3      repetitions of everything but the big series
 #   big=0       files in one more metadata series (0: none)
 #   work=fio,meta  which parts to run (fio, meta)
+#   count=0     1: also count the FUSE requests each workload sends (guest view, below)
 #
 # Output, one line per figure and repetition:
 #   FERRY-PERF <workload> <rep> <value> <unit>
 # units: MiB/s and IOPS (higher is better), s (lower is better).
+# With count=1, after each workload and repetition, one line per FUSE opcode it sent:
+#   FERRY-COUNT <workload> <rep> <opcode> <requests>
+# counted in the guest kernel, so the same for every daemon: kprobe events on
+# __fuse_simple_request (6.12: idmap, fuse_mount, fuse_args) and fuse_simple_background
+# (fuse_mount, fuse_args), where the opcode is struct fuse_args' u32 at offset 8, and on
+# fuse_queue_forget (FORGET, 2), each with a hist trigger keyed on the opcode. The probes cost guest CPU: timings of a counting boot are
+# not comparable with a boot without them.
 # Last: FERRY-RESULT perf: N passed, N failed (one per workload and repetition).
 
 SEQ=${PERF_seq:-256}
@@ -29,6 +37,7 @@ FSIZE=${PERF_fsize:-1024}
 REPS=${PERF_reps:-3}
 BIG=${PERF_big:-0}
 WORK=${PERF_work:-fio,meta}
+COUNT=${PERF_count:-0}
 
 D=/mnt/ferry-perf
 ok=0
@@ -52,6 +61,42 @@ drop() {
 	echo 3 >/proc/sys/vm/drop_caches
 }
 
+T=/sys/kernel/tracing
+PROBES="sreq breq fget"
+
+count_setup() {
+	[ -d $T/events ] || mount -t tracefs nodev $T || return 1
+	for probe in 'p:ferry/sreq __fuse_simple_request op=+8(%dx):u32' \
+		'p:ferry/breq fuse_simple_background op=+8(%si):u32' \
+		'p:ferry/fget fuse_queue_forget'; do
+		echo "$probe" >>$T/kprobe_events || {
+			echo "perf: kprobe '$probe' refused"
+			return 1
+		}
+	done
+}
+
+# The forget probe has no opcode argument: its hist is keyed on the pid and counted as
+# FORGET (2).
+key() { if [ "$1" = fget ]; then echo common_pid; else echo op; fi; }
+
+count_begin() {
+	[ "$COUNT" = 1 ] || return 0
+	for e in $PROBES; do echo "hist:keys=$(key $e)" >$T/events/ferry/$e/trigger; done
+}
+
+count_end() { # workload rep
+	[ "$COUNT" = 1 ] || return 0
+	for e in $PROBES; do
+		cat $T/events/ferry/$e/hist
+		echo "!hist:keys=$(key $e)" >$T/events/ferry/$e/trigger
+	done | awk -v w="$1" -v r="$2" '/^\{.*hitcount:/ {
+		gsub(/[{}:]/, " ")
+		for (i = 1; i < NF; i++) if ($i == "hitcount") c = $(i + 1)
+		n[$1 == "op" ? $2 : 2] += c }
+		END { for (op in n) print "FERRY-COUNT " w " " r " " op " " n[op] }'
+}
+
 # fio --output-format=terse (v3): fields 7/8 = read KiB/s and IOPS, 48/49 = write.
 fio_run() { # name file size-MiB what(bw|iops) fio-args...
 	name=$1 file=$2 size=$3 what=$4
@@ -69,21 +114,31 @@ fio_run() { # name file size-MiB what(bw|iops) fio-args...
 run_fio() { # rep
 	r=$1
 	rm -f $D/seq
+	count_begin
 	v=$(fio_run seqwrite $D/seq "$SEQ" bw --rw=write --bs=1M --ioengine=psync --end_fsync=1)
 	emit seqwrite "$r" "$v" MiB/s
+	count_end seqwrite "$r"
 	drop
+	count_begin
 	v=$(fio_run seqread $D/seq "$SEQ" bw --rw=read --bs=1M --ioengine=psync)
 	emit seqread "$r" "$v" MiB/s
+	count_end seqread "$r"
 	rm -f $D/seq
+	count_begin
 	v=$(fio_run randread-qd1 $D/rnd "$RND" iops --rw=randread --bs=4k --ioengine=psync \
 		--direct=1 --time_based --runtime="$RT")
 	emit randread-qd1 "$r" "$v" IOPS
+	count_end randread-qd1 "$r"
+	count_begin
 	v=$(fio_run randread-qd16 $D/rnd "$RND" iops --rw=randread --bs=4k --ioengine=libaio \
 		--iodepth=16 --direct=1 --time_based --runtime="$RT")
 	emit randread-qd16 "$r" "$v" IOPS
+	count_end randread-qd16 "$r"
+	count_begin
 	v=$(fio_run randwrite-fsync $D/rnd "$RND" iops --rw=randwrite --bs=4k --ioengine=psync \
 		--fsync=1 --time_based --runtime="$RT")
 	emit randwrite-fsync "$r" "$v" IOPS
+	count_end randwrite-fsync "$r"
 }
 
 # create; cold find (caches dropped); tar of everything (data cold: dropped before find)
@@ -91,20 +146,34 @@ run_fio() { # rep
 run_meta() { # prefix rep files
 	p=$1 r=$2 n=$3 t=$D/tree
 	rm -rf $t
+	count_begin
 	v=$(ferry-perf create $t "$n" "$DIRS" "$FSIZE" | cut -d' ' -f1)
 	emit "$p-create" "$r" "$v" s
+	count_end "$p-create" "$r"
 	drop
+	count_begin
 	v=$(ferry-perf run find $t | cut -d' ' -f1)
 	emit "$p-find" "$r" "$v" s
+	count_end "$p-find" "$r"
+	count_begin
 	v=$(cd $D && ferry-perf run tar cf - tree | cut -d' ' -f1)
 	emit "$p-tar" "$r" "$v" s
+	count_end "$p-tar" "$r"
+	count_begin
 	v=$(ferry-perf lstat $t 5 | cut -d' ' -f1)
 	emit "$p-lstat5" "$r" "$v" s
+	count_end "$p-lstat5" "$r"
+	count_begin
 	v=$(ferry-perf run rm -rf $t | cut -d' ' -f1)
 	emit "$p-rm" "$r" "$v" s
+	count_end "$p-rm" "$r"
 	sync
 }
 
+if [ "$COUNT" = 1 ] && ! count_setup; then
+	echo "FERRY-ERROR perf: no kprobe events for counting requests"
+	COUNT=0
+fi
 rm -rf $D
 mkdir -p $D
 case ",$WORK," in
