@@ -298,7 +298,12 @@ fn a4_24_create_in_a_setgid_directory_by_a_non_member() {
         made.unwrap();
         made_dir.unwrap();
         let f = std::fs::metadata(h.host("g/f")).unwrap();
-        assert_eq!((f.uid(), f.gid()), (1000, 4242), "{}: owner and inherited group", h.name());
+        assert_eq!(
+            (f.uid(), f.gid()),
+            (1000, 4242),
+            "{}: owner and inherited group",
+            h.name()
+        );
         assert_eq!(f.mode() & 0o7777, 0o755, "{}: setgid stripped", h.name());
         // A directory keeps setgid (inherited from its parent), as on any Linux filesystem.
         let d = std::fs::metadata(h.host("g/d")).unwrap();

@@ -96,6 +96,11 @@ pub struct Args {
     /// Honour the guest's O_DIRECT
     #[arg(long)]
     pub allow_direct_io: bool,
+    /// Keep OPEN, FLUSH and RELEASE for files. By default, with --cache=auto or always and
+    /// without --locks or --writeback, ferryd answers OPEN with ENOSYS so that the guest stops
+    /// sending them (FUSE zero-message opens) and serves file I/O through the node
+    #[arg(long)]
+    pub no_zero_open: bool,
     /// Count requests per opcode (number, bytes, service time); print the table at exit and on
     /// SIGUSR1
     #[arg(long)]
@@ -350,6 +355,7 @@ impl TryFrom<Args> for Config {
             readdirplus: !a.no_readdirplus,
             writeback: a.writeback,
             allow_direct_io: a.allow_direct_io,
+            zero_open: !a.no_zero_open,
             killpriv_v2: a.killpriv_v2 && !a.no_killpriv_v2,
             rlimit_nofile: a.rlimit_nofile,
             log_level,

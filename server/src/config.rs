@@ -74,6 +74,8 @@ pub struct Config {
     pub readdirplus: bool,
     pub writeback: bool,
     pub allow_direct_io: bool,
+    /// FUSE zero-message opens for files where the cache policy allows them.
+    pub zero_open: bool,
     pub killpriv_v2: bool,
     pub rlimit_nofile: Option<u64>,
     pub log_level: log::LevelFilter,

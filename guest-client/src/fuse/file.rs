@@ -1,6 +1,8 @@
 //! Requests on open files: open, create, read, write, flush, release, fsync, fallocate,
 //! lseek, copy_file_range and POSIX locks.
 
+use std::sync::atomic::Ordering;
+
 use fuse_backend_rs::abi::fuse_abi::{
     CopyFileRangeIn, CreateIn, EntryOut, FallocateIn, FileLock, FlushIn, FsyncIn, LkIn, LkOut,
     LseekIn, LseekOut, OpenIn, OpenOut, ReadIn, ReleaseIn, WriteIn, WriteOut,
@@ -12,6 +14,9 @@ use super::reply::{fixed, prefix};
 use super::{cstr, Client, MAX_IO};
 use crate::error::{Error, Result};
 
+/// FOPEN_KEEP_CACHE: what Linux assumes for a file it did not open.
+const FOPEN_KEEP_CACHE: u32 = 1 << 1;
+
 impl Client {
     /// OPEN with `flags` (O_RDONLY, O_RDWR, ...).
     pub fn open(&self, nodeid: u64, flags: u32) -> Result<OpenOut> {
@@ -19,8 +24,27 @@ impl Client {
             flags,
             fuse_flags: 0,
         };
-        let b = self.call(opcode::OPEN, nodeid, &[a.as_slice()], 16)?;
-        fixed(&b, "OPEN")
+        match self.call(opcode::OPEN, nodeid, &[a.as_slice()], 16) {
+            Ok(b) => fixed(&b, "OPEN"),
+            // Zero-message opens, taken up as Linux does: handle 0, cache kept.
+            Err(e)
+                if e.errno() == Some(libc::ENOSYS)
+                    && self.opts.init_flags & opcode::init::NO_OPEN_SUPPORT != 0 =>
+            {
+                self.no_open.store(true, Ordering::Relaxed);
+                Ok(OpenOut {
+                    fh: 0,
+                    open_flags: FOPEN_KEEP_CACHE,
+                    passthrough: 0,
+                })
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Whether the daemon chose zero-message opens (see [`Client::open`]).
+    pub fn no_open(&self) -> bool {
+        self.no_open.load(Ordering::Relaxed)
     }
 
     /// CREATE `name` in `parent` and open it. O_CREAT is added to `flags`, as Linux sends it.
@@ -95,7 +119,7 @@ impl Client {
         Ok(w.size)
     }
 
-    /// FLUSH.
+    /// FLUSH. ENOSYS is success, as for Linux (a daemon with nothing to do on close).
     pub fn flush(&self, nodeid: u64, fh: u64, lock_owner: u64) -> Result<()> {
         let a = FlushIn {
             fh,
@@ -103,12 +127,18 @@ impl Client {
             padding: 0,
             lock_owner,
         };
-        self.call(opcode::FLUSH, nodeid, &[a.as_slice()], 0)
-            .map(drop)
+        match self.call(opcode::FLUSH, nodeid, &[a.as_slice()], 0) {
+            Err(e) if e.errno() == Some(libc::ENOSYS) => Ok(()),
+            r => r.map(drop),
+        }
     }
 
-    /// RELEASE (`flags` are the open flags).
+    /// RELEASE (`flags` are the open flags); not sent for handle 0 after zero-message opens,
+    /// as Linux does.
     pub fn release(&self, nodeid: u64, fh: u64, flags: u32) -> Result<()> {
+        if fh == 0 && self.no_open() {
+            return Ok(());
+        }
         let a = ReleaseIn {
             fh,
             flags,

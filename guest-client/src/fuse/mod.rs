@@ -9,7 +9,7 @@ pub mod reply;
 mod xattr;
 
 use std::path::Path;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::Mutex;
 use std::time::Duration;
 
@@ -88,6 +88,9 @@ pub struct Client {
     next_queue: AtomicUsize,
     creds: Mutex<Creds>,
     session: Mutex<Option<Session>>,
+    /// The daemon answered OPEN with ENOSYS to a client that offered FUSE_NO_OPEN_SUPPORT:
+    /// files are no longer opened or released, their I/O names handle 0 (as Linux does).
+    no_open: AtomicBool,
 }
 
 fn cstr(name: impl AsRef<[u8]>) -> Vec<u8> {
@@ -119,6 +122,7 @@ impl Client {
             next_queue: AtomicUsize::new(0),
             creds: Mutex::new(Creds::default()),
             session: Mutex::new(None),
+            no_open: AtomicBool::new(false),
         }
     }
 

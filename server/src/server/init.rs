@@ -70,7 +70,8 @@ impl<F: Backend> Server<F> {
         if want.contains(FsOptions::ZERO_MESSAGE_OPEN) {
             want.remove(FsOptions::ATOMIC_O_TRUNC);
         }
-        let enabled = capable & want;
+        // FUSE_NO_OPEN_SUPPORT is the guest's to offer, not a feature to answer with.
+        let enabled = capable & want & !FsOptions::ZERO_MESSAGE_OPEN;
         info!("FUSE INIT {major}.{minor}: guest offers {capable:?}, enabled {enabled:?}");
         let mut bits = enabled.bits() | (flags & INIT_EXT);
         if self.opts.allow_mmap {

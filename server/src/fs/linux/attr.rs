@@ -37,6 +37,8 @@ impl LinuxFs {
         let i = self.inodes.get(node)?;
         // A handle the guest names must be its own; without one the inode is used.
         let h = match handle {
+            // With zero-message opens a truncating open sends FATTR_FH with handle 0.
+            Some(0) if self.zero_open() => None,
             Some(fh) => Some(self.handles.get(fh, node)?),
             None => None,
         };

@@ -12,6 +12,7 @@ use fuse_backend_rs::abi::fuse_abi::{
 use fuse_backend_rs::api::filesystem::{Context, Entry, FileLock, ZeroCopyReader};
 
 use super::fds::HeldFd;
+use super::handle::Handle;
 use super::inode::Inode;
 use super::{err, sys, LinuxFs};
 use crate::config::CachePolicy;
@@ -80,6 +81,27 @@ impl LinuxFs {
         }
     }
 
+    /// Whether zero-message opens were negotiated.
+    pub(super) fn zero_open(&self) -> bool {
+        self.zero_open.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// The open file a request names: the guest's handle `fh` or, with zero-message opens and
+    /// `fh` 0, node `node` opened with `access` for this request only (a regular file only;
+    /// the fd counts against the guest's budget while the request runs).
+    pub(super) fn file(&self, fh: u64, node: u64, access: libc::c_int) -> io::Result<Arc<Handle>> {
+        if fh != 0 || !self.zero_open() {
+            return self.handles.get(fh, node);
+        }
+        let i = self.inodes.get(node)?;
+        Self::check_openable(&i)?;
+        if i.is_dir() {
+            return Err(err(libc::EISDIR));
+        }
+        let fd = sys::reopen(self.proc.as_fd(), i.fd().as_raw_fd(), access)?;
+        self.handles.transient(node, fd)
+    }
+
     pub(super) fn do_open(
         &self,
         node: u64,
@@ -88,6 +110,9 @@ impl LinuxFs {
     ) -> io::Result<(u64, OpenOptions)> {
         let i = self.inodes.get(node)?;
         Self::check_openable(&i)?;
+        if !i.is_dir() && self.zero_open() {
+            return Err(err(libc::ENOSYS));
+        }
         let f = self.host_flags(flags);
         if i.is_dir() && f & libc::O_ACCMODE != libc::O_RDONLY {
             return Err(err(libc::EISDIR));
@@ -199,6 +224,10 @@ impl LinuxFs {
         fd: OwnedFd,
     ) -> io::Result<(Entry, Option<u64>, OpenOptions)> {
         let e = self.entry_for(parent, path)?;
+        if self.zero_open() {
+            // The guest will not RELEASE it: its I/O goes through the node.
+            return Ok((e, None, self.open_options(false)));
+        }
         match self.handles.insert(e.inode, fd) {
             Ok(fh) => Ok((e, Some(fh), self.open_options(false))),
             Err(x) => {
@@ -219,7 +248,7 @@ impl LinuxFs {
         offset: u64,
         fuse_flags: u32,
     ) -> io::Result<usize> {
-        let h = self.handles.get(handle, node)?;
+        let h = self.file(handle, node, libc::O_WRONLY)?;
         let mut f = h.file();
         let n = r.read_to(&mut *f, size as usize, offset)?;
         // The daemon writes as root, which keeps setuid/setgid bits; the host kernel clears them
@@ -232,8 +261,8 @@ impl LinuxFs {
     }
 
     pub(super) fn do_copy_file_range(&self, _ctx: &Context, a: &CopyRange) -> io::Result<usize> {
-        let hi = self.handles.get(a.fh_in, a.node_in)?;
-        let ho = self.handles.get(a.fh_out, a.node_out)?;
+        let hi = self.file(a.fh_in, a.node_in, libc::O_RDONLY)?;
+        let ho = self.file(a.fh_out, a.node_out, libc::O_WRONLY)?;
         let flags = u32::try_from(a.flags).map_err(|_| err(libc::EINVAL))?;
         sys::copy_file_range(hi.fd(), a.off_in, ho.fd(), a.off_out, a.len, flags)
     }

@@ -65,15 +65,21 @@ impl Handles {
 
     /// Keeps `fd` open for the guest under a new handle (EMFILE when its fd budget is spent).
     pub fn insert(&self, node: u64, fd: OwnedFd) -> io::Result<u64> {
-        let h = Arc::new(Handle {
-            node,
-            fd: self.budget.hold(fd)?,
-            dir_pos: Mutex::new(()),
-        });
+        let h = self.transient(node, fd)?;
         // Handle 0 is never given out: a guest that sends 0 sends "no handle".
         let fh = self.next.fetch_add(1, Ordering::Relaxed) + 1;
         self.map.write().map_err(|_| ebadf())?.insert(fh, h);
         Ok(fh)
+    }
+
+    /// A handle of node `node` for `fd` that no guest handle names: it lives as long as the
+    /// request holding it (EMFILE when the fd budget is spent).
+    pub fn transient(&self, node: u64, fd: OwnedFd) -> io::Result<Arc<Handle>> {
+        Ok(Arc::new(Handle {
+            node,
+            fd: self.budget.hold(fd)?,
+            dir_pos: Mutex::new(()),
+        }))
     }
 
     /// The handle `fh` of node `node`, or EBADF.

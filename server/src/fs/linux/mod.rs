@@ -57,6 +57,12 @@ pub struct Options {
     pub announce_submounts: bool,
     /// Fds the guest may make the daemon hold; None: RLIMIT_NOFILE minus a reserve.
     pub max_guest_fds: Option<usize>,
+    /// Zero-message opens of regular files (see [`file`]): OPEN answers ENOSYS, which tells a
+    /// guest that offered FUSE_NO_OPEN_SUPPORT to stop sending OPEN, FLUSH and RELEASE for
+    /// files; its I/O then names handle 0 and is served through the node. Only where no open
+    /// flag or per-open state matters: `auto` and `always` caching, without locks or the
+    /// writeback cache.
+    pub zero_open: bool,
 }
 
 /// The Linux backend over one shared directory.
@@ -71,6 +77,8 @@ pub struct LinuxFs {
     opts: Options,
     /// Whether the guest accepted the writeback cache.
     writeback: AtomicBool,
+    /// Whether zero-message opens are on (negotiated at INIT).
+    zero_open: AtomicBool,
     /// Whether files are created with the caller's credentials (the daemon runs as root).
     switch_creds: bool,
 }
@@ -112,6 +120,7 @@ impl LinuxFs {
             locks: file::LockFds::default(),
             proc,
             writeback: AtomicBool::new(false),
+            zero_open: AtomicBool::new(false),
             switch_creds: sys::geteuid() == 0,
             opts,
         })
@@ -224,6 +233,15 @@ impl FileSystem for LinuxFs {
         }
         if self.opts.locks {
             o |= FsOptions::POSIX_LOCKS | FsOptions::FLOCK_LOCKS;
+        }
+        let zero_open = self.opts.zero_open
+            && !self.opts.locks
+            && !self.writeback.load(Ordering::Relaxed)
+            && matches!(self.opts.cache, CachePolicy::Auto | CachePolicy::Always)
+            && capable.contains(FsOptions::ZERO_MESSAGE_OPEN);
+        self.zero_open.store(zero_open, Ordering::Relaxed);
+        if zero_open {
+            o |= FsOptions::ZERO_MESSAGE_OPEN;
         }
         Ok(o)
     }
@@ -364,7 +382,7 @@ impl FileSystem for LinuxFs {
         _lock_owner: Option<u64>,
         _flags: u32,
     ) -> io::Result<usize> {
-        let h = self.handles.get(handle, inode)?;
+        let h = self.file(handle, inode, libc::O_RDONLY)?;
         let mut f = h.file();
         w.write_from(&mut *f, size as usize, offset)
     }
@@ -386,6 +404,10 @@ impl FileSystem for LinuxFs {
     }
 
     fn flush(&self, _ctx: &Context, inode: u64, handle: u64, lock_owner: u64) -> io::Result<()> {
+        if handle == 0 && self.zero_open() {
+            // Nothing to do on close: the guest need not ask again.
+            return Err(err(libc::ENOSYS));
+        }
         // Nothing is buffered here; the handle is checked so a bad one still gets EBADF.
         self.handles.get(handle, inode)?;
         if self.opts.locks {
@@ -396,7 +418,7 @@ impl FileSystem for LinuxFs {
     }
 
     fn fsync(&self, _ctx: &Context, inode: u64, datasync: bool, handle: u64) -> io::Result<()> {
-        let h = self.handles.get(handle, inode)?;
+        let h = self.file(handle, inode, libc::O_RDONLY)?;
         sys::fsync(h.fd(), datasync)
     }
 
@@ -409,7 +431,7 @@ impl FileSystem for LinuxFs {
         offset: u64,
         length: u64,
     ) -> io::Result<()> {
-        let h = self.handles.get(handle, inode)?;
+        let h = self.file(handle, inode, libc::O_WRONLY)?;
         sys::fallocate(h.fd(), mode, offset, length)
     }
 
@@ -423,6 +445,10 @@ impl FileSystem for LinuxFs {
         flock_release: bool,
         _lock_owner: Option<u64>,
     ) -> io::Result<()> {
+        if handle == 0 && self.zero_open() {
+            // A file created before the guest learnt of zero-message opens.
+            return Ok(());
+        }
         let h = self.handles.remove(handle, inode)?;
         if flock_release {
             // The fd may live on in a request still running; the guest's flock ends now.
@@ -528,7 +554,7 @@ impl FileSystem for LinuxFs {
         offset: u64,
         whence: u32,
     ) -> io::Result<u64> {
-        let h = self.handles.get(handle, inode)?;
+        let h = self.file(handle, inode, libc::O_RDONLY)?;
         sys::lseek(h.fd(), offset, whence)
     }
 

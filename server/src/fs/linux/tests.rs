@@ -27,6 +27,7 @@ fn opts() -> Options {
         locks: true,
         announce_submounts: false,
         max_guest_fds: None,
+        zero_open: false,
     }
 }
 
@@ -456,4 +457,107 @@ fn a4_24_a_non_root_write_clears_setuid_and_setgid() {
         std::fs::metadata(&p).unwrap().permissions().mode() & 0o7777,
         0o775
     );
+}
+
+/// A backend that negotiated zero-message opens, as with a Linux guest under `--cache=auto`.
+fn zero_open_fs(dir: &std::path::Path, locks: bool) -> LinuxFs {
+    let o = Options {
+        zero_open: true,
+        locks,
+        ..opts()
+    };
+    let fs = LinuxFs::new(dir, o).unwrap();
+    fs.init(FsOptions::ZERO_MESSAGE_OPEN).unwrap();
+    fs
+}
+
+fn read_all(fs: &LinuxFs, node: u64, fh: u64) -> io::Result<Vec<u8>> {
+    let mut buf = Vec::new();
+    let mut w = crate::sys::zerocopy::VecWriter::new(&mut buf, 4096);
+    let n = fs.read(&Context::default(), node, fh, &mut w, 4096, 0, None, 0)?;
+    buf.truncate(n);
+    Ok(buf)
+}
+
+#[test]
+fn zero_message_opens_serve_io_through_the_node() {
+    let dir = tempfile::tempdir().unwrap();
+    let fs = zero_open_fs(dir.path(), false);
+    let ctx = Context::default();
+    let a = CreateIn {
+        flags: libc::O_WRONLY as u32,
+        mode: libc::S_IFREG | 0o644,
+        umask: 0,
+        fuse_flags: 0,
+    };
+    // CREATE gives no handle: the guest will not RELEASE it.
+    let (e, fh, _, _) = fs.create(&ctx, ROOT_ID, &c("f"), a).unwrap();
+    assert_eq!(fh, None);
+    let f = e.inode;
+    // OPEN of a file tells the guest to stop opening; directories still open.
+    assert_eq!(
+        errno(fs.open(&ctx, f, libc::O_RDONLY as u32, 0)),
+        libc::ENOSYS
+    );
+    let (dh, _) = fs.opendir(&ctx, ROOT_ID, 0).unwrap();
+    assert!(dh.is_some());
+    // I/O with handle 0 goes through the node.
+    let mut r = crate::sys::zerocopy::SliceReader::new(b"hello");
+    assert_eq!(
+        fs.write(&ctx, f, 0, &mut r, 5, 0, None, false, 0, 0)
+            .unwrap(),
+        5
+    );
+    assert_eq!(read_all(&fs, f, 0).unwrap(), b"hello");
+    fs.fsync(&ctx, f, false, 0).unwrap();
+    assert_eq!(fs.lseek(&ctx, f, 0, 0, libc::SEEK_END as u32).unwrap(), 5);
+    // A truncating open arrives as SETATTR with FATTR_FH and handle 0.
+    let mut st = unsafe_zero();
+    st.st_size = 2;
+    let (at, _) = fs
+        .setattr(&ctx, f, st, Some(0), SetattrValid::SIZE)
+        .unwrap();
+    assert_eq!(at.st_size, 2);
+    assert_eq!(std::fs::read(dir.path().join("f")).unwrap(), b"he");
+    // FLUSH has nothing to do (ENOSYS: the guest stops sending it); RELEASE of 0 is fine.
+    assert_eq!(errno(fs.flush(&ctx, f, 0, 0)), libc::ENOSYS);
+    fs.release(&ctx, f, 0, 0, false, false, None).unwrap();
+    // Handles the guest was never given are still refused.
+    assert_eq!(errno(read_all(&fs, f, 77)), libc::EBADF);
+    // Only regular files are opened for it: never a directory or a FIFO.
+    assert_eq!(errno(read_all(&fs, ROOT_ID, 0)), libc::EISDIR);
+    let p = fs
+        .mknod(&ctx, ROOT_ID, &c("p"), libc::S_IFIFO | 0o666, 0, 0)
+        .unwrap();
+    assert_eq!(errno(read_all(&fs, p.inode, 0)), libc::ENXIO);
+    let mut r = crate::sys::zerocopy::SliceReader::new(b"x");
+    let w = fs.write(&ctx, p.inode, 0, &mut r, 1, 0, None, false, 0, 0);
+    assert_eq!(errno(w), libc::ENXIO);
+}
+
+#[test]
+fn zero_message_opens_need_the_guests_offer_and_no_locks() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("f"), b"x").unwrap();
+    let ctx = Context::default();
+    for (offer, locks) in [(false, false), (true, true)] {
+        let o = Options {
+            zero_open: true,
+            locks,
+            ..opts()
+        };
+        let fs = LinuxFs::new(dir.path(), o).unwrap();
+        let capable = if offer {
+            FsOptions::ZERO_MESSAGE_OPEN
+        } else {
+            FsOptions::empty()
+        };
+        let got = fs.init(capable).unwrap();
+        assert!(!got.contains(FsOptions::ZERO_MESSAGE_OPEN));
+        let f = fs.lookup(&ctx, ROOT_ID, &c("f")).unwrap().inode;
+        let (fh, _, _) = fs.open(&ctx, f, libc::O_RDONLY as u32, 0).unwrap();
+        let fh = fh.unwrap();
+        assert_eq!(read_all(&fs, f, fh).unwrap(), b"x");
+        assert_eq!(errno(read_all(&fs, f, 0)), libc::EBADF);
+    }
 }
