@@ -87,8 +87,9 @@ impl LinuxFs {
     }
 
     /// The open file a request names: the guest's handle `fh` or, with zero-message opens and
-    /// `fh` 0, node `node` opened with `access` for this request only (a regular file only;
-    /// the fd counts against the guest's budget while the request runs).
+    /// `fh` 0, node `node` opened with `access` (a regular file only; the fd counts against
+    /// the guest's budget): for reading, once and kept with the node ([`Inode::reader`]); for
+    /// writing, for this request only.
     pub(super) fn file(&self, fh: u64, node: u64, access: libc::c_int) -> io::Result<Arc<Handle>> {
         if fh != 0 || !self.zero_open() {
             return self.handles.get(fh, node);
@@ -98,8 +99,18 @@ impl LinuxFs {
         if i.is_dir() {
             return Err(err(libc::EISDIR));
         }
+        if access == libc::O_RDONLY {
+            if let Some(h) = i.reader.get() {
+                return Ok(Arc::clone(h));
+            }
+        }
         let fd = sys::reopen(self.proc.as_fd(), i.fd().as_raw_fd(), access)?;
-        self.handles.transient(node, fd)
+        let h = self.handles.transient(node, fd)?;
+        if access == libc::O_RDONLY {
+            // A request racing this one may have kept its own: either fd serves.
+            let _ = i.reader.set(Arc::clone(&h));
+        }
+        Ok(h)
     }
 
     pub(super) fn do_open(

@@ -9,11 +9,12 @@
 use std::collections::HashMap;
 use std::io;
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, OnceLock, RwLock};
 
 use fuse_backend_rs::abi::fuse_abi::ROOT_ID;
 
 use super::fds::{Budget, HeldFd};
+use super::handle::Handle;
 
 /// What identifies a host inode.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -30,6 +31,10 @@ pub struct Inode {
     pub id: InodeId,
     /// The file type bits (S_IFMT) of the inode; they never change.
     pub kind: u32,
+    /// With zero-message opens, the file opened read-only for the guest's reads, kept until
+    /// the guest forgets the node. (Writes reopen per request: a writable fd held on the
+    /// host would make exec(2) of the file fail there with ETXTBSY.)
+    pub reader: OnceLock<Arc<Handle>>,
 }
 
 impl Inode {
@@ -79,6 +84,7 @@ impl Inodes {
             fd: budget.hold(root)?,
             id,
             kind: libc::S_IFDIR,
+            reader: OnceLock::new(),
         });
         t.by_node.insert(ROOT_ID, Slot { inode, refs: 1 });
         t.by_id.insert(id, ROOT_ID);
@@ -117,7 +123,12 @@ impl Inodes {
         let fd = self.budget.hold(fd)?;
         let node = t.next;
         t.next += 1;
-        let inode = Arc::new(Inode { fd, id, kind });
+        let inode = Arc::new(Inode {
+            fd,
+            id,
+            kind,
+            reader: OnceLock::new(),
+        });
         t.by_node.insert(node, Slot { inode, refs: 1 });
         t.by_id.insert(id, node);
         Ok(node)

@@ -509,6 +509,13 @@ fn zero_message_opens_serve_io_through_the_node() {
         5
     );
     assert_eq!(read_all(&fs, f, 0).unwrap(), b"hello");
+    // Reads share one fd kept with the node; each write opens its own.
+    let r1 = fs.file(0, f, libc::O_RDONLY).unwrap();
+    let r2 = fs.file(0, f, libc::O_RDONLY).unwrap();
+    assert!(Arc::ptr_eq(&r1, &r2));
+    let w1 = fs.file(0, f, libc::O_WRONLY).unwrap();
+    assert!(!Arc::ptr_eq(&r1, &w1));
+    drop((r1, r2, w1));
     fs.fsync(&ctx, f, false, 0).unwrap();
     assert_eq!(fs.lseek(&ctx, f, 0, 0, libc::SEEK_END as u32).unwrap(), 5);
     // A truncating open arrives as SETATTR with FATTR_FH and handle 0.
