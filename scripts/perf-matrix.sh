@@ -215,6 +215,11 @@ echo "machine: $cpu, $(nproc) CPUs, host kernel $(uname -r), accelerator $accel_
 echo "sizes: $append"
 echo "output: $out"
 
+# Page cache the host has not used yet is slow to touch the first time (this host may itself
+# be a VM): without this, the first config's sequential write pays for it.
+dd if=/dev/zero of="$out/warm-up" bs=1M count=$((seq_mib * 2)) conv=fsync status=none
+rm -f "$out/warm-up"
+
 raw=$out/raw.tsv
 : >"$raw"
 : >"$out/counts.tsv"

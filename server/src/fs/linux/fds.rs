@@ -53,6 +53,16 @@ impl Budget {
         })
     }
 
+    /// Whether the next [`Budget::hold`] would get EMFILE.
+    pub fn is_full(&self) -> bool {
+        self.used.load(Ordering::Relaxed) >= self.cap
+    }
+
+    /// Whether fewer than three quarters are in use: room for fds kept only to save work.
+    pub fn has_spare(&self) -> bool {
+        self.used.load(Ordering::Relaxed) < self.cap / 4 * 3
+    }
+
     #[cfg(test)]
     pub fn used(&self) -> usize {
         self.used.load(Ordering::Relaxed)

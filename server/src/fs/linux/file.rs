@@ -88,8 +88,8 @@ impl LinuxFs {
 
     /// The open file a request names: the guest's handle `fh` or, with zero-message opens and
     /// `fh` 0, node `node` opened with `access` (a regular file only; the fd counts against
-    /// the guest's budget): for reading, once and kept with the node ([`Inode::reader`]); for
-    /// writing, for this request only.
+    /// the guest's budget): for reading, once and kept with the node while the budget has room
+    /// (see [`Inode::reader`]); for writing, for this request only.
     pub(super) fn file(&self, fh: u64, node: u64, access: libc::c_int) -> io::Result<Arc<Handle>> {
         if fh != 0 || !self.zero_open() {
             return self.handles.get(fh, node);
@@ -99,16 +99,20 @@ impl LinuxFs {
         if i.is_dir() {
             return Err(err(libc::EISDIR));
         }
-        if access == libc::O_RDONLY {
-            if let Some(h) = i.reader.get() {
-                return Ok(Arc::clone(h));
+        let reading = access == libc::O_RDONLY;
+        if reading {
+            if let Some(h) = i.reader() {
+                return Ok(h);
             }
         }
         let fd = sys::reopen(self.proc.as_fd(), i.fd().as_raw_fd(), access)?;
+        if self.budget.is_full() {
+            // Kept readers give way to the request at hand.
+            self.inodes.drop_readers();
+        }
         let h = self.handles.transient(node, fd)?;
-        if access == libc::O_RDONLY {
-            // A request racing this one may have kept its own: either fd serves.
-            let _ = i.reader.set(Arc::clone(&h));
+        if reading && self.budget.has_spare() {
+            i.keep_reader(&h);
         }
         Ok(h)
     }

@@ -9,7 +9,7 @@
 use std::collections::HashMap;
 use std::io;
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
-use std::sync::{Arc, OnceLock, RwLock};
+use std::sync::{Arc, Mutex, RwLock};
 
 use fuse_backend_rs::abi::fuse_abi::ROOT_ID;
 
@@ -32,9 +32,9 @@ pub struct Inode {
     /// The file type bits (S_IFMT) of the inode; they never change.
     pub kind: u32,
     /// With zero-message opens, the file opened read-only for the guest's reads, kept until
-    /// the guest forgets the node. (Writes reopen per request: a writable fd held on the
-    /// host would make exec(2) of the file fail there with ETXTBSY.)
-    pub reader: OnceLock<Arc<Handle>>,
+    /// the guest forgets the node or the fd budget runs short. (Writes reopen per request: a
+    /// writable fd held on the host would make exec(2) of the file fail there with ETXTBSY.)
+    reader: Mutex<Option<Arc<Handle>>>,
 }
 
 impl Inode {
@@ -48,6 +48,22 @@ impl Inode {
 
     pub fn is_reg(&self) -> bool {
         self.kind == libc::S_IFREG
+    }
+
+    fn reader_slot(&self) -> std::sync::MutexGuard<'_, Option<Arc<Handle>>> {
+        self.reader
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// The kept read-only handle, if any.
+    pub fn reader(&self) -> Option<Arc<Handle>> {
+        self.reader_slot().clone()
+    }
+
+    /// Keeps `h` as the read-only handle (a racing request's, if it came first, stays).
+    pub fn keep_reader(&self, h: &Arc<Handle>) {
+        self.reader_slot().get_or_insert_with(|| Arc::clone(h));
     }
 }
 
@@ -69,6 +85,12 @@ pub struct Inodes {
     budget: Arc<Budget>,
 }
 
+fn drop_readers(t: &Table) {
+    for slot in t.by_node.values() {
+        slot.inode.reader_slot().take();
+    }
+}
+
 fn ebadf() -> io::Error {
     io::Error::from_raw_os_error(libc::EBADF)
 }
@@ -84,7 +106,7 @@ impl Inodes {
             fd: budget.hold(root)?,
             id,
             kind: libc::S_IFDIR,
-            reader: OnceLock::new(),
+            reader: Mutex::default(),
         });
         t.by_node.insert(ROOT_ID, Slot { inode, refs: 1 });
         t.by_id.insert(id, ROOT_ID);
@@ -120,6 +142,10 @@ impl Inodes {
                 return Ok(node);
             }
         }
+        if self.budget.is_full() {
+            // Kept readers give way to the inodes the guest asks for.
+            drop_readers(&t);
+        }
         let fd = self.budget.hold(fd)?;
         let node = t.next;
         t.next += 1;
@@ -127,11 +153,18 @@ impl Inodes {
             fd,
             id,
             kind,
-            reader: OnceLock::new(),
+            reader: Mutex::default(),
         });
         t.by_node.insert(node, Slot { inode, refs: 1 });
         t.by_id.insert(id, node);
         Ok(node)
+    }
+
+    /// Closes every kept reader (their fds go back to the budget once no request uses them).
+    pub fn drop_readers(&self) {
+        if let Ok(t) = self.table.read() {
+            drop_readers(&t);
+        }
     }
 
     /// One more reference to a node the guest holds (LINK, `.` lookups).

@@ -568,3 +568,36 @@ fn zero_message_opens_need_the_guests_offer_and_no_locks() {
         assert_eq!(errno(read_all(&fs, f, 0)), libc::EBADF);
     }
 }
+
+#[test]
+fn kept_readers_give_way_to_inodes() {
+    let dir = tempfile::tempdir().unwrap();
+    for i in 0..12 {
+        std::fs::write(dir.path().join(format!("f{i}")), b"x").unwrap();
+    }
+    let o = Options {
+        zero_open: true,
+        locks: false,
+        max_guest_fds: Some(12),
+        ..opts()
+    };
+    let fs = LinuxFs::new(dir.path(), o).unwrap();
+    fs.init(FsOptions::ZERO_MESSAGE_OPEN).unwrap();
+    let ctx = Context::default();
+    let look = |i: usize| fs.lookup(&ctx, ROOT_ID, &c(&format!("f{i}")));
+    // The root, four inodes and the readers kept while under three quarters of the budget.
+    let mut nodes = Vec::new();
+    for i in 0..4 {
+        let n = look(i).unwrap().inode;
+        assert_eq!(read_all(&fs, n, 0).unwrap(), b"x");
+        nodes.push(n);
+    }
+    assert_eq!(fs.budget.used(), 8, "three readers kept, the fourth not");
+    // Every inode the budget allows still fits: the readers make room.
+    for i in 4..11 {
+        nodes.push(look(i).unwrap().inode);
+    }
+    assert_eq!(errno(look(11)), libc::EMFILE);
+    fs.forget(&ctx, nodes[10], 1);
+    assert_eq!(read_all(&fs, nodes[0], 0).unwrap(), b"x");
+}
