@@ -88,8 +88,8 @@ impl LinuxFs {
 
     /// The open file a request names: the guest's handle `fh` or, with zero-message opens and
     /// `fh` 0, node `node` opened with `access` (a regular file only; the fd counts against
-    /// the guest's budget): for reading, once and kept with the node while the budget has room
-    /// (see [`Inode::reader`]); for writing, for this request only.
+    /// the guest's budget) and kept while the budget has room: for reading with the node, for
+    /// writing until the guest stops writing for a second ([`super::writers`]).
     pub(super) fn file(&self, fh: u64, node: u64, access: libc::c_int) -> io::Result<Arc<Handle>> {
         if fh != 0 || !self.zero_open() {
             return self.handles.get(fh, node);
@@ -100,19 +100,27 @@ impl LinuxFs {
             return Err(err(libc::EISDIR));
         }
         let reading = access == libc::O_RDONLY;
-        if reading {
-            if let Some(h) = i.reader() {
-                return Ok(h);
-            }
+        let kept = if reading {
+            i.reader()
+        } else {
+            self.writers.get(node)
+        };
+        if let Some(h) = kept {
+            return Ok(h);
         }
         let fd = sys::reopen(self.proc.as_fd(), i.fd().as_raw_fd(), access)?;
         if self.budget.is_full() {
-            // Kept readers give way to the request at hand.
+            // Kept fds give way to the request at hand.
             self.inodes.drop_readers();
+            self.writers.clear();
         }
         let h = self.handles.transient(node, fd)?;
-        if reading && self.budget.has_spare() {
-            i.keep_reader(&h);
+        if self.budget.has_spare() {
+            if reading {
+                i.keep_reader(&h);
+            } else {
+                self.writers.keep(node, &h);
+            }
         }
         Ok(h)
     }

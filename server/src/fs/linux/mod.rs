@@ -19,6 +19,7 @@ mod file;
 mod handle;
 mod inode;
 mod sys;
+mod writers;
 mod xattr;
 
 use std::ffi::CStr;
@@ -69,6 +70,8 @@ pub struct Options {
 pub struct LinuxFs {
     inodes: Inodes,
     handles: Handles,
+    /// Writable fds kept for zero-message opens (see [`writers`]).
+    writers: writers::Writers,
     /// The fds the guest can make the daemon hold (see [`fds`]).
     budget: Arc<fds::Budget>,
     locks: file::LockFds,
@@ -116,6 +119,7 @@ impl LinuxFs {
         Ok(LinuxFs {
             inodes: Inodes::new(at, id, Arc::clone(&budget))?,
             handles: Handles::new(Arc::clone(&budget)),
+            writers: writers::Writers::default(),
             budget,
             locks: file::LockFds::default(),
             proc,

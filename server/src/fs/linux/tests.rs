@@ -515,7 +515,13 @@ fn zero_message_opens_serve_io_through_the_node() {
     assert!(Arc::ptr_eq(&r1, &r2));
     let w1 = fs.file(0, f, libc::O_WRONLY).unwrap();
     assert!(!Arc::ptr_eq(&r1, &w1));
-    drop((r1, r2, w1));
+    // A writable fd is kept while the guest writes, and closed once it stops for a second.
+    let w2 = fs.file(0, f, libc::O_WRONLY).unwrap();
+    assert!(Arc::ptr_eq(&w1, &w2));
+    assert_eq!(fs.writers.len(), 1);
+    drop((r1, r2, w1, w2));
+    std::thread::sleep(writers::IDLE * 2);
+    assert_eq!(fs.writers.len(), 0);
     fs.fsync(&ctx, f, false, 0).unwrap();
     assert_eq!(fs.lseek(&ctx, f, 0, 0, libc::SEEK_END as u32).unwrap(), 5);
     // A truncating open arrives as SETATTR with FATTR_FH and handle 0.
