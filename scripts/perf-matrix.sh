@@ -4,7 +4,7 @@
 # guest's own virtio-blk ext4 disk ("volume", the baseline every slowdown is measured
 # against).
 #
-#   scripts/perf-matrix.sh [--configs LIST] [--reps N] [--seq-mib N] [--rand-mib N]
+#   scripts/perf-matrix.sh [--configs LIST] [--rounds N] [--reps N] [--seq-mib N] [--rand-mib N]
 #                          [--runtime S] [--files N] [--dirs N] [--file-size BYTES]
 #                          [--big-files N] [--work fio,meta] [--quick] [--out DIR]
 #                          [--ferryd PATH] [--timeout MINUTES] [--no-chart] [--counts]
@@ -15,7 +15,10 @@
 #   (that list without ferryd:--cache=always is the default). Boots run in that order.
 #   ferryd@PATH[:ARGS] runs the ferryd binary at PATH instead (copied first), so two builds
 #   can be compared in one run: ferryd@/tmp/before,ferryd@/tmp/after,virtiofsd,volume.
-# Workloads (--work fio,meta; each repeated --reps times, default 3):
+# --rounds N (default 3): boots per config, taken in turns (config 1, 2, ..., then config 1
+#   again), so that no config always runs first or after the same one; each boot runs every
+#   workload --reps times (default 1). Figures are medians over rounds x reps.
+# Workloads (--work fio,meta):
 #   fio: seqwrite and seqread (1 MiB, psync, --seq-mib; the read after drop_caches),
 #        randread-qd1 (4 KiB psync, direct), randread-qd16 (4 KiB libaio qd16, direct),
 #        randwrite-fsync (4 KiB psync, fsync after each write), each for --runtime seconds
@@ -23,7 +26,7 @@
 #   meta: --files files of --file-size bytes in --dirs directories: create; find after
 #        drop_caches; tar of the tree read through a pipe; lstat of every entry x5 (warm);
 #        rm -rf. Times from CLOCK_MONOTONIC in the guest (ferry-perf, perftool.c).
-#   and once (not repeated) the meta series on --big-files files (0: skipped).
+#   and once (in the first round only) the meta series on --big-files files (0: skipped).
 # Defaults scale with the accelerator:
 #   TCG: --seq-mib 256 --rand-mib 64 --runtime 5 --files 2000 --dirs 20 --big-files 10000
 #   KVM: --seq-mib 1024 --rand-mib 256 --runtime 10 --files 5000 --dirs 50 --big-files 50000
@@ -32,7 +35,7 @@
 #   counts.tsv, counts.md and counts.json (scripts/perf-counts.py). The probes cost guest
 #   CPU, so a counting run's timings are not compared with others'; ferryd configs also get
 #   --stats (the daemon's own per-opcode table at exit, in logs/*.daemon.log).
-# --quick: --seq-mib 32 --rand-mib 16 --runtime 2 --files 200 --big-files 0 --reps 1 (a
+# --quick: --seq-mib 32 --rand-mib 16 --runtime 2 --files 200 --big-files 0 --rounds 1 (a
 #   check that everything runs; explicit options after it still apply).
 #
 # Output in --out DIR (default $FERRY_WORK/perf/<UTC time>; $FERRY_WORK/perf/latest links
@@ -56,7 +59,8 @@ FERRY_WORK=${FERRY_WORK:-$REPO/.work}
 command_line="scripts/perf-matrix.sh${*:+ $*}"
 
 configs=ferryd,virtiofsd:--cache=auto,virtiofsd:--cache=always,volume
-reps=3
+reps=1
+rounds=3
 seq_mib= rand_mib= runtime= files= dirs= big_files=
 file_size=1024
 work=fio,meta
@@ -76,6 +80,7 @@ while [[ $# -gt 0 ]]; do
 	case $1 in
 	--configs) configs=$2; shift 2 ;;
 	--reps) reps=$2; shift 2 ;;
+	--rounds) rounds=$2; shift 2 ;;
 	--seq-mib) seq_mib=$2; shift 2 ;;
 	--rand-mib) rand_mib=$2; shift 2 ;;
 	--runtime) runtime=$2; shift 2 ;;
@@ -87,7 +92,7 @@ while [[ $# -gt 0 ]]; do
 	--quick)
 		quick=1
 		: "${seq_mib:=32}" "${rand_mib:=16}" "${runtime:=2}" "${files:=200}" "${big_files:=0}"
-		reps=1
+		rounds=1
 		shift
 		;;
 	--out) out=$2; shift 2 ;;
@@ -111,10 +116,13 @@ else
 	: "${big_files:=10000}"
 fi
 : "${dirs:=20}"
-for v in reps seq_mib rand_mib runtime files dirs file_size big_files timeout_min; do
+for v in reps rounds seq_mib rand_mib runtime files dirs file_size big_files timeout_min; do
 	[[ ${!v} =~ ^[0-9]+$ ]] || { echo "--${v//_/-} must be a number" >&2; exit 2; }
 done
-((reps >= 1 && dirs >= 1)) || { echo "--reps and --dirs must be at least 1" >&2; exit 2; }
+((reps >= 1 && rounds >= 1 && dirs >= 1)) || {
+	echo "--reps, --rounds and --dirs must be at least 1" >&2
+	exit 2
+}
 
 KERNEL=$FERRY_WORK/kernel/vmlinuz
 for f in "$KERNEL" "$FERRY_WORK/guest/perf.cpio.gz"; do
@@ -194,8 +202,7 @@ trap 'exit 130' INT TERM
 
 append="ferry.perf.seq=$seq_mib ferry.perf.rnd=$rand_mib ferry.perf.rt=$runtime"
 append+=" ferry.perf.files=$files ferry.perf.dirs=$dirs ferry.perf.fsize=$file_size"
-append+=" ferry.perf.reps=$reps ferry.perf.big=$big_files ferry.perf.work=$work"
-append+=" ferry.perf.count=$counts"
+append+=" ferry.perf.reps=$reps ferry.perf.work=$work ferry.perf.count=$counts"
 
 json_str() { python3 -c 'import json, sys; print(json.dumps(sys.argv[1]))' "$1"; }
 
@@ -223,15 +230,18 @@ rm -f "$out/warm-up"
 raw=$out/raw.tsv
 : >"$raw"
 : >"$out/counts.tsv"
-declare -a status=()
+declare -a status=() figures=() seconds=() problems=()
 failed=0
 started=$SECONDS
+for round in $(seq 1 "$rounds"); do
 for i in "${!labels[@]}"; do
 	label=${labels[i]} daemon=${daemons[i]}
-	slug=${label//[^A-Za-z0-9=.-]/_}
+	slug=${label//[^A-Za-z0-9=.-]/_}.r$round
 	mapfile -t args < <(printf '%s' "${dargs[i]}" | sed '/^$/d')
-	vm=(--daemon "$daemon" --suites perf --timeout "$timeout_min" --append "$append"
-		--ferryd "${bins[i]:-$ferryd_bin}")
+	big=0
+	[[ $round == 1 ]] && big=$big_files
+	vm=(--daemon "$daemon" --suites perf --timeout "$timeout_min"
+		--append "$append ferry.perf.big=$big" --ferryd "${bins[i]:-$ferryd_bin}")
 	if [[ $daemon == none ]]; then
 		# A fresh file system for each run: sparse, with its inode tables and journal
 		# written now so that no lazy init runs in the guest during the measurements.
@@ -245,8 +255,8 @@ for i in "${!labels[@]}"; do
 	[[ $counts == 1 && $daemon == ferryd ]] && args+=(--stats)
 	[[ ${#args[@]} -gt 0 ]] && vm+=(-- "${args[@]}")
 	echo
-	echo "=== [$((i + 1))/${#labels[@]}] $label ($(date -u +%H:%M:%S))"
-	# The previous config's files reach the host's disk now, not during this one's writes.
+	echo "=== round $round/$rounds, [$((i + 1))/${#labels[@]}] $label ($(date -u +%H:%M:%S))"
+	# The previous boot's files reach the host's disk now, not during this one's writes.
 	sync
 	t0=$SECONDS
 	rc=0
@@ -254,33 +264,45 @@ for i in "${!labels[@]}"; do
 	run=$FERRY_WORK/runs/$daemon
 	cp "$run/serial.log" "$out/logs/$slug.serial.log" 2>/dev/null || true
 	cp "$run/daemon.log" "$out/logs/$slug.daemon.log" 2>/dev/null || true
+	# Repetition numbers count on across rounds.
+	off=$(((round - 1) * reps))
 	n=0
 	if [[ -f $run/serial.log ]]; then
 		while read -r workload rep value unit; do
-			printf '%s\t%s\t%s\t%s\t%s\n' "$label" "$workload" "$rep" "$value" "$unit" >>"$raw"
+			printf '%s\t%s\t%s\t%s\t%s\n' "$label" "$workload" "$((off + rep))" "$value" \
+				"$unit" >>"$raw"
 			n=$((n + 1))
 		done < <(sed -n -e 's/\r$//' -e 's/^.*FERRY-PERF //p' "$run/serial.log")
 	fi
 	sed -n -e 's/\r$//' -e 's/^.*FERRY-COUNT //p' "$run/serial.log" 2>/dev/null |
-		while read -r workload rep op n; do
-			printf '%s\t%s\t%s\t%s\t%s\n' "$label" "$workload" "$rep" "$op" "$n"
+		while read -r workload rep op cnt; do
+			printf '%s\t%s\t%s\t%s\t%s\n' "$label" "$workload" "$((off + rep))" "$op" "$cnt"
 		done >>"$out/counts.tsv"
 	errors=$(sed -n -e 's/\r$//' -e 's/^.*FERRY-ERROR //p' "$run/serial.log" 2>/dev/null |
 		head -n 3 | paste -sd';' - || true)
+	figures[i]=$((${figures[i]:-0} + n))
+	seconds[i]=$((${seconds[i]:-0} + SECONDS - t0))
 	st="$n figures in $((SECONDS - t0))s"
 	if [[ $rc != 0 ]]; then
 		st+=", vm-test.sh exit $rc"
+		problems[i]+=" round $round: vm-test.sh exit $rc;"
 		failed=1
 		grep -E 'fail|died|timeout' "$out/logs/$slug.vm-test.log" | grep -v ' ok ' |
 			tail -n 5 | sed 's/^/    /' || true
 	fi
-	[[ -n $errors ]] && st+=", guest errors: $errors"
+	if [[ -n $errors ]]; then
+		st+=", guest errors: $errors"
+		problems[i]+=" round $round: $errors;"
+	fi
 	echo "    $st"
-	status+=("$st")
 	if [[ $daemon == none ]]; then
 		rm -f "$volume_img"
 		volume_img=
 	fi
+done
+done
+for i in "${!labels[@]}"; do
+	status[i]="${figures[i]} figures in ${seconds[i]}s over $rounds boots${problems[i]:+,${problems[i]%;}}"
 done
 total=$((SECONDS - started))
 
@@ -302,7 +324,7 @@ total=$((SECONDS - started))
 	echo "  \"params\": {\"seq_mib\": $seq_mib, \"rand_mib\": $rand_mib, \"runtime_s\": $runtime,"
 	echo "    \"counts\": $counts,"
 	echo "    \"files\": $files, \"dirs\": $dirs, \"file_size\": $file_size,"
-	echo "    \"big_files\": $big_files, \"reps\": $reps, \"work\": $(json_str "$work"), \"quick\": $quick},"
+	echo "    \"big_files\": $big_files, \"rounds\": $rounds, \"reps\": $reps, \"work\": $(json_str "$work"), \"quick\": $quick},"
 	echo "  \"configs\": ["
 	for i in "${!labels[@]}"; do
 		sep=,

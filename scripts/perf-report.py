@@ -74,6 +74,14 @@ def describe(workload, meta):
     return workload
 
 
+def runs(p):
+    """How the figures of one workload were taken."""
+    rounds = p.get("rounds", 1)
+    if rounds == 1:
+        return f"{p['reps']} reps in one boot per config"
+    return f"{rounds} boots per config in turns x {p['reps']} rep(s)"
+
+
 def slowdown(value, base, unit):
     if value is None or base is None or value <= 0 or base <= 0:
         return None
@@ -150,7 +158,7 @@ def header_lines(meta):
         f"volume: {m['volume']}",
         f"sizes: seq {p['seq_mib']} MiB, random {p['rand_mib']} MiB x {p['runtime_s']} s, "
         f"{p['files']} files of {p['file_size']} B in {p['dirs']} dirs, big series "
-        f"{p['big_files']} files (1 run), {p['reps']} reps (median [min-max])",
+        f"{p['big_files']} files (1 run), {runs(p)} (median [min-max])",
         "xN: times slower than the volume (the guest's own virtio-blk ext4 disk); "
         "MiB/s and IOPS higher is better, s lower is better",
     ]
@@ -217,7 +225,7 @@ def chart(out, meta, configs, results):
     # One panel for data I/O, one for the metadata series.
     panels = [
         ("data I/O (fio)", [r for r in rows if not r["workload"].startswith(("meta-", "bigmeta-"))]),
-        (f"metadata: meta = {p['files']} files x {p['reps']}, bigmeta = {p['big_files']} files x 1",
+        (f"metadata: meta = {p['files']} files x {p['reps'] * p.get('rounds', 1)}, bigmeta = {p['big_files']} files x 1",
          [r for r in rows if r["workload"].startswith(("meta-", "bigmeta-"))]),
     ]
     panels = [(t, rs) for t, rs in panels if rs]
@@ -261,7 +269,7 @@ def chart(out, meta, configs, results):
         ax.legend(fontsize=7.5, loc="upper left")
         ax.grid(axis="y", alpha=0.3)
     fig.suptitle(f"ferry perf matrix, {m['accel']} guest: slowdown against the guest's own "
-                 f"virtio-blk ext4 disk (1 = as fast; median of {p['reps']}, bars min-max)",
+                 f"virtio-blk ext4 disk (1 = as fast; median of {p['reps'] * p.get('rounds', 1)}, bars min-max)",
                  fontsize=10)
     fig.text(0.01, 0.005, f"{meta['command']}  |  {meta['date']}  |  {m['cpu']}, "
              f"{m['host_cpus']} CPUs, host {m['host_kernel']}, {m['accel']}  |  seq "
