@@ -32,6 +32,7 @@ impl Flags {
     pub const READONLY: u8 = 1 << 0;
     pub const READDIRPLUS: u8 = 1 << 1;
     pub const ALLOW_DEVICES: u8 = 1 << 2;
+    /// `request_path`: also turns the backend's zero-message opens off.
     pub const POSIX_ACL: u8 = 1 << 3;
     pub const AUTO_INVAL_DATA: u8 = 1 << 4;
     /// `request_path`: the backend's writeback option; `decode`: allow_mmap.
@@ -164,6 +165,7 @@ pub fn request_path(data: &[u8]) {
     cfg.writeback = flags.has(Flags::WRITEBACK);
     cfg.killpriv_v2 = flags.has(Flags::KILLPRIV_V2);
     cfg.announce_submounts = flags.has(Flags::SUBMOUNTS);
+    cfg.zero_open = !flags.has(Flags::POSIX_ACL);
     let fs = ferry::fs::linux(&cfg).expect("the Linux backend opens the share");
     let mut opts = flags.server_options();
     opts.allow_mmap = false;
