@@ -347,3 +347,26 @@ fn a4_23_link_across_mounts_is_exdev() {
         assert_eq!(err(r), libc::EXDEV, "{}", h.name());
     });
 }
+
+/// With zero-message opens ferryd keeps a writable fd while the guest writes and never hears
+/// the guest close the file; a held writable fd makes exec(2) of the file fail on the host
+/// (ETXTBSY). Once the guest stops writing for a second the fd must be gone, so the host can
+/// run a program the guest just built. (virtiofsd closes its fd at RELEASE.)
+#[test]
+fn a_program_the_guest_wrote_runs_on_the_host_once_writes_stop() {
+    each(&[], &[], |h| {
+        let c = h.c();
+        let (e, o) = c
+            .create(ROOT, "run.sh", libc::O_WRONLY as u32, 0o755, 0)
+            .unwrap();
+        let script = b"#!/bin/sh\nexit 7\n";
+        assert_eq!(c.write(e.nodeid, o.fh, 0, script).unwrap() as usize, script.len());
+        c.release(e.nodeid, o.fh, libc::O_WRONLY as u32).unwrap();
+        // The idle second, the reaper's half-second period and a margin.
+        std::thread::sleep(std::time::Duration::from_millis(2000));
+        let st = std::process::Command::new(h.host("run.sh"))
+            .status()
+            .unwrap_or_else(|e| panic!("{}: exec on the host: {e}", h.name()));
+        assert_eq!(st.code(), Some(7), "{}", h.name());
+    });
+}
