@@ -117,7 +117,7 @@ impl LinuxFs {
         let h = self.handles.transient(node, fd)?;
         if self.budget.has_spare() {
             if reading {
-                i.keep_reader(&h);
+                self.inodes.keep_reader(&i, &h);
             } else {
                 self.writers.keep(node, &h);
             }

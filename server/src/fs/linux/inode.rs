@@ -9,6 +9,7 @@
 use std::collections::HashMap;
 use std::io;
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 
 use fuse_backend_rs::abi::fuse_abi::ROOT_ID;
@@ -60,11 +61,6 @@ impl Inode {
     pub fn reader(&self) -> Option<Arc<Handle>> {
         self.reader_slot().clone()
     }
-
-    /// Keeps `h` as the read-only handle (a racing request's, if it came first, stays).
-    pub fn keep_reader(&self, h: &Arc<Handle>) {
-        self.reader_slot().get_or_insert_with(|| Arc::clone(h));
-    }
 }
 
 struct Slot {
@@ -83,12 +79,9 @@ struct Table {
 pub struct Inodes {
     table: RwLock<Table>,
     budget: Arc<Budget>,
-}
-
-fn drop_readers(t: &Table) {
-    for slot in t.by_node.values() {
-        slot.inode.reader_slot().take();
-    }
+    /// Readers kept since the last time they were dropped (an upper bound: a forgotten inode
+    /// takes its reader with it), so that a full budget with none kept costs no scan.
+    readers: AtomicUsize,
 }
 
 fn ebadf() -> io::Error {
@@ -113,6 +106,7 @@ impl Inodes {
         Ok(Inodes {
             table: RwLock::new(t),
             budget,
+            readers: AtomicUsize::new(0),
         })
     }
 
@@ -144,7 +138,7 @@ impl Inodes {
         }
         if self.budget.is_full() {
             // Kept readers give way to the inodes the guest asks for.
-            drop_readers(&t);
+            self.drop_readers_in(&t);
         }
         let fd = self.budget.hold(fd)?;
         let node = t.next;
@@ -160,10 +154,28 @@ impl Inodes {
         Ok(node)
     }
 
+    /// Keeps `h` as `i`'s read-only handle (a racing request's, if it came first, stays).
+    pub fn keep_reader(&self, i: &Inode, h: &Arc<Handle>) {
+        let mut slot = i.reader_slot();
+        if slot.is_none() {
+            *slot = Some(Arc::clone(h));
+            self.readers.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
     /// Closes every kept reader (their fds go back to the budget once no request uses them).
     pub fn drop_readers(&self) {
         if let Ok(t) = self.table.read() {
-            drop_readers(&t);
+            self.drop_readers_in(&t);
+        }
+    }
+
+    fn drop_readers_in(&self, t: &Table) {
+        if self.readers.swap(0, Ordering::Relaxed) == 0 {
+            return;
+        }
+        for slot in t.by_node.values() {
+            slot.inode.reader_slot().take();
         }
     }
 
