@@ -360,7 +360,10 @@ fn a_program_the_guest_wrote_runs_on_the_host_once_writes_stop() {
             .create(ROOT, "run.sh", libc::O_WRONLY as u32, 0o755, 0)
             .unwrap();
         let script = b"#!/bin/sh\nexit 7\n";
-        assert_eq!(c.write(e.nodeid, o.fh, 0, script).unwrap() as usize, script.len());
+        assert_eq!(
+            c.write(e.nodeid, o.fh, 0, script).unwrap() as usize,
+            script.len()
+        );
         c.release(e.nodeid, o.fh, libc::O_WRONLY as u32).unwrap();
         // The idle second, the reaper's half-second period and a margin.
         std::thread::sleep(std::time::Duration::from_millis(2000));
