@@ -111,34 +111,36 @@ fio_run() { # name file size-MiB what(bw|iops) fio-args...
 		else printf "%d\n", $8 + $49 }' /tmp/fio.out
 }
 
+# One figure: runs COMMAND (which prints it) between the request counters and emits it.
+measure() { # workload rep unit command...
+	w=$1 wr=$2 u=$3
+	shift 3
+	count_begin
+	v=$("$@")
+	emit "$w" "$wr" "$v" "$u"
+	count_end "$w" "$wr"
+}
+
+# ferry-perf's seconds (the first word it prints).
+seconds() {
+	ferry-perf "$@" | cut -d' ' -f1
+}
+
 run_fio() { # rep
 	r=$1
 	rm -f $D/seq
-	count_begin
-	v=$(fio_run seqwrite $D/seq "$SEQ" bw --rw=write --bs=1M --ioengine=psync --end_fsync=1)
-	emit seqwrite "$r" "$v" MiB/s
-	count_end seqwrite "$r"
+	measure seqwrite "$r" MiB/s fio_run seqwrite $D/seq "$SEQ" bw --rw=write --bs=1M \
+		--ioengine=psync --end_fsync=1
 	drop
-	count_begin
-	v=$(fio_run seqread $D/seq "$SEQ" bw --rw=read --bs=1M --ioengine=psync)
-	emit seqread "$r" "$v" MiB/s
-	count_end seqread "$r"
+	measure seqread "$r" MiB/s fio_run seqread $D/seq "$SEQ" bw --rw=read --bs=1M \
+		--ioengine=psync
 	rm -f $D/seq
-	count_begin
-	v=$(fio_run randread-qd1 $D/rnd "$RND" iops --rw=randread --bs=4k --ioengine=psync \
-		--direct=1 --time_based --runtime="$RT")
-	emit randread-qd1 "$r" "$v" IOPS
-	count_end randread-qd1 "$r"
-	count_begin
-	v=$(fio_run randread-qd16 $D/rnd "$RND" iops --rw=randread --bs=4k --ioengine=libaio \
-		--iodepth=16 --direct=1 --time_based --runtime="$RT")
-	emit randread-qd16 "$r" "$v" IOPS
-	count_end randread-qd16 "$r"
-	count_begin
-	v=$(fio_run randwrite-fsync $D/rnd "$RND" iops --rw=randwrite --bs=4k --ioengine=psync \
-		--fsync=1 --time_based --runtime="$RT")
-	emit randwrite-fsync "$r" "$v" IOPS
-	count_end randwrite-fsync "$r"
+	measure randread-qd1 "$r" IOPS fio_run randread-qd1 $D/rnd "$RND" iops --rw=randread \
+		--bs=4k --ioengine=psync --direct=1 --time_based --runtime="$RT"
+	measure randread-qd16 "$r" IOPS fio_run randread-qd16 $D/rnd "$RND" iops --rw=randread \
+		--bs=4k --ioengine=libaio --iodepth=16 --direct=1 --time_based --runtime="$RT"
+	measure randwrite-fsync "$r" IOPS fio_run randwrite-fsync $D/rnd "$RND" iops \
+		--rw=randwrite --bs=4k --ioengine=psync --fsync=1 --time_based --runtime="$RT"
 }
 
 # create; cold find (caches dropped); tar of everything (data cold: dropped before find)
@@ -146,27 +148,14 @@ run_fio() { # rep
 run_meta() { # prefix rep files
 	p=$1 r=$2 n=$3 t=$D/tree
 	rm -rf $t
-	count_begin
-	v=$(ferry-perf create $t "$n" "$DIRS" "$FSIZE" | cut -d' ' -f1)
-	emit "$p-create" "$r" "$v" s
-	count_end "$p-create" "$r"
+	measure "$p-create" "$r" s seconds create $t "$n" "$DIRS" "$FSIZE"
 	drop
-	count_begin
-	v=$(ferry-perf run find $t | cut -d' ' -f1)
-	emit "$p-find" "$r" "$v" s
-	count_end "$p-find" "$r"
-	count_begin
-	v=$(cd $D && ferry-perf run tar cf - tree | cut -d' ' -f1)
-	emit "$p-tar" "$r" "$v" s
-	count_end "$p-tar" "$r"
-	count_begin
-	v=$(ferry-perf lstat $t 5 | cut -d' ' -f1)
-	emit "$p-lstat5" "$r" "$v" s
-	count_end "$p-lstat5" "$r"
-	count_begin
-	v=$(ferry-perf run rm -rf $t | cut -d' ' -f1)
-	emit "$p-rm" "$r" "$v" s
-	count_end "$p-rm" "$r"
+	measure "$p-find" "$r" s seconds run find $t
+	cd $D
+	measure "$p-tar" "$r" s seconds run tar cf - tree
+	cd - >/dev/null
+	measure "$p-lstat5" "$r" s seconds lstat $t 5
+	measure "$p-rm" "$r" s seconds run rm -rf $t
 	sync
 }
 
