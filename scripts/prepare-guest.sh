@@ -95,7 +95,12 @@ setup_apt() {
 		ensure_backports
 		apt_update_once
 		local qemu_from=()
-		if apt-cache policy qemu-system-x86 | grep -q -- " $BACKPORTS/"; then
+		# (The policy is read whole first: `grep -q` closing the pipe early would fail the
+		# pipeline under pipefail and silently pick the stable QEMU, which conflicts with a
+		# backports qemu-utils already installed.)
+		local policy
+		policy=$(apt-cache policy qemu-system-x86)
+		if grep -q -- " $BACKPORTS/" <<<"$policy"; then
 			qemu_from=(-t "$BACKPORTS")
 		fi
 		DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends \
