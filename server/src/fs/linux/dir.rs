@@ -7,6 +7,7 @@ use std::os::fd::{AsFd, AsRawFd};
 use fuse_backend_rs::abi::fuse_abi::OpenOptions;
 use fuse_backend_rs::api::filesystem::{DirEntry, Entry};
 
+use super::inode::InodeId;
 use super::{err, sys, LinuxFs};
 
 /// Where the fields of a `struct linux_dirent64` sit.
@@ -103,7 +104,19 @@ impl LinuxFs {
                     let Ok(name) = std::ffi::CString::new(raw.name) else {
                         continue;
                     };
-                    match self.lookup_ref(&dir, &name) {
+                    // An entry the guest may hold already (same device and mount as the
+                    // directory, a known inode number) is looked up by name first; any other
+                    // is opened at once.
+                    let id = InodeId {
+                        ino: raw.ino,
+                        ..dir.id
+                    };
+                    let found = if self.inodes.find(&id).is_some() {
+                        self.lookup_ref(&dir, &name)
+                    } else {
+                        self.open_ref(&dir, &name)
+                    };
+                    match found {
                         Ok(e) => Some(e),
                         // Gone since getdents (the host changed the tree): leave it out.
                         Err(_) => continue,

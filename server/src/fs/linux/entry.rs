@@ -14,21 +14,35 @@ use super::{err, sys, LinuxFs};
 impl LinuxFs {
     /// Takes one guest reference to the inode behind `fd` (an O_PATH fd) found in `parent`.
     pub(super) fn entry_for(&self, parent: &Inode, fd: OwnedFd) -> io::Result<Entry> {
-        let st = sys::fstat(fd.as_fd())?;
-        let id = InodeId {
-            dev: st.st_dev,
-            ino: st.st_ino,
-            mnt: sys::mount_id(fd.as_fd()),
-        };
-        let kind = st.st_mode & libc::S_IFMT;
-        let submount =
-            self.opts.announce_submounts && kind == libc::S_IFDIR && id.mnt != parent.id.mnt;
-        let node = self.inodes.add_ref(id, kind, fd)?;
+        let (st, mnt) = sys::stat_fd(fd.as_fd())?;
+        let id = InodeId::of(&st, mnt);
+        let submount = self.is_submount(parent, &id, &st);
+        let node = self.inodes.add_ref(id, st.st_mode & libc::S_IFMT, fd)?;
         Ok(self.entry(node, st, submount))
     }
 
-    /// Looks `name` up in `parent` and takes a guest reference to what it finds.
+    /// Whether `id` (a directory found in `parent`) is the root of another host mount.
+    fn is_submount(&self, parent: &Inode, id: &InodeId, st: &stat64) -> bool {
+        self.opts.announce_submounts
+            && st.st_mode & libc::S_IFMT == libc::S_IFDIR
+            && id.mnt != parent.id.mnt
+    }
+
+    /// Looks `name` up in `parent` and takes a guest reference to what it finds. An inode the
+    /// guest holds already costs one statx by name: the fd the table holds pins that inode, so
+    /// its (device, number, mount) cannot name another file. Anything else is opened.
     pub(super) fn lookup_ref(&self, parent: &Inode, name: &CStr) -> io::Result<Entry> {
+        let (st, mnt) = sys::stat_at(parent.fd(), name)?;
+        let id = InodeId::of(&st, mnt);
+        match self.inodes.ref_known(&id) {
+            Some(node) => Ok(self.entry(node, st, self.is_submount(parent, &id, &st))),
+            None => self.open_ref(parent, name),
+        }
+    }
+
+    /// Opens `name` in `parent` and takes a guest reference to the inode it finds (for names
+    /// that are new, or not likely to be known).
+    pub(super) fn open_ref(&self, parent: &Inode, name: &CStr) -> io::Result<Entry> {
         let fd = sys::open_beneath(parent.fd(), name, libc::O_PATH)?;
         self.entry_for(parent, fd)
     }
@@ -48,14 +62,10 @@ impl LinuxFs {
             // only ever an inode the guest already holds, so it cannot lead above the share.
             b".." => {
                 let fd = sys::openat(p.fd(), c"..", libc::O_PATH | libc::O_NOFOLLOW, 0)?;
-                let st = sys::fstat(fd.as_fd())?;
-                let id = InodeId {
-                    dev: st.st_dev,
-                    ino: st.st_ino,
-                    mnt: sys::mount_id(fd.as_fd()),
-                };
-                let node = self.inodes.find(&id).ok_or_else(|| err(libc::ENOENT))?;
-                self.inodes.ref_node(node)?;
+                let (st, mnt) = sys::stat_fd(fd.as_fd())?;
+                let node = (self.inodes)
+                    .ref_known(&InodeId::of(&st, mnt))
+                    .ok_or_else(|| err(libc::ENOENT))?;
                 Ok(self.entry(node, st, false))
             }
             _ => match self.lookup_ref(&p, name) {
@@ -95,7 +105,7 @@ impl LinuxFs {
             return Err(err(libc::ENOTDIR));
         }
         self.as_caller(ctx, || make(&p))?;
-        self.lookup_ref(&p, name)
+        self.open_ref(&p, name)
     }
 
     pub(super) fn do_mkdir(

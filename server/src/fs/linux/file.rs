@@ -189,7 +189,7 @@ impl LinuxFs {
         {
             kill_suidgid(fd.as_fd())?;
         }
-        self.entry_with_handle(&p, fd)
+        self.entry_with_handle(&p, fd, f)
     }
 
     /// CREATE without O_EXCL of a name that exists: the inode behind the name, opened through
@@ -208,7 +208,7 @@ impl LinuxFs {
             _ => return Err(err(libc::ENXIO)),
         }
         let fd = sys::reopen(self.proc.as_fd(), path.as_raw_fd(), flags)?;
-        self.entry_and_handle(parent, path, fd)
+        self.entry_and_handle(parent, path, fd, flags)
     }
 
     /// O_TMPFILE in directory `parent`: an unnamed file the guest may LINK in later.
@@ -225,7 +225,7 @@ impl LinuxFs {
         }
         let mode = a.mode & !a.umask & 0o7777;
         let fd = self.as_caller(ctx, || sys::openat(p.fd(), c".", f | libc::O_TMPFILE, mode))?;
-        self.entry_with_handle(&p, fd)
+        self.entry_with_handle(&p, fd, f)
     }
 
     /// The entry and a handle for a file just created through `fd`: the inode is taken from
@@ -234,21 +234,35 @@ impl LinuxFs {
         &self,
         parent: &Inode,
         fd: OwnedFd,
+        flags: libc::c_int,
     ) -> io::Result<(Entry, Option<u64>, OpenOptions)> {
         let path = sys::reopen(self.proc.as_fd(), fd.as_raw_fd(), libc::O_PATH)?;
-        self.entry_and_handle(parent, path, fd)
+        self.entry_and_handle(parent, path, fd, flags)
     }
 
-    /// A guest reference to the inode behind `path` (O_PATH) and a handle for `fd`, open on it.
+    /// A guest reference to the inode behind `path` (O_PATH) and a handle for `fd`, open on it
+    /// with `flags`.
     fn entry_and_handle(
         &self,
         parent: &Inode,
         path: OwnedFd,
         fd: OwnedFd,
+        flags: libc::c_int,
     ) -> io::Result<(Entry, Option<u64>, OpenOptions)> {
         let e = self.entry_for(parent, path)?;
         if self.zero_open() {
-            // The guest will not RELEASE it: its I/O goes through the node.
+            // The guest will not RELEASE it: its I/O goes through the node. Writes usually
+            // follow a create, so a plain writable fd is kept as the node's writer (closed
+            // after the same idle time as one a WRITE opened).
+            let plain = libc::O_APPEND | libc::O_DIRECT | libc::O_SYNC | libc::O_DSYNC;
+            if flags & libc::O_ACCMODE != libc::O_RDONLY
+                && flags & plain == 0
+                && self.budget.has_spare()
+            {
+                if let Ok(h) = self.handles.transient(e.inode, fd) {
+                    self.writers.keep(e.inode, &h);
+                }
+            }
             return Ok((e, None, self.open_options(false)));
         }
         match self.handles.insert(e.inode, fd) {

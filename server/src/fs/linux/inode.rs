@@ -12,7 +12,7 @@ use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 
-use fuse_backend_rs::abi::fuse_abi::ROOT_ID;
+use fuse_backend_rs::abi::fuse_abi::{stat64, ROOT_ID};
 
 use super::fds::{Budget, HeldFd};
 use super::handle::Handle;
@@ -23,6 +23,17 @@ pub struct InodeId {
     pub dev: u64,
     pub ino: u64,
     pub mnt: u64,
+}
+
+impl InodeId {
+    /// The identity of the file `st` describes, on mount `mnt`.
+    pub fn of(st: &stat64, mnt: u64) -> Self {
+        InodeId {
+            dev: st.st_dev,
+            ino: st.st_ino,
+            mnt,
+        }
+    }
 }
 
 /// One inode the guest knows.
@@ -123,6 +134,15 @@ impl Inodes {
     pub fn find(&self, id: &InodeId) -> Option<u64> {
         let t = self.table.read().ok()?;
         t.by_id.get(id).copied()
+    }
+
+    /// One more reference to the inode `id` if the guest holds it already: its node id.
+    pub fn ref_known(&self, id: &InodeId) -> Option<u64> {
+        let mut t = self.table.write().ok()?;
+        let node = *t.by_id.get(id)?;
+        let slot = t.by_node.get_mut(&node)?;
+        slot.refs = slot.refs.saturating_add(1);
+        Some(node)
     }
 
     /// Hands the guest one reference to the inode `id`, whose O_PATH fd is `fd` (dropped if the

@@ -104,12 +104,8 @@ impl LinuxFs {
             0,
         )?;
         let proc = open_dir(c"/proc/self/fd")?;
-        let st = sys::fstat(at.as_fd())?;
-        let id = InodeId {
-            dev: st.st_dev,
-            ino: st.st_ino,
-            mnt: sys::mount_id(at.as_fd()),
-        };
+        let (st, mnt) = sys::stat_fd(at.as_fd())?;
+        let id = InodeId::of(&st, mnt);
         sys::fchdir(proc.as_fd())?;
         sys::umask(0);
         let budget = match opts.max_guest_fds {

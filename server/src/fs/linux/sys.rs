@@ -126,29 +126,60 @@ pub fn statx(fd: BorrowedFd<'_>, flags: libc::c_int, mask: u32) -> io::Result<li
     Ok(unsafe { stx.assume_init() })
 }
 
-/// The mount id of the fd's file (statx STATX_MNT_ID, 0 if the kernel does not report it).
-pub fn mount_id(fd: BorrowedFd<'_>) -> u64 {
+/// lstat of `name` (one checked component) in `dir`, never following a symlink nor
+/// triggering an automount, with the mount id (0 if the kernel does not report it): one statx.
+pub fn stat_at(dir: BorrowedFd<'_>, name: &CStr) -> io::Result<(stat64, u64)> {
+    stat_mnt(dir, name, libc::AT_SYMLINK_NOFOLLOW | libc::AT_NO_AUTOMOUNT)
+}
+
+/// [`stat_at`] of the fd itself (an O_PATH fd is fine).
+pub fn stat_fd(fd: BorrowedFd<'_>) -> io::Result<(stat64, u64)> {
+    stat_mnt(fd, EMPTY, libc::AT_EMPTY_PATH | libc::AT_SYMLINK_NOFOLLOW)
+}
+
+fn stat_mnt(dir: BorrowedFd<'_>, name: &CStr, flags: libc::c_int) -> io::Result<(stat64, u64)> {
     let mut stx = MaybeUninit::<libc::statx>::zeroed();
-    // SAFETY: statx writes one struct statx into `stx`; the path is the empty C string.
-    let ret = unsafe {
+    // SAFETY: statx writes one struct statx into `stx`; the name is NUL-terminated.
+    check(unsafe {
         libc::statx(
-            fd.as_raw_fd(),
-            EMPTY.as_ptr(),
-            libc::AT_EMPTY_PATH | libc::AT_SYMLINK_NOFOLLOW,
-            libc::STATX_MNT_ID,
+            dir.as_raw_fd(),
+            name.as_ptr(),
+            flags,
+            libc::STATX_BASIC_STATS | libc::STATX_MNT_ID,
             stx.as_mut_ptr(),
         )
-    };
-    if ret != 0 {
-        return 0;
-    }
+    })?;
     // SAFETY: statx succeeded and the struct was zeroed before.
-    let stx = unsafe { stx.assume_init() };
-    if stx.stx_mask & libc::STATX_MNT_ID != 0 {
-        stx.stx_mnt_id
+    let x = unsafe { stx.assume_init() };
+    let mnt = if x.stx_mask & libc::STATX_MNT_ID != 0 {
+        x.stx_mnt_id
     } else {
         0
-    }
+    };
+    Ok((stat64_of(&x), mnt))
+}
+
+/// The stat64 that fstatat would have filled for the same file.
+fn stat64_of(x: &libc::statx) -> stat64 {
+    // SAFETY: stat64 is plain data; zero is valid for every field.
+    let mut st: stat64 = unsafe { std::mem::zeroed() };
+    st.st_dev = libc::makedev(x.stx_dev_major, x.stx_dev_minor) as _;
+    st.st_ino = x.stx_ino as _;
+    st.st_nlink = x.stx_nlink as _;
+    st.st_mode = u32::from(x.stx_mode) as _;
+    st.st_uid = x.stx_uid as _;
+    st.st_gid = x.stx_gid as _;
+    st.st_rdev = libc::makedev(x.stx_rdev_major, x.stx_rdev_minor) as _;
+    st.st_size = x.stx_size.cast_signed();
+    st.st_blksize = x.stx_blksize as _;
+    st.st_blocks = x.stx_blocks.cast_signed();
+    st.st_atime = x.stx_atime.tv_sec as _;
+    st.st_atime_nsec = x.stx_atime.tv_nsec as _;
+    st.st_mtime = x.stx_mtime.tv_sec as _;
+    st.st_mtime_nsec = x.stx_mtime.tv_nsec as _;
+    st.st_ctime = x.stx_ctime.tv_sec as _;
+    st.st_ctime_nsec = x.stx_ctime.tv_nsec as _;
+    st
 }
 
 pub fn fstatvfs(fd: BorrowedFd<'_>) -> io::Result<statvfs64> {

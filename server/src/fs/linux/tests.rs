@@ -86,6 +86,41 @@ fn lookup_counts_and_forget() {
 }
 
 #[test]
+fn lookup_of_a_held_inode_is_fresh_and_a_replaced_name_is_a_new_node() {
+    let t = T::new();
+    let p = t.dir.path();
+    std::fs::write(p.join("f"), b"one").unwrap();
+    let a = t.fs.lookup(&t.ctx, ROOT_ID, &c("f")).unwrap();
+    // Known inode: the same node, one more reference, attributes as the host has them now.
+    std::fs::write(p.join("f"), b"longer").unwrap();
+    let b = t.fs.lookup(&t.ctx, ROOT_ID, &c("f")).unwrap();
+    assert_eq!((b.inode, b.attr.st_size), (a.inode, 6));
+    assert_eq!(b.attr.st_ino, std::fs::metadata(p.join("f")).unwrap().ino());
+    // The host puts another file under the name: a new node, while the old one stays valid.
+    std::fs::write(p.join("g"), b"other!!").unwrap();
+    std::fs::rename(p.join("g"), p.join("f")).unwrap();
+    let n = t.fs.lookup(&t.ctx, ROOT_ID, &c("f")).unwrap();
+    assert_ne!(n.inode, a.inode);
+    assert_eq!(n.attr.st_size, 7);
+    assert_eq!(t.fs.getattr(&t.ctx, a.inode, None).unwrap().0.st_nlink, 0);
+    // A listing of the directory gives the known node for the name (looked up by name).
+    let (fh, _) = t.fs.opendir(&t.ctx, ROOT_ID, 0).unwrap();
+    let mut listed = Vec::new();
+    t.fs.readdirplus(&t.ctx, ROOT_ID, fh.unwrap(), 4096, 0, &mut |_, e| {
+        listed.push(e.inode);
+        Ok(1)
+    })
+    .unwrap();
+    assert_eq!(listed, vec![n.inode]);
+    t.fs.forget(&t.ctx, a.inode, 2);
+    t.fs.forget(&t.ctx, n.inode, 2);
+    assert_eq!(t.fs.inodes.len(), 1);
+    // Gone on the host: a negative entry, as before.
+    std::fs::remove_file(p.join("f")).unwrap();
+    assert_eq!(t.fs.lookup(&t.ctx, ROOT_ID, &c("f")).unwrap().inode, 0);
+}
+
+#[test]
 fn symlinks_are_never_followed() {
     let t = T::new();
     symlink(t.outside.path(), t.dir.path().join("out")).unwrap();
@@ -494,6 +529,15 @@ fn zero_message_opens_serve_io_through_the_node() {
     let (e, fh, _, _) = fs.create(&ctx, ROOT_ID, &c("f"), a).unwrap();
     assert_eq!(fh, None);
     let f = e.inode;
+    // The created fd is kept as the node's writer, for the writes that usually follow; one
+    // opened for appends is not (a WRITE names its offset).
+    assert!(fs.writers.get(f).is_some());
+    let append = CreateIn {
+        flags: (libc::O_WRONLY | libc::O_APPEND) as u32,
+        ..a
+    };
+    let (g, _, _, _) = fs.create(&ctx, ROOT_ID, &c("g"), append).unwrap();
+    assert!(fs.writers.get(g.inode).is_none());
     // OPEN of a file tells the guest to stop opening; directories still open.
     assert_eq!(
         errno(fs.open(&ctx, f, libc::O_RDONLY as u32, 0)),
