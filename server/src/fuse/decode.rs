@@ -83,7 +83,8 @@ pub enum Request<'a> {
     Read(ReadIn),
     Write {
         arg: WriteIn,
-        data: &'a [u8],
+        /// The payload, or None when it stayed in the guest's buffers (see [`decode_split`]).
+        data: Option<&'a [u8]>,
     },
     Statfs,
     Release(ReleaseIn),
@@ -190,6 +191,13 @@ fn cstr<'a>(buf: &mut &'a [u8]) -> Result<&'a CStr, libc::c_int> {
 /// Decodes one request. `buf` holds exactly the readable bytes of the descriptor chain (possibly
 /// cut at [`MAX_REQUEST`] + 1 bytes by the transport).
 pub fn decode(buf: &[u8]) -> Result<(InHeader, Request<'_>), Rejected> {
+    decode_split(buf, 0)
+}
+
+/// [`decode`] of a request whose last `external` bytes are not in `buf`: a WRITE whose payload
+/// the transport leaves in the guest's buffers (`buf` then ends with the write_in, and the
+/// request decodes with `data: None`). Any other request with `external` > 0 is EINVAL.
+pub fn decode_split(buf: &[u8], external: usize) -> Result<(InHeader, Request<'_>), Rejected> {
     let mut rest = buf;
     let h: InHeader = take(&mut rest).ok_or(Rejected::NoReply)?;
     let reject = |errno| Rejected::Errno {
@@ -199,11 +207,42 @@ pub fn decode(buf: &[u8]) -> Result<(InHeader, Request<'_>), Rejected> {
     if h.len as usize > MAX_REQUEST {
         return Err(reject(libc::ENOMEM));
     }
-    if h.len as usize != buf.len() {
+    if Some(h.len as usize) != buf.len().checked_add(external) {
         return Err(reject(libc::EINVAL));
     }
-    let req = decode_body(h.opcode, rest).map_err(reject)?;
-    Ok((h, req))
+    let req = if external == 0 {
+        decode_body(h.opcode, rest)
+    } else {
+        decode_split_write(h.opcode, rest, external)
+    };
+    Ok((h, req.map_err(reject)?))
+}
+
+fn decode_split_write(
+    opcode: u32,
+    mut b: &[u8],
+    external: usize,
+) -> Result<Request<'_>, libc::c_int> {
+    let arg: WriteIn = args(&mut b)?;
+    if opcode != op::WRITE || !b.is_empty() || (arg.size as usize) > external {
+        return Err(libc::EINVAL);
+    }
+    write_request(arg, None)
+}
+
+/// A WRITE of `arg.size` bytes (`data`, or the guest's buffers), checked.
+fn write_request(arg: WriteIn, data: Option<&[u8]>) -> Result<Request<'_>, libc::c_int> {
+    if arg.size > MAX_WRITE {
+        return Err(libc::ENOMEM);
+    }
+    if arg
+        .offset
+        .checked_add(u64::from(arg.size))
+        .is_none_or(|e| e > i64::MAX as u64)
+    {
+        return Err(libc::EFBIG);
+    }
+    Ok(Request::Write { arg, data })
 }
 
 fn args<T: ByteValued + Default>(buf: &mut &[u8]) -> Result<T, libc::c_int> {
@@ -337,14 +376,7 @@ fn decode_args<'a>(opcode: u32, b: &mut &'a [u8]) -> Result<Request<'a>, libc::c
                 return Err(libc::ENOMEM);
             }
             let data = b.get(..arg.size as usize).ok_or(libc::EINVAL)?;
-            if arg
-                .offset
-                .checked_add(u64::from(arg.size))
-                .is_none_or(|e| e > i64::MAX as u64)
-            {
-                return Err(libc::EFBIG);
-            }
-            Request::Write { arg, data }
+            write_request(arg, Some(data))?
         }
         op::STATFS => Request::Statfs,
         op::RELEASE => Request::Release(args(b)?),

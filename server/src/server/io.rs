@@ -5,6 +5,7 @@ use fuse_backend_rs::abi::fuse_abi::{
     OpenOptions, OpenOut, ReadIn, ReleaseIn, StatfsOut, WriteIn, WriteOut, READ_LOCKOWNER,
     RELEASE_FLOCK_UNLOCK, RELEASE_FLUSH, WRITE_CACHE, WRITE_LOCKOWNER,
 };
+use fuse_backend_rs::api::filesystem::ZeroCopyReader;
 
 use super::entry::entry_out;
 use super::{errno, Backend, CopyRange, Ctx, Errno, Server};
@@ -97,17 +98,31 @@ impl<F: Backend> Server<F> {
         Ok(())
     }
 
-    pub(super) fn write(&self, c: &mut Ctx<'_, '_>, a: WriteIn, data: &[u8]) -> Result<(), Errno> {
+    pub(super) fn write(
+        &self,
+        c: &mut Ctx<'_, '_>,
+        a: WriteIn,
+        data: Option<&[u8]>,
+    ) -> Result<(), Errno> {
         let owner = (a.fuse_flags & WRITE_LOCKOWNER != 0).then_some(a.lock_owner);
         let delayed = a.fuse_flags & WRITE_CACHE != 0;
-        let mut r = SliceReader::new(data);
+        let mut inline;
+        // Inline data, or straight from the guest's buffers (the decoder checked their length).
+        let r: &mut dyn ZeroCopyReader = match (data, c.payload.take()) {
+            (Some(d), _) => {
+                inline = SliceReader::new(d);
+                &mut inline
+            }
+            (None, Some(p)) => p,
+            (None, None) => return Err(libc::EINVAL),
+        };
         let n = self
             .fs
             .write(
                 &c.ctx,
                 c.h.nodeid,
                 a.fh,
-                &mut r,
+                r,
                 a.size,
                 a.offset,
                 owner,

@@ -15,11 +15,13 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use fuse_backend_rs::abi::fuse_abi::{CreateIn, InHeader, OpenOptions, ROOT_ID};
-use fuse_backend_rs::api::filesystem::{Context, Entry, FileSystem, ZeroCopyWriter};
+use fuse_backend_rs::api::filesystem::{
+    Context, Entry, FileSystem, ZeroCopyReader, ZeroCopyWriter,
+};
 use log::{trace, warn};
 
 pub use crate::fs::CopyRange;
-use crate::fuse::decode::{decode, Rejected, Request};
+use crate::fuse::decode::{decode_split, Rejected, Request};
 use crate::fuse::reply::{self, Reply, OUT_HEADER_LEN};
 use stats::Stats;
 
@@ -100,6 +102,19 @@ struct Ctx<'a, 'b> {
     reply: Reply<'a>,
     /// Where READ data may go straight to the guest, after the reply header.
     data: Option<&'b mut dyn ZeroCopyWriter>,
+    /// A WRITE's payload left in the guest's buffers.
+    payload: Option<&'b mut dyn ZeroCopyReader>,
+}
+
+/// The guest's own buffers, which a transport lets a request use in place of copies.
+#[derive(Default)]
+pub struct InPlace<'b> {
+    /// A writer over the guest's reply buffers after the out_header: READ puts file data
+    /// there directly, and the returned length counts it while `out` holds only the header.
+    pub reply: Option<&'b mut dyn ZeroCopyWriter>,
+    /// A WRITE's payload, still in the guest's buffers, and its length: the request bytes
+    /// then end with the write_in. Other requests ignore `reply` and must not have `payload`.
+    pub payload: Option<(&'b mut dyn ZeroCopyReader, usize)>,
 }
 
 type Errno = libc::c_int;
@@ -133,29 +148,28 @@ impl<F: Backend> Server<F> {
     /// Handles one request. `out` receives the reply; `cap` is the room the guest gave for it.
     /// Returns the reply length, 0 for no reply (FORGET, INTERRUPT, or no room for a header).
     pub fn handle(&self, req: &[u8], out: &mut Vec<u8>, cap: usize) -> usize {
-        self.handle_with(req, out, cap, None)
+        self.handle_with(req, out, cap, InPlace::default())
     }
 
-    /// As [`Server::handle`], with `data` a writer over the guest's reply buffers after the
-    /// out_header: READ puts file data there directly, and the returned length counts it
-    /// while `out` holds only the header. Other requests ignore `data`.
+    /// As [`Server::handle`], with some of the guest's buffers used in place ([`InPlace`]).
     pub fn handle_with(
         &self,
         req: &[u8],
         out: &mut Vec<u8>,
         cap: usize,
-        data: Option<&mut dyn ZeroCopyWriter>,
+        bufs: InPlace<'_>,
     ) -> usize {
         let Some(stats) = &self.stats else {
-            return self.handle_checked(req, out, cap, data);
+            return self.handle_checked(req, out, cap, bufs);
         };
         let start = Instant::now();
-        let n = self.handle_checked(req, out, cap, data);
+        let len_in = req.len() + bufs.payload.as_ref().map_or(0, |p| p.1);
+        let n = self.handle_checked(req, out, cap, bufs);
         let op = req
             .get(4..8)
             .map_or(0, |b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]));
         let error = n >= OUT_HEADER_LEN && out[4..8] != [0; 4];
-        stats.record(op, req.len(), n, error, start.elapsed());
+        stats.record(op, len_in, n, error, start.elapsed());
         n
     }
 
@@ -164,9 +178,9 @@ impl<F: Backend> Server<F> {
         req: &[u8],
         out: &mut Vec<u8>,
         cap: usize,
-        data: Option<&mut dyn ZeroCopyWriter>,
+        bufs: InPlace<'_>,
     ) -> usize {
-        let n = self.handle_inner(req, out, cap, data);
+        let n = self.handle_inner(req, out, cap, bufs);
         if n > cap {
             // Only a reply the guest has room for is sent; a header-only error if that fits.
             if cap >= OUT_HEADER_LEN {
@@ -178,14 +192,12 @@ impl<F: Backend> Server<F> {
         n
     }
 
-    fn handle_inner(
-        &self,
-        req: &[u8],
-        out: &mut Vec<u8>,
-        cap: usize,
-        data: Option<&mut dyn ZeroCopyWriter>,
-    ) -> usize {
-        let (h, r) = match decode(req) {
+    fn handle_inner(&self, req: &[u8], out: &mut Vec<u8>, cap: usize, bufs: InPlace<'_>) -> usize {
+        let (payload, external) = match bufs.payload {
+            Some((p, len)) => (Some(p), len),
+            None => (None, 0),
+        };
+        let (h, r) = match decode_split(req, external) {
             Ok(v) => v,
             Err(Rejected::NoReply) => {
                 if !self.warned_short.swap(true, Ordering::Relaxed) {
@@ -217,7 +229,8 @@ impl<F: Backend> Server<F> {
             h,
             ctx: Context::from(&h),
             reply: Reply::new(out, h.unique, cap),
-            data,
+            data: bufs.reply,
+            payload,
         };
         let res = self.dispatch(&mut c, r);
         if noreply {

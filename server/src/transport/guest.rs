@@ -1,34 +1,64 @@
-//! Guest reply buffers as fuse-backend-rs's `ZeroCopyWriter`: READ data goes from the file
-//! straight into the guest's memory (a preadv into the mapped descriptors), without passing
-//! through a daemon buffer.
+//! A descriptor chain's buffers in guest memory as fuse-backend-rs's zero-copy traits: READ data
+//! goes from the file straight into the guest's reply buffers (a preadv into the mapped
+//! descriptors) and WRITE data straight from the guest's request buffers into the file (a
+//! pwritev), without passing through a daemon buffer.
 
 use std::io;
+use std::marker::PhantomData;
 
-use fuse_backend_rs::api::filesystem::ZeroCopyWriter;
+use fuse_backend_rs::api::filesystem::{ZeroCopyReader, ZeroCopyWriter};
 use fuse_backend_rs::file_buf::FileVolatileSlice;
 use fuse_backend_rs::file_traits::FileReadWriteVolatile;
+use virtio_queue::desc::split::Descriptor;
 use virtio_queue::DescriptorChain;
 use vm_memory::{GuestMemoryBackend, GuestMemoryMmap};
 
-/// The writable part of one descriptor chain, from some offset on.
-pub struct GuestWriter<'a> {
-    /// (start, length) of each remaining writable range in the daemon's mapping of guest
-    /// memory.
+/// The device-writable buffers of a chain (where replies go).
+pub struct Writable;
+/// The device-readable buffers of a chain (where requests come from).
+pub struct Readable;
+
+/// One side of a descriptor chain, from some offset on.
+pub struct GuestBufs<'a, Side> {
+    /// (start, length) of each remaining range in the daemon's mapping of guest memory.
     ranges: Vec<(*mut u8, usize)>,
     /// Ties the pointers to the memory they point into.
-    _mem: std::marker::PhantomData<&'a GuestMemoryMmap>,
+    _mem: PhantomData<(&'a GuestMemoryMmap, Side)>,
 }
 
-impl<'a> GuestWriter<'a> {
-    /// The writable descriptors of `chain` after their first `skip` bytes, or None if one of
-    /// them is not a single range of `mem` (the caller then copies through a buffer).
-    pub fn new<M>(mem: &'a GuestMemoryMmap, chain: &DescriptorChain<M>, skip: usize) -> Option<Self>
-    where
-        M: std::ops::Deref<Target = GuestMemoryMmap> + Clone,
-    {
+/// The chain's reply buffers after their first `skip` bytes, or None if one of them is not a
+/// single range of `mem` (the caller then copies through a buffer).
+pub fn writable<'a, M>(
+    mem: &'a GuestMemoryMmap,
+    chain: &DescriptorChain<M>,
+    skip: usize,
+) -> Option<GuestBufs<'a, Writable>>
+where
+    M: std::ops::Deref<Target = GuestMemoryMmap> + Clone,
+{
+    GuestBufs::new(mem, chain.clone().writable(), skip)
+}
+
+/// The chain's request buffers after their first `skip` bytes (None as for [`writable`]).
+pub fn readable<'a, M>(
+    mem: &'a GuestMemoryMmap,
+    chain: &DescriptorChain<M>,
+    skip: usize,
+) -> Option<GuestBufs<'a, Readable>>
+where
+    M: std::ops::Deref<Target = GuestMemoryMmap> + Clone,
+{
+    GuestBufs::new(mem, chain.clone().readable(), skip)
+}
+
+impl<'a, Side> GuestBufs<'a, Side> {
+    fn new(
+        mem: &'a GuestMemoryMmap,
+        descs: impl Iterator<Item = Descriptor>,
+        mut skip: usize,
+    ) -> Option<Self> {
         let mut ranges = Vec::new();
-        let mut skip = skip;
-        for d in chain.clone().writable() {
+        for d in descs {
             let len = d.len() as usize;
             let s = mem.get_slice(d.addr(), len).ok()?;
             let ptr = s.ptr_guard_mut().as_ptr();
@@ -40,10 +70,15 @@ impl<'a> GuestWriter<'a> {
             ranges.push((unsafe { ptr.add(skip) }, len - skip));
             skip = 0;
         }
-        Some(GuestWriter {
+        Some(GuestBufs {
             ranges,
-            _mem: std::marker::PhantomData,
+            _mem: PhantomData,
         })
+    }
+
+    /// Bytes left.
+    pub fn len(&self) -> usize {
+        self.ranges.iter().map(|r| r.1).sum()
     }
 
     /// Drops the first `n` bytes of the remaining ranges.
@@ -78,9 +113,32 @@ impl<'a> GuestWriter<'a> {
         }
         v
     }
+
+    /// Moves up to `count` bytes between the ranges and the file with `io` (one vectored
+    /// call per round) until `count` are done or `io` moves none. An error after some bytes
+    /// moved ends the transfer short; only one before any is returned.
+    fn transfer(
+        &mut self,
+        count: usize,
+        mut io: impl FnMut(&[FileVolatileSlice<'a>], usize) -> io::Result<usize>,
+    ) -> io::Result<usize> {
+        let count = count.min(self.len());
+        let mut done = 0;
+        while done < count {
+            let n = match io(&self.slices(count - done), done) {
+                Ok(0) => break,
+                Ok(n) => n,
+                Err(e) if done == 0 => return Err(e),
+                Err(_) => break,
+            };
+            self.advance(n);
+            done += n;
+        }
+        Ok(done)
+    }
 }
 
-impl io::Write for GuestWriter<'_> {
+impl io::Write for GuestBufs<'_, Writable> {
     fn write(&mut self, data: &[u8]) -> io::Result<usize> {
         let Some(&(p, l)) = self.ranges.first() else {
             return Ok(0);
@@ -98,28 +156,46 @@ impl io::Write for GuestWriter<'_> {
     }
 }
 
-impl ZeroCopyWriter for GuestWriter<'_> {
+impl ZeroCopyWriter for GuestBufs<'_, Writable> {
     fn write_from(
         &mut self,
         f: &mut dyn FileReadWriteVolatile,
         count: usize,
         off: u64,
     ) -> io::Result<usize> {
-        let count = count.min(self.available_bytes());
-        let mut done = 0;
-        while done < count {
-            let bufs = self.slices(count - done);
-            let n = f.read_vectored_at_volatile(&bufs, off + done as u64)?;
-            if n == 0 {
-                break;
-            }
-            self.advance(n);
-            done += n;
-        }
-        Ok(done)
+        self.transfer(count, |bufs, done| {
+            f.read_vectored_at_volatile(bufs, off + done as u64)
+        })
     }
 
     fn available_bytes(&self) -> usize {
-        self.ranges.iter().map(|r| r.1).sum()
+        self.len()
+    }
+}
+
+impl io::Read for GuestBufs<'_, Readable> {
+    fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {
+        let Some(&(p, l)) = self.ranges.first() else {
+            return Ok(0);
+        };
+        let n = l.min(out.len());
+        // SAFETY: (p, n) lies inside a readable descriptor's mapped range (see `slices`); the
+        // destination is a distinct daemon buffer.
+        unsafe { std::ptr::copy_nonoverlapping(p, out.as_mut_ptr(), n) };
+        self.advance(n);
+        Ok(n)
+    }
+}
+
+impl ZeroCopyReader for GuestBufs<'_, Readable> {
+    fn read_to(
+        &mut self,
+        f: &mut dyn FileReadWriteVolatile,
+        count: usize,
+        off: u64,
+    ) -> io::Result<usize> {
+        self.transfer(count, |bufs, done| {
+            f.write_vectored_at_volatile(bufs, off + done as u64)
+        })
     }
 }

@@ -6,7 +6,8 @@ use std::io::{self, Read, Write};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 
-use fuse_backend_rs::api::filesystem::ZeroCopyWriter;
+use fuse_backend_rs::abi::fuse_abi::{InHeader, WriteIn};
+use fuse_backend_rs::api::filesystem::{ZeroCopyReader, ZeroCopyWriter};
 use log::{error, warn};
 use vhost::vhost_user::message::{VhostUserProtocolFeatures, VhostUserVirtioFeatures};
 use vhost::vhost_user::Backend as BackendReq;
@@ -19,16 +20,21 @@ use virtio_queue::{DescriptorChain, QueueOwnedT};
 use vm_memory::{GuestAddressSpace, GuestMemoryAtomic, GuestMemoryLoadGuard, GuestMemoryMmap};
 use vmm_sys_util::epoll::EventSet;
 
-use super::guest::GuestWriter;
+use super::guest;
 use super::pool::Pool;
 use crate::fuse::decode::MAX_REQUEST;
 use crate::fuse::opcode;
 use crate::fuse::reply::OUT_HEADER_LEN;
-use crate::server::{Backend, Server};
+use crate::server::{Backend, InPlace, Server};
 
 type Mem = GuestMemoryAtomic<GuestMemoryMmap>;
 /// A descriptor chain popped from a request queue, over the VMM's guest memory.
 pub type Chain = DescriptorChain<GuestMemoryLoadGuard<GuestMemoryMmap>>;
+
+/// The bytes of a WRITE before its payload: in_header and write_in.
+const WRITE_HEAD: usize = IN_HEADER_LEN + std::mem::size_of::<WriteIn>();
+/// Length of a FUSE in_header.
+const IN_HEADER_LEN: usize = std::mem::size_of::<InHeader>();
 
 /// Length of the tag field in the virtio-fs config space.
 pub const TAG_LEN: usize = 36;
@@ -148,21 +154,38 @@ pub fn serve_chain<F: Backend>(server: &Server<F>, chain: Chain) -> u32 {
         let (req, reply) = &mut *b.borrow_mut();
         // One byte past the limit lets the decoder see an oversized request and refuse it.
         let want = reader.available_bytes().min(MAX_REQUEST + 1);
-        req.resize(want, 0);
-        if reader.read_exact(req).is_err() {
+        // The in_header first: its opcode says what may stay in the guest's buffers.
+        let mut head = [0u8; IN_HEADER_LEN];
+        let got = want.min(IN_HEADER_LEN);
+        if reader.read_exact(&mut head[..got]).is_err() {
+            warn_once("unreadable request chain: completed empty");
+            return 0;
+        }
+        let opcode = u32::from_le_bytes([head[4], head[5], head[6], head[7]]);
+        // A WRITE's payload goes from the guest's buffers straight into the file.
+        let mut payload = (opcode == opcode::WRITE && want > WRITE_HEAD && want <= MAX_REQUEST)
+            .then(|| guest::readable(mem, &chain, WRITE_HEAD))
+            .flatten();
+        let end = if payload.is_some() { WRITE_HEAD } else { want };
+        req.clear();
+        req.extend_from_slice(&head[..got]);
+        req.resize(end, 0);
+        if reader.read_exact(&mut req[got..]).is_err() {
             warn_once("unreadable request chain: completed empty");
             return 0;
         }
         let cap = writer.available_bytes();
         // READ data goes straight into the guest's buffers, after the reply header.
-        let opcode = req
-            .get(4..8)
-            .map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]));
-        let mut direct = (opcode == Some(opcode::READ))
-            .then(|| GuestWriter::new(mem, &chain, OUT_HEADER_LEN))
+        let mut direct = (opcode == opcode::READ)
+            .then(|| guest::writable(mem, &chain, OUT_HEADER_LEN))
             .flatten();
-        let data = direct.as_mut().map(|w| w as &mut dyn ZeroCopyWriter);
-        let n = server.handle_with(req, reply, cap, data);
+        let bufs = InPlace {
+            reply: direct.as_mut().map(|w| w as &mut dyn ZeroCopyWriter),
+            payload: payload
+                .as_mut()
+                .map(|p| (p as &mut dyn ZeroCopyReader, want - WRITE_HEAD)),
+        };
+        let n = server.handle_with(req, reply, cap, bufs);
         if n == 0 {
             return 0;
         }

@@ -78,6 +78,63 @@ fn write_size_checks() {
     assert_eq!(errno_of(&req(op::WRITE, 2, &body)), libc::EFBIG);
 }
 
+/// A request of `total` bytes whose first bytes are `head` (the rest left in the guest's
+/// buffers, as the transport splits a WRITE).
+fn split(opcode: u32, head: &[u8], total: usize) -> Result<(InHeader, Request<'static>), Rejected> {
+    let mut r = req(opcode, 2, head);
+    r[0..4].copy_from_slice(&(total as u32).to_le_bytes());
+    let r: &'static [u8] = r.leak();
+    decode_split(r, total - r.len())
+}
+
+#[test]
+fn a_split_write_leaves_its_payload_out_and_is_checked_the_same() {
+    let mut w = WriteIn {
+        size: 4096,
+        ..Default::default()
+    };
+    let head = size_of::<InHeader>() + size_of::<WriteIn>();
+    match split(op::WRITE, w.as_slice(), head + 4096) {
+        Ok((_, Request::Write { arg, data: None })) => assert_eq!(arg.size, 4096),
+        other => panic!("expected a WRITE without inline data, got {other:?}"),
+    }
+    let errno = |r: Result<(InHeader, Request<'_>), Rejected>| match r {
+        Err(Rejected::Errno { errno, .. }) => errno,
+        other => panic!("expected an errno, got {other:?}"),
+    };
+    assert_eq!(
+        errno(split(op::WRITE, w.as_slice(), head + 4095)),
+        libc::EINVAL,
+        "payload short"
+    );
+    let mut longer = w.as_slice().to_vec();
+    longer.push(0);
+    assert_eq!(
+        errno(split(op::WRITE, &longer, head + 4097)),
+        libc::EINVAL,
+        "args past write_in"
+    );
+    assert_eq!(
+        errno(split(op::READ, &[0u8; 40], head + 4096)),
+        libc::EINVAL,
+        "only WRITE splits"
+    );
+    w.size = MAX_WRITE + 1;
+    assert_eq!(
+        errno(split(op::WRITE, w.as_slice(), MAX_REQUEST)),
+        libc::ENOMEM
+    );
+    w = WriteIn {
+        size: 4,
+        offset: u64::MAX - 1,
+        ..Default::default()
+    };
+    assert_eq!(errno(split(op::WRITE, w.as_slice(), head + 4)), libc::EFBIG);
+    // The header's length must still be the whole request's.
+    let r = req(op::WRITE, 2, w.as_slice()).leak();
+    assert!(decode_split(r, 5).is_err());
+}
+
 #[test]
 fn names_are_checked_once_here() {
     assert_eq!(
