@@ -1,6 +1,7 @@
 //! The daemon's cost, read from /proc for its whole process tree (a sandboxed ferryd forks
 //! and its child serves): CPU time (utime + stime of every process, threads included) and
-//! peak RSS (the sum of every process's VmHWM).
+//! peak RSS (the sum of every process's VmHWM). And one fact about the host filesystem that
+//! skews the comparison (whether it is ext4 without a journal).
 
 use std::collections::HashSet;
 use std::fs;
@@ -73,6 +74,27 @@ pub fn peak_rss_kib(pid: u32) -> u64 {
             line.split_whitespace().nth(1)?.parse::<u64>().ok()
         })
         .sum()
+}
+
+/// The block device of `dir` if it is an ext4 filesystem mounted without a journal (ext4 then
+/// skips inodes deleted in the last minutes when it allocates new ones, so a create + unlink
+/// loop slows down as it runs, and whoever runs later pays for the deletes of earlier runs).
+pub fn unjournaled_ext4(dir: &std::path::Path) -> Option<String> {
+    use std::os::unix::fs::MetadataExt;
+    let dev = fs::metadata(dir).ok()?.dev();
+    let (major, minor) = (libc::major(dev), libc::minor(dev));
+    let uevent = fs::read_to_string(format!("/sys/dev/block/{major}:{minor}/uevent")).ok()?;
+    let name = uevent.lines().find_map(|l| l.strip_prefix("DEVNAME="))?;
+    // /proc/fs/ext4/NAME exists for a mounted ext4; /proc/fs/jbd2/NAME-INO for its journal.
+    fs::metadata(format!("/proc/fs/ext4/{name}")).ok()?;
+    let prefix = format!("{name}-");
+    let journaled = fs::read_dir("/proc/fs/jbd2")
+        .map(|d| {
+            d.flatten()
+                .any(|e| e.file_name().to_string_lossy().starts_with(&prefix))
+        })
+        .unwrap_or(false);
+    (!journaled).then(|| name.to_string())
 }
 
 #[cfg(test)]

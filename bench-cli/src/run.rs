@@ -165,6 +165,14 @@ pub fn bench(a: BenchArgs) -> Result<(), String> {
         eprintln!("ferry bench: preparing {}", dir.display());
     }
     prepare::prepare(&dir, &a)?;
+    if let Some(dev) = procfs::unjournaled_ext4(&dir) {
+        eprintln!(
+            "ferry bench: note: {} is on ext4 without a journal ({dev}): ext4 then skips \
+             recently deleted inodes when allocating, so create figures fall as runs go on and \
+             depend on the order; a journaled filesystem (or tmpfs) compares daemons better",
+            dir.display()
+        );
+    }
     let names: Vec<String> = specs.iter().map(|s| s.name.clone()).collect();
     if !a.json {
         for s in &specs {
