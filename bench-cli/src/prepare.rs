@@ -4,6 +4,7 @@
 
 use std::fs;
 use std::io::Write;
+use std::os::fd::AsRawFd;
 use std::path::Path;
 
 use crate::cli::{BenchArgs, Workload};
@@ -105,9 +106,12 @@ pub fn prepare(dir: &Path, a: &BenchArgs) -> Result<(), String> {
     if w.iter()
         .any(|w| matches!(w, Workload::Seqwrite | Workload::Randwrite))
     {
-        fs::create_dir_all(dir.join("data")).map_err(io("data"))?;
-        let f = fs::File::create(dir.join("data/write.bin")).map_err(io("write file"))?;
-        f.set_len(a.file_size).map_err(io("write file"))?;
+        // Written whole, not sparse: otherwise the first run fills holes (allocating blocks)
+        // and every later one overwrites, so whoever runs first pays.
+        once(dir, "write", a.file_size, || {
+            fs::create_dir_all(dir.join("data")).map_err(io("data"))?;
+            data_file(&dir.join("data/write.bin"), a.file_size)
+        })?;
     }
     if w.contains(&Workload::Devtree) {
         once(dir, "tree", a.tree_files, || {
@@ -145,4 +149,25 @@ mod tests {
         );
         assert_eq!(tree_path(43).join("/"), "tree/node_modules/pkg1/test/f3.js");
     }
+}
+
+/// Puts the data file of an I/O workload back in the same state before each run: written to
+/// disk, dropped from the host's page cache and read back whole. Which daemon ran before, and
+/// how (1 MiB writes leave large folios that make every later 4 KiB write into them dearer),
+/// then no longer shows in the next run's figures.
+pub fn settle(dir: &Path, w: Workload) -> Result<(), String> {
+    let name = match w {
+        Workload::Seqread | Workload::Randread => "data/read.bin",
+        Workload::Seqwrite | Workload::Randwrite => "data/write.bin",
+        _ => return Ok(()),
+    };
+    let mut f = fs::File::open(dir.join(name)).map_err(io("settle"))?;
+    f.sync_all().map_err(io("settle"))?;
+    // SAFETY: posix_fadvise only takes an fd we own and two lengths; no memory is passed.
+    let r = unsafe { libc::posix_fadvise(f.as_raw_fd(), 0, 0, libc::POSIX_FADV_DONTNEED) };
+    if r != 0 {
+        return Err(format!("settle {name}: posix_fadvise: errno {r}"));
+    }
+    std::io::copy(&mut f, &mut std::io::sink()).map_err(io("settle"))?;
+    Ok(())
 }

@@ -80,6 +80,7 @@ fn measure(cx: &Ctx, spec: &Spec, d: usize, w: Workload, round: u32) -> Result<S
     let a = cx.a;
     let socket = cx.sockdir.join(format!("d{d}.sock"));
     let log = cx.sockdir.join(format!("d{d}.log"));
+    prepare::settle(cx.dir, w)?;
     let run = daemon::start(spec, &socket, cx.dir, &log, client_options(a))?;
     let tag = format!("{d}-{round}-{}", std::process::id());
     let ready =

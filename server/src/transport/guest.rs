@@ -20,8 +20,10 @@ pub struct Readable;
 
 /// One side of a descriptor chain, from some offset on.
 pub struct GuestBufs<'a, Side> {
-    /// (start, length) of each remaining range in the daemon's mapping of guest memory.
+    /// (start, length) of each range in the daemon's mapping of guest memory; those before
+    /// `at` are used up. (A Linux guest gives one descriptor per page: 256 for 1 MiB.)
     ranges: Vec<(*mut u8, usize)>,
+    at: usize,
     /// Ties the pointers to the memory they point into.
     _mem: PhantomData<(&'a GuestMemoryMmap, Side)>,
 }
@@ -72,25 +74,32 @@ impl<'a, Side> GuestBufs<'a, Side> {
         }
         Some(GuestBufs {
             ranges,
+            at: 0,
             _mem: PhantomData,
         })
     }
 
     /// Bytes left.
     pub fn len(&self) -> usize {
-        self.ranges.iter().map(|r| r.1).sum()
+        self.left().iter().map(|r| r.1).sum()
+    }
+
+    fn left(&self) -> &[(*mut u8, usize)] {
+        self.ranges.get(self.at..).unwrap_or_default()
     }
 
     /// Drops the first `n` bytes of the remaining ranges.
     fn advance(&mut self, mut n: usize) {
-        while n > 0 && !self.ranges.is_empty() {
-            let (p, l) = self.ranges[0];
+        while n > 0 {
+            let Some(&(p, l)) = self.ranges.get(self.at) else {
+                return;
+            };
             if n >= l {
-                self.ranges.remove(0);
+                self.at += 1;
                 n -= l;
             } else {
                 // SAFETY: n < l, so the pointer stays inside the range.
-                self.ranges[0] = (unsafe { p.add(n) }, l - n);
+                self.ranges[self.at] = (unsafe { p.add(n) }, l - n);
                 n = 0;
             }
         }
@@ -100,7 +109,7 @@ impl<'a, Side> GuestBufs<'a, Side> {
     fn slices(&self, count: usize) -> Vec<FileVolatileSlice<'a>> {
         let mut left = count;
         let mut v = Vec::new();
-        for &(p, l) in &self.ranges {
+        for &(p, l) in self.left() {
             if left == 0 {
                 break;
             }
@@ -140,7 +149,7 @@ impl<'a, Side> GuestBufs<'a, Side> {
 
 impl io::Write for GuestBufs<'_, Writable> {
     fn write(&mut self, data: &[u8]) -> io::Result<usize> {
-        let Some(&(p, l)) = self.ranges.first() else {
+        let Some(&(p, l)) = self.left().first() else {
             return Ok(0);
         };
         let n = l.min(data.len());
@@ -175,7 +184,7 @@ impl ZeroCopyWriter for GuestBufs<'_, Writable> {
 
 impl io::Read for GuestBufs<'_, Readable> {
     fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {
-        let Some(&(p, l)) = self.ranges.first() else {
+        let Some(&(p, l)) = self.left().first() else {
             return Ok(0);
         };
         let n = l.min(out.len());
