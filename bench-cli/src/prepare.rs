@@ -133,24 +133,6 @@ pub fn prepare(dir: &Path, a: &BenchArgs) -> Result<(), String> {
     Ok(())
 }
 
-#[cfg(test)]
-mod tests {
-    use super::tree_path;
-
-    #[test]
-    fn tree_paths_nest() {
-        assert_eq!(
-            tree_path(0).join("/"),
-            "tree/node_modules/pkg0/package.json"
-        );
-        assert_eq!(
-            tree_path(2).join("/"),
-            "tree/node_modules/pkg0/lib/internal/f2.js"
-        );
-        assert_eq!(tree_path(43).join("/"), "tree/node_modules/pkg1/test/f3.js");
-    }
-}
-
 /// Puts the data file of an I/O workload back in the same state before each run: written to
 /// disk, dropped from the host's page cache and read back whole. Which daemon ran before, and
 /// how (1 MiB writes leave large folios that make every later 4 KiB write into them dearer),
@@ -170,4 +152,22 @@ pub fn settle(dir: &Path, w: Workload) -> Result<(), String> {
     }
     std::io::copy(&mut f, &mut std::io::sink()).map_err(io("settle"))?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::tree_path;
+
+    #[test]
+    fn tree_paths_nest() {
+        assert_eq!(
+            tree_path(0).join("/"),
+            "tree/node_modules/pkg0/package.json"
+        );
+        assert_eq!(
+            tree_path(2).join("/"),
+            "tree/node_modules/pkg0/lib/internal/f2.js"
+        );
+        assert_eq!(tree_path(43).join("/"), "tree/node_modules/pkg1/test/f3.js");
+    }
 }
