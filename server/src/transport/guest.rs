@@ -19,48 +19,54 @@ pub struct Writable;
 pub struct Readable;
 
 /// One side of a descriptor chain, from some offset on.
-pub struct GuestBufs<'a, Side> {
+pub struct GuestBufs<'a, S> {
     /// (start, length) of each range in the daemon's mapping of guest memory; those before
     /// `at` are used up. (A Linux guest gives one descriptor per page: 256 for 1 MiB.)
     ranges: Vec<(*mut u8, usize)>,
     at: usize,
     /// Ties the pointers to the memory they point into.
-    _mem: PhantomData<(&'a GuestMemoryMmap, Side)>,
+    _mem: PhantomData<(&'a GuestMemoryMmap, S)>,
 }
 
-/// The chain's reply buffers after their first `skip` bytes, or None if one of them is not a
-/// single range of `mem` (the caller then copies through a buffer).
-pub fn writable<'a, M>(
-    mem: &'a GuestMemoryMmap,
-    chain: &DescriptorChain<M>,
-    skip: usize,
-) -> Option<GuestBufs<'a, Writable>>
-where
-    M: std::ops::Deref<Target = GuestMemoryMmap> + Clone,
-{
-    GuestBufs::new(mem, chain.clone().writable(), skip)
+/// Which side of a chain a [`GuestBufs`] covers.
+pub trait Side {
+    /// That side's descriptors.
+    fn descs<M>(chain: DescriptorChain<M>) -> impl Iterator<Item = Descriptor>
+    where
+        M: std::ops::Deref<Target = GuestMemoryMmap> + Clone;
 }
 
-/// The chain's request buffers after their first `skip` bytes (None as for [`writable`]).
-pub fn readable<'a, M>(
-    mem: &'a GuestMemoryMmap,
-    chain: &DescriptorChain<M>,
-    skip: usize,
-) -> Option<GuestBufs<'a, Readable>>
-where
-    M: std::ops::Deref<Target = GuestMemoryMmap> + Clone,
-{
-    GuestBufs::new(mem, chain.clone().readable(), skip)
+impl Side for Writable {
+    fn descs<M>(chain: DescriptorChain<M>) -> impl Iterator<Item = Descriptor>
+    where
+        M: std::ops::Deref<Target = GuestMemoryMmap> + Clone,
+    {
+        chain.writable()
+    }
 }
 
-impl<'a, Side> GuestBufs<'a, Side> {
-    fn new(
+impl Side for Readable {
+    fn descs<M>(chain: DescriptorChain<M>) -> impl Iterator<Item = Descriptor>
+    where
+        M: std::ops::Deref<Target = GuestMemoryMmap> + Clone,
+    {
+        chain.readable()
+    }
+}
+
+impl<'a, S: Side> GuestBufs<'a, S> {
+    /// The `S` side of `chain` after its first `skip` bytes, or None if one of its buffers is
+    /// not a single range of `mem` (the caller then copies through a buffer).
+    pub fn of<M>(
         mem: &'a GuestMemoryMmap,
-        descs: impl Iterator<Item = Descriptor>,
+        chain: &DescriptorChain<M>,
         mut skip: usize,
-    ) -> Option<Self> {
+    ) -> Option<Self>
+    where
+        M: std::ops::Deref<Target = GuestMemoryMmap> + Clone,
+    {
         let mut ranges = Vec::new();
-        for d in descs {
+        for d in S::descs(chain.clone()) {
             let len = d.len() as usize;
             let s = mem.get_slice(d.addr(), len).ok()?;
             let ptr = s.ptr_guard_mut().as_ptr();

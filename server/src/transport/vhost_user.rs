@@ -20,7 +20,7 @@ use virtio_queue::{DescriptorChain, QueueOwnedT};
 use vm_memory::{GuestAddressSpace, GuestMemoryAtomic, GuestMemoryLoadGuard, GuestMemoryMmap};
 use vmm_sys_util::epoll::EventSet;
 
-use super::guest;
+use super::guest::{GuestBufs, Readable, Writable};
 use super::pool::Pool;
 use crate::fuse::decode::MAX_REQUEST;
 use crate::fuse::opcode;
@@ -164,7 +164,7 @@ pub fn serve_chain<F: Backend>(server: &Server<F>, chain: Chain) -> u32 {
         let opcode = u32::from_le_bytes([head[4], head[5], head[6], head[7]]);
         // A WRITE's payload goes from the guest's buffers straight into the file.
         let mut payload = (opcode == opcode::WRITE && want > WRITE_HEAD && want <= MAX_REQUEST)
-            .then(|| guest::readable(mem, &chain, WRITE_HEAD))
+            .then(|| GuestBufs::<Readable>::of(mem, &chain, WRITE_HEAD))
             .flatten();
         let end = if payload.is_some() { WRITE_HEAD } else { want };
         req.clear();
@@ -177,7 +177,7 @@ pub fn serve_chain<F: Backend>(server: &Server<F>, chain: Chain) -> u32 {
         let cap = writer.available_bytes();
         // READ data goes straight into the guest's buffers, after the reply header.
         let mut direct = (opcode == opcode::READ)
-            .then(|| guest::writable(mem, &chain, OUT_HEADER_LEN))
+            .then(|| GuestBufs::<Writable>::of(mem, &chain, OUT_HEADER_LEN))
             .flatten();
         let bufs = InPlace {
             reply: direct.as_mut().map(|w| w as &mut dyn ZeroCopyWriter),
