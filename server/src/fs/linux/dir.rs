@@ -111,10 +111,11 @@ impl LinuxFs {
                         ino: raw.ino,
                         ..dir.id
                     };
+                    let key = self.inodes.name_key(node, raw.name);
                     let found = if self.inodes.find(&id).is_some() {
-                        self.lookup_ref(&dir, &name)
+                        self.lookup_ref(&dir, &name, key)
                     } else {
-                        self.open_ref(&dir, &name)
+                        self.open_ref(&dir, &name, Some(key))
                     };
                     match found {
                         Ok(e) => Some(e),

@@ -8,16 +8,24 @@ use std::os::fd::{AsFd, OwnedFd};
 use fuse_backend_rs::abi::fuse_abi::stat64;
 use fuse_backend_rs::api::filesystem::{Context, Entry};
 
-use super::inode::{Inode, InodeId};
+use super::inode::{Inode, InodeId, NameKey};
 use super::{err, sys, LinuxFs};
 
 impl LinuxFs {
-    /// Takes one guest reference to the inode behind `fd` (an O_PATH fd) found in `parent`.
-    pub(super) fn entry_for(&self, parent: &Inode, fd: OwnedFd) -> io::Result<Entry> {
+    /// Takes one guest reference to the inode behind `fd` (an O_PATH fd) found in `parent`,
+    /// under the name `key` if known.
+    pub(super) fn entry_for(
+        &self,
+        parent: &Inode,
+        fd: OwnedFd,
+        key: Option<NameKey>,
+    ) -> io::Result<Entry> {
         let (st, mnt) = sys::stat_fd(fd.as_fd())?;
         let id = InodeId::of(&st, mnt);
         let submount = self.is_submount(parent, &id, &st);
-        let node = self.inodes.add_ref(id, st.st_mode & libc::S_IFMT, fd)?;
+        let node = self
+            .inodes
+            .add_ref(id, st.st_mode & libc::S_IFMT, fd, key)?;
         Ok(self.entry(node, st, submount))
     }
 
@@ -28,23 +36,45 @@ impl LinuxFs {
             && id.mnt != parent.id.mnt
     }
 
+    /// Looks `name` up in `parent` (node `pnode`) and takes a guest reference to what it
+    /// finds. A name under which a held inode was last found is tried by one statx first;
+    /// any other name is opened at once.
+    pub(super) fn find_ref(&self, parent: &Inode, pnode: u64, name: &CStr) -> io::Result<Entry> {
+        let key = self.inodes.name_key(pnode, name.to_bytes());
+        if self.inodes.is_named(key) {
+            self.lookup_ref(parent, name, key)
+        } else {
+            self.open_ref(parent, name, Some(key))
+        }
+    }
+
     /// Looks `name` up in `parent` and takes a guest reference to what it finds. An inode the
     /// guest holds already costs one statx by name: the fd the table holds pins that inode, so
     /// its (device, number, mount) cannot name another file. Anything else is opened.
-    pub(super) fn lookup_ref(&self, parent: &Inode, name: &CStr) -> io::Result<Entry> {
+    pub(super) fn lookup_ref(
+        &self,
+        parent: &Inode,
+        name: &CStr,
+        key: NameKey,
+    ) -> io::Result<Entry> {
         let (st, mnt) = sys::stat_at(parent.fd(), name)?;
         let id = InodeId::of(&st, mnt);
-        match self.inodes.ref_known(&id) {
+        match self.inodes.ref_known(&id, Some(key)) {
             Some(node) => Ok(self.entry(node, st, self.is_submount(parent, &id, &st))),
-            None => self.open_ref(parent, name),
+            None => self.open_ref(parent, name, Some(key)),
         }
     }
 
     /// Opens `name` in `parent` and takes a guest reference to the inode it finds (for names
-    /// that are new, or not likely to be known).
-    pub(super) fn open_ref(&self, parent: &Inode, name: &CStr) -> io::Result<Entry> {
+    /// that are new, or not likely to be known), filed under `key` if given.
+    pub(super) fn open_ref(
+        &self,
+        parent: &Inode,
+        name: &CStr,
+        key: Option<NameKey>,
+    ) -> io::Result<Entry> {
         let fd = sys::open_beneath(parent.fd(), name, libc::O_PATH)?;
-        self.entry_for(parent, fd)
+        self.entry_for(parent, fd, key)
     }
 
     pub(super) fn do_lookup(&self, parent: u64, name: &CStr) -> io::Result<Entry> {
@@ -64,11 +94,11 @@ impl LinuxFs {
                 let fd = sys::openat(p.fd(), c"..", libc::O_PATH | libc::O_NOFOLLOW, 0)?;
                 let (st, mnt) = sys::stat_fd(fd.as_fd())?;
                 let node = (self.inodes)
-                    .ref_known(&InodeId::of(&st, mnt))
+                    .ref_known(&InodeId::of(&st, mnt), None)
                     .ok_or_else(|| err(libc::ENOENT))?;
                 Ok(self.entry(node, st, false))
             }
-            _ => match self.lookup_ref(&p, name) {
+            _ => match self.find_ref(&p, parent, name) {
                 // A negative entry: the guest remembers the name is absent for as long as it
                 // would remember it present, instead of asking again at every path probe.
                 Err(e)
@@ -105,7 +135,8 @@ impl LinuxFs {
             return Err(err(libc::ENOTDIR));
         }
         self.as_caller(ctx, || make(&p))?;
-        self.open_ref(&p, name)
+        let key = self.inodes.name_key(parent, name.to_bytes());
+        self.open_ref(&p, name, Some(key))
     }
 
     pub(super) fn do_mkdir(

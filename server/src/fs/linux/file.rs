@@ -13,7 +13,7 @@ use fuse_backend_rs::api::filesystem::{Context, Entry, FileLock, ZeroCopyReader}
 
 use super::fds::HeldFd;
 use super::handle::Handle;
-use super::inode::Inode;
+use super::inode::{Inode, NameKey};
 use super::{err, sys, LinuxFs};
 use crate::config::CachePolicy;
 
@@ -159,6 +159,7 @@ impl LinuxFs {
         a: CreateIn,
     ) -> io::Result<(Entry, Option<u64>, OpenOptions)> {
         let p = self.inodes.get(parent)?;
+        let key = Some(self.inodes.name_key(parent, name.to_bytes()));
         let f = self.host_flags(a.flags);
         let mode = a.mode & !a.umask & 0o7777;
         // Always created exclusively: open(O_CREAT) of an existing name would open whatever is
@@ -179,7 +180,7 @@ impl LinuxFs {
                 if e.raw_os_error() == Some(libc::EEXIST)
                     && a.flags.cast_signed() & libc::O_EXCL == 0 =>
             {
-                return self.create_existing(&p, name, f);
+                return self.create_existing(&p, name, f, key);
             }
             Err(e) => return Err(e),
         };
@@ -189,7 +190,7 @@ impl LinuxFs {
         {
             kill_suidgid(fd.as_fd())?;
         }
-        self.entry_with_handle(&p, fd, f)
+        self.entry_with_handle(&p, fd, f, key)
     }
 
     /// CREATE without O_EXCL of a name that exists: the inode behind the name, opened through
@@ -199,6 +200,7 @@ impl LinuxFs {
         parent: &Inode,
         name: &CStr,
         flags: libc::c_int,
+        key: Option<NameKey>,
     ) -> io::Result<(Entry, Option<u64>, OpenOptions)> {
         let path = sys::open_beneath(parent.fd(), name, libc::O_PATH)?;
         match sys::fstat(path.as_fd())?.st_mode & libc::S_IFMT {
@@ -208,7 +210,7 @@ impl LinuxFs {
             _ => return Err(err(libc::ENXIO)),
         }
         let fd = sys::reopen(self.proc.as_fd(), path.as_raw_fd(), flags)?;
-        self.entry_and_handle(parent, path, fd, flags)
+        self.entry_and_handle(parent, path, fd, flags, key)
     }
 
     /// O_TMPFILE in directory `parent`: an unnamed file the guest may LINK in later.
@@ -225,7 +227,7 @@ impl LinuxFs {
         }
         let mode = a.mode & !a.umask & 0o7777;
         let fd = self.as_caller(ctx, || sys::openat(p.fd(), c".", f | libc::O_TMPFILE, mode))?;
-        self.entry_with_handle(&p, fd, f)
+        self.entry_with_handle(&p, fd, f, None)
     }
 
     /// The entry and a handle for a file just created through `fd`: the inode is taken from
@@ -235,21 +237,23 @@ impl LinuxFs {
         parent: &Inode,
         fd: OwnedFd,
         flags: libc::c_int,
+        key: Option<NameKey>,
     ) -> io::Result<(Entry, Option<u64>, OpenOptions)> {
         let path = sys::reopen(self.proc.as_fd(), fd.as_raw_fd(), libc::O_PATH)?;
-        self.entry_and_handle(parent, path, fd, flags)
+        self.entry_and_handle(parent, path, fd, flags, key)
     }
 
-    /// A guest reference to the inode behind `path` (O_PATH) and a handle for `fd`, open on it
-    /// with `flags`.
+    /// A guest reference to the inode behind `path` (O_PATH, found under the name `key` if
+    /// given) and a handle for `fd`, open on it with `flags`.
     fn entry_and_handle(
         &self,
         parent: &Inode,
         path: OwnedFd,
         fd: OwnedFd,
         flags: libc::c_int,
+        key: Option<NameKey>,
     ) -> io::Result<(Entry, Option<u64>, OpenOptions)> {
-        let e = self.entry_for(parent, path)?;
+        let e = self.entry_for(parent, path, key)?;
         if self.zero_open() {
             // The guest will not RELEASE it: its I/O goes through the node. Writes usually
             // follow a create, so a plain writable fd is kept as the node's writer (closed

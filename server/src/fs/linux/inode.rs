@@ -6,7 +6,9 @@
 //! inode alive, so its number cannot be reused behind a node id. Node ids the guest never got
 //! (forged or stale) are simply absent: every request on them gets EBADF.
 
+use std::collections::hash_map::RandomState;
 use std::collections::HashMap;
+use std::hash::BuildHasher;
 use std::io;
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -77,13 +79,49 @@ impl Inode {
 struct Slot {
     inode: Arc<Inode>,
     refs: u64,
+    /// The name key under which this node is found in `by_name`, if any.
+    name: Option<NameKey>,
 }
+
+/// A hash of (parent node, name): where a node was last seen, a hint of which LOOKUPs will
+/// find an inode the guest already holds. Only ever a hint: a collision, a rename or an unlink
+/// sends a LOOKUP down the other path, which checks the host as the first would.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct NameKey(u64);
 
 #[derive(Default)]
 struct Table {
     by_node: HashMap<u64, Slot>,
     by_id: HashMap<InodeId, u64>,
+    /// One entry per slot at most (a slot's `name`), so it never outgrows the table.
+    by_name: HashMap<NameKey, u64>,
     next: u64,
+}
+
+impl Table {
+    /// One more reference to `node` (known to be present); files it under `key` if it has no
+    /// name key yet.
+    fn take_ref(&mut self, node: u64, key: Option<NameKey>) {
+        let Some(slot) = self.by_node.get_mut(&node) else {
+            return;
+        };
+        slot.refs = slot.refs.saturating_add(1);
+        if let (None, Some(k)) = (slot.name, key) {
+            self.file_under(k, node);
+        }
+    }
+
+    /// Files `node` under `key`; a node filed there before is no longer.
+    fn file_under(&mut self, key: NameKey, node: u64) {
+        if let Some(old) = self.by_name.insert(key, node) {
+            if let Some(s) = self.by_node.get_mut(&old) {
+                s.name = None;
+            }
+        }
+        if let Some(s) = self.by_node.get_mut(&node) {
+            s.name = Some(key);
+        }
+    }
 }
 
 /// All inodes the guest holds, behind one lock (lookups take the write side only to add).
@@ -93,6 +131,7 @@ pub struct Inodes {
     /// Readers kept since the last time they were dropped (an upper bound: a forgotten inode
     /// takes its reader with it), so that a full budget with none kept costs no scan.
     readers: AtomicUsize,
+    names: RandomState,
 }
 
 fn ebadf() -> io::Error {
@@ -112,12 +151,20 @@ impl Inodes {
             kind: libc::S_IFDIR,
             reader: Mutex::default(),
         });
-        t.by_node.insert(ROOT_ID, Slot { inode, refs: 1 });
+        t.by_node.insert(
+            ROOT_ID,
+            Slot {
+                inode,
+                refs: 1,
+                name: None,
+            },
+        );
         t.by_id.insert(id, ROOT_ID);
         Ok(Inodes {
             table: RwLock::new(t),
             budget,
             readers: AtomicUsize::new(0),
+            names: RandomState::new(),
         })
     }
 
@@ -136,25 +183,41 @@ impl Inodes {
         t.by_id.get(id).copied()
     }
 
-    /// One more reference to the inode `id` if the guest holds it already: its node id.
-    pub fn ref_known(&self, id: &InodeId) -> Option<u64> {
+    /// The key of `name` in the directory `parent` (a node id).
+    pub fn name_key(&self, parent: u64, name: &[u8]) -> NameKey {
+        NameKey(self.names.hash_one((parent, name)))
+    }
+
+    /// Whether a node the guest holds was last found under `key`.
+    pub fn is_named(&self, key: NameKey) -> bool {
+        self.table
+            .read()
+            .is_ok_and(|t| t.by_name.contains_key(&key))
+    }
+
+    /// One more reference to the inode `id` if the guest holds it already: its node id. The
+    /// node is filed under `key` if it has no name key yet.
+    pub fn ref_known(&self, id: &InodeId, key: Option<NameKey>) -> Option<u64> {
         let mut t = self.table.write().ok()?;
         let node = *t.by_id.get(id)?;
-        let slot = t.by_node.get_mut(&node)?;
-        slot.refs = slot.refs.saturating_add(1);
+        t.take_ref(node, key);
         Some(node)
     }
 
     /// Hands the guest one reference to the inode `id`, whose O_PATH fd is `fd` (dropped if the
-    /// inode is already known). Returns the node id, or EMFILE when the guest's fd budget is
-    /// spent.
-    pub fn add_ref(&self, id: InodeId, kind: u32, fd: OwnedFd) -> io::Result<u64> {
+    /// inode is already known), found under the name `key` if given. Returns the node id, or
+    /// EMFILE when the guest's fd budget is spent.
+    pub fn add_ref(
+        &self,
+        id: InodeId,
+        kind: u32,
+        fd: OwnedFd,
+        key: Option<NameKey>,
+    ) -> io::Result<u64> {
         let mut t = self.table.write().map_err(|_| ebadf())?;
         if let Some(&node) = t.by_id.get(&id) {
-            if let Some(slot) = t.by_node.get_mut(&node) {
-                slot.refs = slot.refs.saturating_add(1);
-                return Ok(node);
-            }
+            t.take_ref(node, key);
+            return Ok(node);
         }
         if self.budget.is_full() {
             // Kept readers give way to the inodes the guest asks for.
@@ -169,8 +232,18 @@ impl Inodes {
             kind,
             reader: Mutex::default(),
         });
-        t.by_node.insert(node, Slot { inode, refs: 1 });
+        t.by_node.insert(
+            node,
+            Slot {
+                inode,
+                refs: 1,
+                name: None,
+            },
+        );
         t.by_id.insert(id, node);
+        if let Some(k) = key {
+            t.file_under(k, node);
+        }
         Ok(node)
     }
 
@@ -223,6 +296,9 @@ impl Inodes {
         if slot.refs == 0 {
             if let Some(slot) = t.by_node.remove(&node) {
                 t.by_id.remove(&slot.inode.id);
+                if let Some(k) = slot.name {
+                    t.by_name.remove(&k);
+                }
             }
         }
     }
@@ -253,13 +329,13 @@ mod tests {
     #[test]
     fn same_inode_same_node_until_forgotten() {
         let t = Inodes::new(fd(), id(1), Budget::with_cap(100)).unwrap();
-        let a = t.add_ref(id(5), libc::S_IFREG, fd()).unwrap();
-        assert_eq!(t.add_ref(id(5), libc::S_IFREG, fd()).unwrap(), a);
+        let a = t.add_ref(id(5), libc::S_IFREG, fd(), None).unwrap();
+        assert_eq!(t.add_ref(id(5), libc::S_IFREG, fd(), None).unwrap(), a);
         t.forget(a, 1);
         assert!(t.get(a).is_ok(), "one reference left");
         t.forget(a, 1);
         assert_eq!(t.get(a).unwrap_err().raw_os_error(), Some(libc::EBADF));
-        let b = t.add_ref(id(5), libc::S_IFREG, fd()).unwrap();
+        let b = t.add_ref(id(5), libc::S_IFREG, fd(), None).unwrap();
         assert_ne!(a, b, "node ids are not reused");
     }
 
@@ -275,9 +351,32 @@ mod tests {
     }
 
     #[test]
+    fn a_name_key_follows_the_last_node_filed_under_it_and_leaves_with_it() {
+        let t = Inodes::new(fd(), id(1), Budget::with_cap(100)).unwrap();
+        let k = t.name_key(ROOT_ID, b"f");
+        assert_ne!(k, t.name_key(ROOT_ID, b"g"));
+        assert_ne!(k, t.name_key(ROOT_ID + 1, b"f"));
+        assert!(!t.is_named(k));
+        let a = t.add_ref(id(5), libc::S_IFREG, fd(), Some(k)).unwrap();
+        assert!(t.is_named(k));
+        // Another inode found under the name takes the key over; forgetting the first then
+        // leaves the key with the second.
+        let b = t.add_ref(id(6), libc::S_IFREG, fd(), Some(k)).unwrap();
+        t.forget(a, 1);
+        assert!(t.is_named(k));
+        // A known node found under a second name keeps its first.
+        let k2 = t.name_key(ROOT_ID, b"link");
+        assert_eq!(t.ref_known(&id(6), Some(k2)), Some(b));
+        assert!(!t.is_named(k2));
+        t.forget(b, 2);
+        assert!(!t.is_named(k));
+        assert_eq!(t.len(), 1);
+    }
+
+    #[test]
     fn oversized_forget_counts_saturate() {
         let t = Inodes::new(fd(), id(1), Budget::with_cap(100)).unwrap();
-        let a = t.add_ref(id(7), libc::S_IFDIR, fd()).unwrap();
+        let a = t.add_ref(id(7), libc::S_IFDIR, fd(), None).unwrap();
         t.forget(a, u64::MAX);
         assert_eq!(t.len(), 1);
     }

@@ -121,6 +121,32 @@ fn lookup_of_a_held_inode_is_fresh_and_a_replaced_name_is_a_new_node() {
 }
 
 #[test]
+fn names_of_held_inodes_swapped_on_the_host_give_the_right_nodes() {
+    let t = T::new();
+    let p = t.dir.path();
+    std::fs::write(p.join("a"), b"a").unwrap();
+    std::fs::write(p.join("b"), b"bb").unwrap();
+    let a = t.fs.lookup(&t.ctx, ROOT_ID, &c("a")).unwrap();
+    let b = t.fs.lookup(&t.ctx, ROOT_ID, &c("b")).unwrap();
+    // Both names are filed under their nodes; the host swaps what they name.
+    std::fs::rename(p.join("a"), p.join("tmp")).unwrap();
+    std::fs::rename(p.join("b"), p.join("a")).unwrap();
+    std::fs::rename(p.join("tmp"), p.join("b")).unwrap();
+    let a2 = t.fs.lookup(&t.ctx, ROOT_ID, &c("a")).unwrap();
+    let b2 = t.fs.lookup(&t.ctx, ROOT_ID, &c("b")).unwrap();
+    assert_eq!((a2.inode, a2.attr.st_size), (b.inode, 2));
+    assert_eq!((b2.inode, b2.attr.st_size), (a.inode, 1));
+    // A name under which a forgotten node was filed is opened again, as a new node.
+    t.fs.forget(&t.ctx, a.inode, 2);
+    let b3 = t.fs.lookup(&t.ctx, ROOT_ID, &c("b")).unwrap();
+    assert_ne!(b3.inode, a.inode);
+    assert_eq!(b3.attr.st_size, 1);
+    t.fs.forget(&t.ctx, b.inode, 2);
+    t.fs.forget(&t.ctx, b3.inode, 1);
+    assert_eq!(t.fs.inodes.len(), 1);
+}
+
+#[test]
 fn symlinks_are_never_followed() {
     let t = T::new();
     symlink(t.outside.path(), t.dir.path().join("out")).unwrap();
