@@ -8,6 +8,7 @@
 #                          [--runtime S] [--files N] [--dirs N] [--file-size BYTES]
 #                          [--big-files N] [--work fio,meta] [--quick] [--out DIR]
 #                          [--ferryd PATH] [--timeout MINUTES] [--no-chart] [--counts]
+#                          [--share ext4|dir]
 #
 # --configs: comma-separated, each "volume" or DAEMON[:ARG[:ARG...]] with DAEMON ferryd
 #   (target/release/ferryd, or --ferryd PATH) or virtiofsd ($FERRY_WORK/tools/bin), e.g.
@@ -35,6 +36,13 @@
 #   counts.tsv, counts.md and counts.json (scripts/perf-counts.py). The probes cost guest
 #   CPU, so a counting run's timings are not compared with others'; ferryd configs also get
 #   --stats (the daemon's own per-opcode table at exit, in logs/*.daemon.log).
+# --share ext4 (the default): every daemon boot serves a fresh ext4 file system made as the
+#   volume's is (same image size and mkfs options, a sparse file beside it, loop-mounted on
+#   the host), so the daemons and the volume keep their files on the same kind of file
+#   system, each from a clean one (needs root and loop devices; falls back to dir with a
+#   note). --share dir serves a directory under $FERRY_WORK/runs, on whatever file system
+#   the host has there (an ext4 without a journal, for one, allocates inodes more slowly
+#   after many deletions: create and rm then measure the host's allocator too).
 # --quick: --seq-mib 32 --rand-mib 16 --runtime 2 --files 200 --big-files 0 --rounds 1 (a
 #   check that everything runs; explicit options after it still apply).
 #
@@ -70,6 +78,7 @@ timeout_min=60
 chart=1
 quick=0
 counts=0
+share=ext4
 
 usage() {
 	sed -n '2,/^set -euo/{/^set -euo/d;s/^# \{0,1\}//;p}' "${BASH_SOURCE[0]}"
@@ -100,6 +109,7 @@ while [[ $# -gt 0 ]]; do
 	--timeout) timeout_min=$2; shift 2 ;;
 	--no-chart) chart=0; shift ;;
 	--counts) counts=1; shift ;;
+	--share) share=$2; shift 2 ;;
 	-h | --help) usage 0 ;;
 	*) echo "unknown argument: $1" >&2; usage 2 ;;
 	esac
@@ -116,6 +126,7 @@ else
 	: "${big_files:=10000}"
 fi
 : "${dirs:=20}"
+[[ $share == ext4 || $share == dir ]] || { echo "--share must be ext4 or dir" >&2; exit 2; }
 for v in reps rounds seq_mib rand_mib runtime files dirs file_size big_files timeout_min; do
 	[[ ${!v} =~ ^[0-9]+$ ]] || { echo "--${v//_/-} must be a number" >&2; exit 2; }
 done
@@ -195,8 +206,13 @@ for i in "${!bins[@]}"; do
 done
 
 # Children (only mkfs here; vm-test.sh reaps its own) are not waited for on exit.
-volume_img=
-cleanup() { [[ -n $volume_img ]] && rm -f "$volume_img"; return 0; }
+volume_img= share_img= share_mnt=
+cleanup() {
+	[[ -n $share_mnt ]] && umount "$share_mnt" 2>/dev/null
+	[[ -n $volume_img ]] && rm -f "$volume_img"
+	[[ -n $share_img ]] && rm -f "$share_img"
+	return 0
+}
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
@@ -214,12 +230,43 @@ guest_kernel=$(cat "$FERRY_WORK/kernel/package" 2>/dev/null || echo unknown)
 qemu_version=$(qemu-system-x86_64 --version | head -n 1 | sed 's/ (.*//')
 vfs_version=$("$FERRY_WORK/tools/bin/virtiofsd" --version 2>/dev/null | head -n 1 || echo unknown)
 volume_desc="raw image, ext4 (mkfs.ext4 defaults), -drive if=virtio,cache=none,aio=threads"
+img_mib=$((seq_mib + rand_mib + 2048))
+
+# A fresh ext4 image: sparse, with its inode tables and journal written now so that no lazy
+# init runs during the measurements.
+fresh_ext4() { # IMAGE LABEL
+	rm -f "$1"
+	truncate -s "${img_mib}M" "$1"
+	mkfs.ext4 -q -F -L "$2" -E lazy_itable_init=0,lazy_journal_init=0 "$1"
+}
+
+# Can the daemons' shares be fresh ext4 file systems here?
+if [[ $share == ext4 ]]; then
+	share_img=$out/share.img share_mnt=$out/share
+	mkdir -p "$share_mnt"
+	if ! { fresh_ext4 "$share_img" ferry-share && mount -o loop "$share_img" "$share_mnt"; } \
+		>"$out/share-check.log" 2>&1; then
+		echo "note: cannot loop-mount an ext4 image here ($(tail -n 1 "$out/share-check.log"));" \
+			"the daemons serve directories on the host's file system (--share dir)" >&2
+		share=dir
+	fi
+	umount "$share_mnt" 2>/dev/null || true
+	rm -f "$share_img"
+	[[ $share == ext4 ]] && rm -f "$out/share-check.log"
+	share_mnt= share_img=
+fi
+if [[ $share == ext4 ]]; then
+	share_desc="a fresh ext4 per boot (same image size and mkfs as the volume's), loop-mounted on the host"
+else
+	share_desc="a fresh directory per boot on the host's file system: $(findmnt -n -o FSTYPE,SOURCE --target "$FERRY_WORK" 2>/dev/null || echo unknown)"
+fi
 
 echo "perf matrix: ${labels[*]}"
 echo "command: $command_line"
 echo "ferryd: $ferryd_src (built $ferryd_built), $vfs_version"
 echo "machine: $cpu, $(nproc) CPUs, host kernel $(uname -r), accelerator $accel_name (${accel[*]})"
 echo "sizes: $append"
+echo "daemons' shares: $share_desc"
 echo "output: $out"
 
 # Page cache the host has not used yet is slow to touch the first time (this host may itself
@@ -246,11 +293,13 @@ for i in "${!labels[@]}"; do
 		# A fresh file system for each run: sparse, with its inode tables and journal
 		# written now so that no lazy init runs in the guest during the measurements.
 		volume_img=$out/volume.img
-		rm -f "$volume_img"
-		truncate -s "$((seq_mib + rand_mib + 2048))M" "$volume_img"
-		mkfs.ext4 -q -F -L ferry-volume -E lazy_itable_init=0,lazy_journal_init=0 \
-			"$volume_img"
+		fresh_ext4 "$volume_img" ferry-volume
 		vm+=(--disk "$volume_img")
+	elif [[ $share == ext4 ]]; then
+		share_img=$out/share.img share_mnt=$out/share
+		fresh_ext4 "$share_img" ferry-share
+		mount -o loop "$share_img" "$share_mnt"
+		vm+=(--shared-dir "$share_mnt")
 	fi
 	[[ $counts == 1 && $daemon == ferryd ]] && args+=(--stats)
 	[[ ${#args[@]} -gt 0 ]] && vm+=(-- "${args[@]}")
@@ -298,6 +347,10 @@ for i in "${!labels[@]}"; do
 	if [[ $daemon == none ]]; then
 		rm -f "$volume_img"
 		volume_img=
+	elif [[ -n $share_mnt ]]; then
+		umount "$share_mnt"
+		rm -f "$share_img"
+		share_mnt= share_img=
 	fi
 done
 done
@@ -305,6 +358,7 @@ for i in "${!labels[@]}"; do
 	status[i]="${figures[i]} figures in ${seconds[i]}s over $rounds boots${problems[i]:+,${problems[i]%;}}"
 done
 total=$((SECONDS - started))
+rmdir "$out/share" 2>/dev/null || true
 
 {
 	echo "{"
@@ -319,7 +373,8 @@ total=$((SECONDS - started))
 	echo "    \"accel\": \"$accel_name\", \"accel_args\": $(json_str "${accel[*]}"),"
 	echo "    \"qemu\": $(json_str "$qemu_version"), \"virtiofsd\": $(json_str "$vfs_version"),"
 	echo "    \"guest_kernel\": $(json_str "$guest_kernel"), \"guest_cpus\": 2, \"guest_mem\": \"1 GiB\","
-	echo "    \"volume\": $(json_str "$volume_desc")"
+	echo "    \"volume\": $(json_str "$volume_desc"),"
+	echo "    \"shares\": $(json_str "$share_desc")"
 	echo "  },"
 	echo "  \"params\": {\"seq_mib\": $seq_mib, \"rand_mib\": $rand_mib, \"runtime_s\": $runtime,"
 	echo "    \"counts\": $counts,"

@@ -155,7 +155,7 @@ def header_lines(meta):
         f"machine: {m['cpu']}, {m['host_cpus']} host CPUs, host kernel {m['host_kernel']}, "
         f"accelerator {m['accel']} ({m['accel_args']}), {m['qemu']}",
         f"guest: {m['guest_kernel']}, {m['guest_cpus']} vCPUs, {m['guest_mem']}; "
-        f"volume: {m['volume']}",
+        f"volume: {m['volume']}; daemons' shares: {m.get('shares', 'a host directory')}",
         f"sizes: seq {p['seq_mib']} MiB, random {p['rand_mib']} MiB x {p['runtime_s']} s, "
         f"{p['files']} files of {p['file_size']} B in {p['dirs']} dirs, big series "
         f"{p['big_files']} files (1 run), {runs(p)} (median [min-max])",
