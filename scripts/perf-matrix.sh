@@ -258,7 +258,7 @@ fi
 if [[ $share == ext4 ]]; then
 	share_desc="a fresh ext4 per boot (same image size and mkfs as the volume's), loop-mounted on the host"
 else
-	share_desc="a fresh directory per boot on the host's file system: $(findmnt -n -o FSTYPE,SOURCE --target "$FERRY_WORK" 2>/dev/null || echo unknown)"
+	share_desc="a fresh directory per boot on the host's file system: $(findmnt -n -o FSTYPE,SOURCE --target "$FERRY_WORK" 2>/dev/null | tr -s " " || echo unknown)"
 fi
 
 echo "perf matrix: ${labels[*]}"
