@@ -99,16 +99,17 @@ struct Table {
 }
 
 impl Table {
-    /// One more reference to `node` (known to be present); files it under `key` if it has no
-    /// name key yet.
-    fn take_ref(&mut self, node: u64, key: Option<NameKey>) {
+    /// One more reference to `node`, filed under `key` if it has no name key yet; false if
+    /// there is no such node.
+    fn take_ref(&mut self, node: u64, key: Option<NameKey>) -> bool {
         let Some(slot) = self.by_node.get_mut(&node) else {
-            return;
+            return false;
         };
         slot.refs = slot.refs.saturating_add(1);
         if let (None, Some(k)) = (slot.name, key) {
             self.file_under(k, node);
         }
+        true
     }
 
     /// Files `node` under `key`; a node filed there before is no longer.
@@ -200,8 +201,7 @@ impl Inodes {
     pub fn ref_known(&self, id: &InodeId, key: Option<NameKey>) -> Option<u64> {
         let mut t = self.table.write().ok()?;
         let node = *t.by_id.get(id)?;
-        t.take_ref(node, key);
-        Some(node)
+        t.take_ref(node, key).then_some(node)
     }
 
     /// Hands the guest one reference to the inode `id`, whose O_PATH fd is `fd` (dropped if the
@@ -216,8 +216,9 @@ impl Inodes {
     ) -> io::Result<u64> {
         let mut t = self.table.write().map_err(|_| ebadf())?;
         if let Some(&node) = t.by_id.get(&id) {
-            t.take_ref(node, key);
-            return Ok(node);
+            if t.take_ref(node, key) {
+                return Ok(node);
+            }
         }
         if self.budget.is_full() {
             // Kept readers give way to the inodes the guest asks for.
