@@ -22,6 +22,7 @@ use crate::error::{Error, Result};
 use crate::memory::{GuestMem, GUEST_BASE};
 use crate::queue::Queue;
 use crate::vring::{Layout, Vring};
+use crate::window::{Channel, Window};
 
 /// Length of the tag in the virtio-fs config space.
 pub const TAG_LEN: usize = 36;
@@ -39,6 +40,10 @@ pub struct Options {
     pub connect_timeout: Duration,
     /// Negotiate VIRTIO_RING_F_EVENT_IDX when offered.
     pub event_idx: bool,
+    /// Set up the DAX cache window when the daemon offers one (VHOST_USER_PROTOCOL_F_SHMEM):
+    /// negotiate the backend channel, ask GET_SHMEM_CONFIG, reserve the window and serve the
+    /// daemon's SHMEM_MAP/UNMAP on it.
+    pub dax: bool,
 }
 
 impl Default for Options {
@@ -49,6 +54,7 @@ impl Default for Options {
             request_queues: 1,
             connect_timeout: Duration::from_secs(10),
             event_idx: true,
+            dax: true,
         }
     }
 }
@@ -63,6 +69,9 @@ pub struct Device {
     features: u64,
     protocol_features: VhostUserProtocolFeatures,
     tag: Option<String>,
+    window: Option<Arc<Window>>,
+    /// The thread serving the window's backend channel (stopped on drop).
+    _channel: Option<Channel>,
 }
 
 /// Connects to `path`, retrying while it does not exist or refuses, until `timeout`.
@@ -93,6 +102,21 @@ fn parse_config(cfg: &[u8]) -> (Option<String>, Option<u32>) {
     (tag.filter(|t| !t.is_empty()), nrq)
 }
 
+/// The daemon's shared memory region 0 (the cache window), reserved; None if it has none.
+fn cache_window(fe: &mut Frontend) -> Result<Option<Arc<Window>>> {
+    let cfg = fe.get_shmem_config()?;
+    if cfg.nregions == 0 {
+        return Ok(None);
+    }
+    if cfg.nregions as usize > cfg.memory_sizes.len() {
+        return Err(Error::BadReply(format!(
+            "{} shared memory regions",
+            cfg.nregions
+        )));
+    }
+    Window::new(cfg.memory_sizes[0]).map(|w| Some(Arc::new(w)))
+}
+
 impl Device {
     /// Connects to the daemon's socket at `path` and sets the device up.
     pub fn connect(path: &Path, opts: &Options) -> Result<Self> {
@@ -117,8 +141,27 @@ impl Device {
             return Err(Error::Unsupported("VHOST_USER_F_PROTOCOL_FEATURES"));
         }
         let pf_offered = fe.get_protocol_features()?;
-        let pf = pf_offered & (VhostUserProtocolFeatures::CONFIG | VhostUserProtocolFeatures::MQ);
+        let mut want = VhostUserProtocolFeatures::CONFIG | VhostUserProtocolFeatures::MQ;
+        let dax = VhostUserProtocolFeatures::SHMEM | VhostUserProtocolFeatures::BACKEND_REQ;
+        if opts.dax && pf_offered.contains(dax) {
+            want |= dax
+                | VhostUserProtocolFeatures::BACKEND_SEND_FD
+                | VhostUserProtocolFeatures::REPLY_ACK;
+        }
+        let pf = pf_offered & want;
         fe.set_protocol_features(pf)?;
+        let (window, channel) = if pf.contains(dax) {
+            match cache_window(&mut fe)? {
+                Some(w) => {
+                    let (ch, tx) = Channel::start(Arc::clone(&w))?;
+                    fe.set_backend_request_fd(&tx)?;
+                    (Some(w), Some(ch))
+                }
+                None => (None, None),
+            }
+        } else {
+            (None, None)
+        };
         let mut queues_offered = 2u64;
         if pf.contains(VhostUserProtocolFeatures::MQ) {
             queues_offered = fe.get_queue_num()?;
@@ -195,7 +238,14 @@ impl Device {
             features: acked,
             protocol_features: pf,
             tag,
+            window,
+            _channel: channel,
         })
+    }
+
+    /// The DAX cache window, if the daemon offered one.
+    pub fn window(&self) -> Option<&Window> {
+        self.window.as_deref()
     }
 
     /// The hiprio queue (FORGET, BATCH_FORGET, INTERRUPT).

@@ -17,7 +17,8 @@
 //!
 //! Layers: [`memory`] (memfd guest RAM) and [`alloc`] (buffers in it) → [`vring`] (the split
 //! queue's driver side) → [`queue`] (chains, kicks, completions) → [`device`] (vhost-user
-//! control plane) → [`fuse`] (typed requests) and [`raw`] (arbitrary chains). Nothing the
+//! control plane, with the DAX cache [`window`]) → [`fuse`] (typed requests) and [`raw`]
+//! (arbitrary chains). Nothing the
 //! daemon returns is trusted: a bad reply is an [`Error`], never a panic.
 
 pub mod alloc;
@@ -29,6 +30,7 @@ pub mod memory;
 pub mod queue;
 pub mod raw;
 pub mod vring;
+pub mod window;
 
 pub use daemon::Daemon;
 pub use device::{Device, Options};
@@ -37,3 +39,4 @@ pub use fuse::{Client, ClientOptions, Creds, DirEntry, DirEntryPlus, SetAttr, Xa
 pub use fuse_backend_rs::abi::fuse_abi::{AttrOut, EntryOut, FileLock, InitOut, Kstatfs, OpenOut};
 pub use queue::{Completion, Seg, Ticket};
 pub use raw::RawOutHeader;
+pub use window::Window;

@@ -101,6 +101,12 @@ pub struct Args {
     /// sending them (FUSE zero-message opens) and serves file I/O through the node
     #[arg(long)]
     pub no_zero_open: bool,
+    /// Offer the guest a DAX cache window of this size (e.g. 1G; a multiple of 2 MiB): the
+    /// VMM maps file ranges into it on the daemon's SHMEM_MAP requests
+    /// (VHOST_USER_PROTOCOL_F_SHMEM), and a guest mounted with -o dax reads and writes them as
+    /// memory. Off by default; needs a VMM that implements the shared memory region
+    #[arg(long, value_name = "SIZE")]
+    pub dax_window: Option<String>,
     /// Count requests per opcode (number, bytes, service time); print the table at exit and on
     /// SIGUSR1
     #[arg(long)]
@@ -334,7 +340,14 @@ impl TryFrom<Args> for Config {
                 "expected 1 to 63",
             ));
         }
+        let dax_window = match &a.dax_window {
+            None => None,
+            Some(v) => {
+                Some(parse_window(v).map_err(|why| invalid("--dax-window", v.clone(), why))?)
+            }
+        };
         Ok(Config {
+            dax_window,
             shared_dir,
             listen,
             socket_group: a.socket_group,
@@ -375,6 +388,19 @@ impl Config {
         ]);
         Config::try_from(args).expect("the defaults are a valid configuration")
     }
+}
+
+/// A window size: powers of 1024 for K/M/G/T, a non-zero multiple of 2 MiB, at most 1 TiB.
+fn parse_window(v: &str) -> Result<u64, &'static str> {
+    let n = parse_size::Config::new()
+        .with_binary()
+        .parse_size(v)
+        .map_err(|_| "expected a size such as 512M or 2G")?;
+    let granule = crate::transport::shmem::WINDOW_GRANULE;
+    if n == 0 || !n.is_multiple_of(granule) || n > crate::transport::shmem::MAX_WINDOW {
+        return Err("expected a non-zero multiple of 2 MiB, at most 1 TiB");
+    }
+    Ok(n)
 }
 
 fn invalid(flag: &'static str, value: String, why: &'static str) -> ArgsError {

@@ -77,6 +77,8 @@ pub struct Config {
     /// FUSE zero-message opens for files where the cache policy allows them.
     pub zero_open: bool,
     pub killpriv_v2: bool,
+    /// Size of the DAX cache window offered to the VMM, if any.
+    pub dax_window: Option<u64>,
     pub rlimit_nofile: Option<u64>,
     pub log_level: log::LevelFilter,
 }

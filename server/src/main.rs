@@ -7,7 +7,8 @@ use clap::Parser;
 use ferry::args::{Args, CAPABILITIES};
 use ferry::config::{CachePolicy, Config, Listen};
 use ferry::server::stats::Stats;
-use ferry::server::{Server, ServerOptions};
+use ferry::server::{Server, ServerOptions, Window};
+use ferry::transport::shmem::ShmemWindow;
 use ferry::transport::vhost_user::{DeviceConfig, FsDevice};
 use ferry::{fs, sandbox, sys};
 use log::{error, info, warn};
@@ -84,15 +85,25 @@ fn run(cfg: Config) -> Result<(), Box<dyn std::error::Error>> {
         server = server.with_stats(Arc::clone(s));
         dump_stats_on_sigusr1(Arc::clone(s))?;
     }
-    let server = Arc::new(server);
-    let device = Arc::new(FsDevice::new(
-        server,
+    let window = match cfg.dax_window {
+        Some(size) => Some(Arc::new(ShmemWindow::new(size)?)),
+        None => None,
+    };
+    if let Some(w) = &window {
+        server = server.with_window(Arc::clone(w) as Arc<dyn Window>);
+    }
+    let mut device = FsDevice::new(
+        Arc::new(server),
         DeviceConfig {
             request_queues: cfg.request_queues,
             tag: cfg.tag.clone(),
             thread_pool_size: cfg.thread_pool_size,
         },
-    )?);
+    )?;
+    if let Some(w) = window {
+        device = device.with_window(w);
+    }
+    let device = Arc::new(device);
     let mut daemon = VhostUserDaemon::new(
         "ferryd".to_string(),
         device,

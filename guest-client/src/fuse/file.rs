@@ -180,6 +180,38 @@ impl Client {
             .map(drop)
     }
 
+    /// SETUPMAPPING (DAX): has the daemon map `len` bytes of the file at `foffset` into the
+    /// cache window at `moffset` (`flags`: [`opcode::MAPPING_WRITE`], [`opcode::MAPPING_READ`]).
+    /// The mapping is then in [`crate::Device::window`].
+    #[allow(clippy::too_many_arguments)]
+    pub fn setupmapping(
+        &self,
+        nodeid: u64,
+        fh: u64,
+        foffset: u64,
+        len: u64,
+        flags: u64,
+        moffset: u64,
+    ) -> Result<()> {
+        let mut a = Vec::with_capacity(40);
+        for v in [fh, foffset, len, flags, moffset] {
+            a.extend_from_slice(&v.to_le_bytes());
+        }
+        self.call(opcode::SETUPMAPPING, nodeid, &[&a], 0).map(drop)
+    }
+
+    /// REMOVEMAPPING (DAX) of window ranges (moffset, len).
+    pub fn removemapping(&self, nodeid: u64, ranges: &[(u64, u64)]) -> Result<()> {
+        let count = u32::try_from(ranges.len())
+            .map_err(|_| Error::InvalidRequest("too many ranges".into()))?;
+        let mut a = count.to_le_bytes().to_vec();
+        for &(m, l) in ranges {
+            a.extend_from_slice(&m.to_le_bytes());
+            a.extend_from_slice(&l.to_le_bytes());
+        }
+        self.call(opcode::REMOVEMAPPING, nodeid, &[&a], 0).map(drop)
+    }
+
     /// LSEEK (`whence`: SEEK_SET 0, SEEK_CUR 1, SEEK_END 2, SEEK_DATA 3, SEEK_HOLE 4).
     pub fn lseek(&self, nodeid: u64, fh: u64, offset: u64, whence: u32) -> Result<u64> {
         let a = LseekIn {

@@ -48,6 +48,11 @@ pub const LSEEK: u32 = 46;
 pub const COPY_FILE_RANGE: u32 = 47;
 pub const SETUPMAPPING: u32 = 48;
 pub const REMOVEMAPPING: u32 = 49;
+
+/// SETUPMAPPING flags.
+pub const MAPPING_WRITE: u64 = 1 << 0;
+/// SETUPMAPPING flags.
+pub const MAPPING_READ: u64 = 1 << 1;
 pub const SYNCFS: u32 = 50;
 
 /// FUSE protocol version this client speaks (Linux 6.12).

@@ -159,3 +159,21 @@ fn confinement_defaults_follow_virtiofsd() {
     .unwrap();
     assert_eq!(c.sandbox, Sandbox::Chroot);
 }
+
+#[test]
+fn dax_window_sizes() {
+    let base = ["--fd=3", "--shared-dir=/srv"];
+    let window = |v: &str| {
+        let flag = format!("--dax-window={v}");
+        let mut a = base.to_vec();
+        a.push(&flag);
+        parse(&a).map(|c| c.dax_window)
+    };
+    assert_eq!(parse(&base).unwrap().dax_window, None);
+    assert_eq!(window("8M").unwrap(), Some(8 << 20));
+    assert_eq!(window("1GiB").unwrap(), Some(1 << 30));
+    assert_eq!(window("1T").unwrap(), Some(1 << 40));
+    for bad in ["0", "3M", "4097K", "2T", "lots", "-2M"] {
+        assert!(window(bad).is_err(), "{bad}");
+    }
+}

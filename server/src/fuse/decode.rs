@@ -14,6 +14,7 @@ use fuse_backend_rs::abi::fuse_abi::{
 };
 use vm_memory_fbr::ByteValued;
 
+use super::mapping::{RemoveMappingIn, RemoveMappingOne, SetupMappingIn, MAX_REMOVE};
 use super::name::{
     check_symlink_target, check_xattr_name, split_cstr, LookupName, Name, NameError,
 };
@@ -129,6 +130,10 @@ pub enum Request<'a> {
     /// neither checked nor used.
     Tmpfile(CreateIn),
     Statx(StatxIn),
+    /// DAX: map a file range into the cache window.
+    SetupMapping(SetupMappingIn),
+    /// DAX: unmap window ranges (moffset, len), at least one.
+    RemoveMapping(Vec<RemoveMappingOne>),
     /// A request the server knows but does not implement (ENOSYS), or an unknown opcode.
     Unsupported(u32),
 }
@@ -445,6 +450,22 @@ fn decode_args<'a>(opcode: u32, b: &mut &'a [u8]) -> Result<Request<'a>, libc::c
         op::SYNCFS => Request::Syncfs,
         op::TMPFILE => Request::Tmpfile(args(b)?),
         op::STATX => Request::Statx(args(b)?),
+        op::SETUPMAPPING => Request::SetupMapping(args(b)?),
+        op::REMOVEMAPPING => {
+            let count = args::<RemoveMappingIn>(b)?.count as usize;
+            // Exactly `count` entries, as the kernel sends them: a short or padded list lies.
+            if count == 0
+                || count > MAX_REMOVE
+                || Some(b.len()) != count.checked_mul(size_of::<RemoveMappingOne>())
+            {
+                return Err(libc::EINVAL);
+            }
+            let mut v = Vec::with_capacity(count);
+            while let Some(one) = take::<RemoveMappingOne>(b) {
+                v.push(one);
+            }
+            Request::RemoveMapping(v)
+        }
         other => Request::Unsupported(other),
     })
 }

@@ -3,6 +3,7 @@
 //! The ABI structs come from fuse-backend-rs; this module adds total decoding on top of them.
 
 pub mod decode;
+pub mod mapping;
 pub mod name;
 pub mod reply;
 pub mod statx;

@@ -8,6 +8,7 @@ use vm_memory_fbr::ByteValued;
 
 use super::{errno, Backend, Ctx, Errno, Server};
 use crate::fuse::decode::MAX_WRITE;
+use crate::fuse::mapping::MAP_ALIGNMENT_SHIFT;
 use crate::fuse::opcode::INIT_EXT;
 use crate::fuse::{KERNEL_MINOR_VERSION, KERNEL_VERSION};
 
@@ -36,6 +37,9 @@ impl<F: Backend> Server<F> {
         }
         if self.opts.posix_acl {
             o |= FsOptions::POSIX_ACL | FsOptions::DONT_MASK;
+        }
+        if self.has_window() {
+            o |= FsOptions::MAP_ALIGNMENT;
         }
         o
     }
@@ -87,7 +91,11 @@ impl<F: Backend> Server<F> {
             max_write: MAX_WRITE,
             time_gran: 1,
             max_pages: MAX_PAGES,
-            map_alignment: 0,
+            map_alignment: if enabled.contains(FsOptions::MAP_ALIGNMENT) {
+                MAP_ALIGNMENT_SHIFT
+            } else {
+                0
+            },
             flags2: (bits >> 32) as u32,
             unused: [0; 7],
         };

@@ -3,6 +3,7 @@
 //! Transport-agnostic: [`Server::handle`] takes the request bytes and fills a reply buffer, so
 //! the vhost-user transport, an in-process VMM, tests and fuzzers all drive the same code.
 
+mod dax;
 mod dir;
 mod entry;
 mod init;
@@ -23,6 +24,7 @@ use log::{trace, warn};
 pub use crate::fs::CopyRange;
 use crate::fuse::decode::{decode_split, Rejected, Request};
 use crate::fuse::reply::{self, Reply, OUT_HEADER_LEN};
+pub use dax::Window;
 use stats::Stats;
 
 /// What the server itself enforces or negotiates, independent of the backend.
@@ -79,6 +81,18 @@ pub trait BackendExt {
     ) -> std::io::Result<(Entry, Option<u64>, OpenOptions)> {
         Err(std::io::Error::from_raw_os_error(libc::ENOSYS))
     }
+
+    /// A fresh fd of the regular file `node`, read-only or read-write, for the VMM to map
+    /// (DAX). `fh` is the guest's handle of that file (0 under zero-message opens).
+    fn mapping_fd(
+        &self,
+        _ctx: &Context,
+        _node: u64,
+        _fh: u64,
+        _writable: bool,
+    ) -> std::io::Result<std::os::fd::OwnedFd> {
+        Err(std::io::Error::from_raw_os_error(libc::ENOSYS))
+    }
 }
 
 /// Backends the server can drive: fuse-backend-rs's `FileSystem` with u64 inodes and handles,
@@ -93,6 +107,8 @@ pub struct Server<F: Backend> {
     initialized: AtomicBool,
     warned_short: AtomicBool,
     stats: Option<Arc<Stats>>,
+    /// The DAX cache window, if the device has one.
+    window: Option<Arc<dyn Window>>,
 }
 
 /// What a handler needs to answer: the header, the caller's identity and the reply.
@@ -132,7 +148,14 @@ impl<F: Backend> Server<F> {
             initialized: AtomicBool::new(false),
             warned_short: AtomicBool::new(false),
             stats: None,
+            window: None,
         }
+    }
+
+    /// Serves SETUPMAPPING and REMOVEMAPPING through `window`.
+    pub fn with_window(mut self, window: Arc<dyn Window>) -> Self {
+        self.window = Some(window);
+        self
     }
 
     /// Counts requests per opcode into `stats`.
@@ -341,6 +364,8 @@ impl<F: Backend> Server<F> {
             Request::Syncfs => self.fs.syncfs(&c.ctx, node).map_err(errno),
             Request::Tmpfile(a) => self.tmpfile(c, a),
             Request::Statx(a) => self.statx(c, a),
+            Request::SetupMapping(a) => self.setup_mapping(c, a),
+            Request::RemoveMapping(v) => self.remove_mapping(&v),
             Request::Unsupported(_) => Err(libc::ENOSYS),
             Request::Init { .. } | Request::Interrupt | Request::Destroy => Ok(()),
         }
@@ -382,6 +407,7 @@ impl Request<'_> {
             | Tmpfile(_)
             | CopyFileRange(_) => true,
             Open(a) => open_flags_write(a.flags),
+            SetupMapping(a) => a.flags & crate::fuse::mapping::FLAG_WRITE != 0,
             _ => false,
         }
     }

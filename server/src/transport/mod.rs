@@ -2,4 +2,5 @@
 
 mod guest;
 pub mod pool;
+pub mod shmem;
 pub mod vhost_user;

@@ -4,12 +4,14 @@
 use std::cell::RefCell;
 use std::io::{self, Read, Write};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, RwLock};
+use std::sync::{Arc, RwLock};
 
 use fuse_backend_rs::abi::fuse_abi::{InHeader, WriteIn};
 use fuse_backend_rs::api::filesystem::{ZeroCopyReader, ZeroCopyWriter};
 use log::{error, warn};
-use vhost::vhost_user::message::{VhostUserProtocolFeatures, VhostUserVirtioFeatures};
+use vhost::vhost_user::message::{
+    VhostUserProtocolFeatures, VhostUserShMemConfig, VhostUserVirtioFeatures,
+};
 use vhost::vhost_user::Backend as BackendReq;
 use vhost_user_backend::{VhostUserBackend, VringRwLock, VringT};
 use virtio_bindings::bindings::virtio_config::VIRTIO_F_VERSION_1;
@@ -22,6 +24,7 @@ use vmm_sys_util::epoll::EventSet;
 
 use super::guest::{GuestBufs, Readable, Writable};
 use super::pool::Pool;
+use super::shmem::ShmemWindow;
 use crate::fuse::decode::MAX_REQUEST;
 use crate::fuse::opcode;
 use crate::fuse::reply::OUT_HEADER_LEN;
@@ -59,8 +62,8 @@ pub struct FsDevice<F: Backend> {
     mem: RwLock<Option<Mem>>,
     event_idx: AtomicBool,
     pool: Option<Pool>,
-    /// The backend-request channel (SHMEM_MAP/UNMAP for DAX goes through it).
-    backend_req: Mutex<Option<BackendReq>>,
+    /// The DAX cache window, whose SHMEM_MAP/UNMAP go through that channel.
+    window: Option<Arc<ShmemWindow>>,
 }
 
 thread_local! {
@@ -85,8 +88,15 @@ impl<F: Backend + 'static> FsDevice<F> {
             mem: RwLock::new(None),
             event_idx: AtomicBool::new(false),
             pool,
-            backend_req: Mutex::new(None),
+            window: None,
         })
+    }
+
+    /// Offers `window` to the VMM as shared memory region 0 (VHOST_USER_PROTOCOL_F_SHMEM).
+    /// The server must map through the same window.
+    pub fn with_window(mut self, window: Arc<ShmemWindow>) -> Self {
+        self.window = Some(window);
+        self
     }
 
     fn process_queue(&self, vring: &VringRwLock<Mem>) -> io::Result<()> {
@@ -253,6 +263,9 @@ impl<F: Backend + 'static> VhostUserBackend for FsDevice<F> {
         if self.cfg.tag.is_some() {
             f |= VhostUserProtocolFeatures::CONFIG;
         }
+        if self.window.is_some() {
+            f |= VhostUserProtocolFeatures::SHMEM;
+        }
         f
     }
 
@@ -279,8 +292,19 @@ impl<F: Backend + 'static> VhostUserBackend for FsDevice<F> {
     }
 
     fn set_backend_req_fd(&self, backend: BackendReq) {
-        if let Ok(mut b) = self.backend_req.lock() {
-            *b = Some(backend);
+        // Only the DAX window sends backend requests.
+        if let Some(w) = &self.window {
+            w.connect(backend);
+        }
+    }
+
+    fn get_shmem_config(&self) -> io::Result<VhostUserShMemConfig> {
+        match &self.window {
+            Some(w) => Ok(VhostUserShMemConfig::new(1, &[w.announced_size()])),
+            None => Err(io::Error::new(
+                io::ErrorKind::Unsupported,
+                "no DAX window (--dax-window)",
+            )),
         }
     }
 

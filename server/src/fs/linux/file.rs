@@ -308,6 +308,26 @@ impl LinuxFs {
         sys::copy_file_range(hi.fd(), a.off_in, ho.fd(), a.off_out, a.len, flags)
     }
 
+    /// A fresh fd of the regular file `node` for a DAX mapping. A handle the guest names must
+    /// be its own open of that node; under zero-message opens handle 0 is the node itself. The
+    /// fd is not counted against the guest's budget: the caller closes it once mapped.
+    pub(super) fn do_mapping_fd(&self, node: u64, fh: u64, writable: bool) -> io::Result<OwnedFd> {
+        if fh != 0 || !self.zero_open() {
+            self.handles.get(fh, node)?;
+        }
+        let i = self.inodes.get(node)?;
+        Self::check_openable(&i)?;
+        if i.is_dir() {
+            return Err(err(libc::EISDIR));
+        }
+        let access = if writable {
+            libc::O_RDWR
+        } else {
+            libc::O_RDONLY
+        };
+        sys::reopen(self.proc.as_fd(), i.fd().as_raw_fd(), access)
+    }
+
     pub(super) fn do_syncfs(&self, node: u64) -> io::Result<()> {
         let i = self.inodes.get(node)?;
         Self::check_openable(&i)?;

@@ -214,6 +214,16 @@ impl crate::server::BackendExt for LinuxFs {
     ) -> io::Result<(Entry, Option<u64>, OpenOptions)> {
         self.do_tmpfile(ctx, parent, args)
     }
+
+    fn mapping_fd(
+        &self,
+        _ctx: &Context,
+        node: u64,
+        fh: u64,
+        writable: bool,
+    ) -> io::Result<OwnedFd> {
+        self.do_mapping_fd(node, fh, writable)
+    }
 }
 
 pub use file::CopyRange;

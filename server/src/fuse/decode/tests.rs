@@ -286,14 +286,7 @@ fn xattr_checks() {
 
 #[test]
 fn unknown_and_unsupported_opcodes_decode() {
-    for opc in [
-        op::IOCTL,
-        op::POLL,
-        op::SETUPMAPPING,
-        op::BMAP,
-        9999,
-        u32::MAX,
-    ] {
+    for opc in [op::IOCTL, op::POLL, op::BMAP, 9999, u32::MAX] {
         let buf = req(opc, 1, &[0u8; 64]);
         let (_, r) = decode(&buf).unwrap();
         assert!(matches!(r, Request::Unsupported(o) if o == opc));
@@ -301,6 +294,61 @@ fn unknown_and_unsupported_opcodes_decode() {
     let buf = req(op::OPEN, 1, OpenIn::default().as_slice());
     let (_, r) = decode(&buf).unwrap();
     assert!(matches!(r, Request::Open(_)));
+}
+
+#[test]
+fn mapping_requests_decode_with_exact_lists() {
+    use crate::fuse::mapping::{RemoveMappingOne, SetupMappingIn, MAX_REMOVE};
+    let s = SetupMappingIn {
+        fh: 3,
+        foffset: 4096,
+        len: 8192,
+        flags: 2,
+        moffset: 1 << 21,
+    };
+    let buf = req(op::SETUPMAPPING, 5, s.as_slice());
+    let (_, r) = decode(&buf).unwrap();
+    assert!(matches!(r, Request::SetupMapping(a) if a == s));
+    assert_eq!(
+        errno_of(&req(op::SETUPMAPPING, 5, &s.as_slice()[..39])),
+        libc::EINVAL
+    );
+
+    let list = |count: u32, n: usize| {
+        let mut b = count.to_le_bytes().to_vec();
+        for i in 0..n as u64 {
+            let one = RemoveMappingOne {
+                moffset: i << 21,
+                len: 1 << 21,
+            };
+            b.extend_from_slice(one.as_slice());
+        }
+        req(op::REMOVEMAPPING, 5, &b)
+    };
+    let buf = list(2, 2);
+    let (_, r) = decode(&buf).unwrap();
+    assert!(matches!(&r, Request::RemoveMapping(v) if v.len() == 2 && v[1].moffset == 1 << 21));
+    let buf = list(MAX_REMOVE as u32, MAX_REMOVE);
+    let (_, r) = decode(&buf).unwrap();
+    assert!(matches!(&r, Request::RemoveMapping(v) if v.len() == MAX_REMOVE));
+    // A count that lies either way, none at all, or more than the kernel ever sends.
+    for (count, n) in [
+        (3, 2),
+        (1, 2),
+        (0, 0),
+        (u32::MAX, 1),
+        (MAX_REMOVE as u32 + 1, MAX_REMOVE + 1),
+    ] {
+        assert_eq!(
+            errno_of(&list(count, n)),
+            libc::EINVAL,
+            "count {count}, {n} present"
+        );
+    }
+    let mut short = list(1, 1);
+    short.pop();
+    short[0] -= 1;
+    assert_eq!(errno_of(&short), libc::EINVAL, "a cut entry");
 }
 
 #[test]
