@@ -84,7 +84,7 @@ fn mapped_ranges_share_the_host_page_cache_both_ways() {
     let c = h.c();
     let s = c.session().unwrap();
     assert_ne!(s.flags & opcode::init::MAP_ALIGNMENT, 0);
-    assert_eq!(s.out.map_alignment, 12, "page alignment");
+    assert_eq!(s.out.map_alignment, 21, "2 MiB, as Linux maps");
     let w = window(&h);
     assert_eq!(w.size(), WINDOW);
     let (node, fh, data) = host_file(&h, "f", 3);
@@ -119,11 +119,13 @@ fn mapped_ranges_share_the_host_page_cache_both_ways() {
     w.read(MIB2 + 100, &mut on_host).unwrap();
     assert_eq!(&on_host, b"guest", "and through the other mapping");
 
-    // A second page-aligned file range over part of the first mapping replaces it there.
-    c.setupmapping(node, fh, 8192, 4096, MAPPING_READ, MIB2)
+    // Another file mapped over the first mapping replaces it there.
+    let (g, fh_g, _) = host_file(&h, "g", 1);
+    std::fs::write(h.host("g"), [9u8; 4096]).unwrap();
+    c.setupmapping(g, fh_g, 0, MIB2, MAPPING_READ, MIB2)
         .unwrap();
     w.read(MIB2, &mut four).unwrap();
-    assert_eq!(four, data[8192..8196]);
+    assert_eq!(four, [9u8; 4]);
 
     // REMOVEMAPPING: the range is gone, the other stays.
     c.removemapping(node, &[(MIB2, MIB2)]).unwrap();
@@ -135,6 +137,28 @@ fn mapped_ranges_share_the_host_page_cache_both_ways() {
     assert_eq!(h.disconnect().and_then(|s| s.code()), Some(0));
 }
 
+/// Hostile SETUPMAPPINGs: (what, node, foffset, len, flags, moffset, errno).
+#[rustfmt::skip]
+fn setup_cases(node: u64, link: u64) -> Vec<(&'static str, u64, u64, u64, u64, u64, i32)> {
+    const R: u64 = MAPPING_READ;
+    let end = WINDOW;
+    vec![
+        ("window offset at the end", node, 0, MIB2, R, end, libc::EINVAL),
+        ("range past the end", node, 0, 2 * MIB2, R, end - MIB2, libc::EINVAL),
+        ("window offset wraps", node, 0, MIB2, R, u64::MAX - MIB2 + 1, libc::EINVAL),
+        ("length wraps", node, 0, u64::MAX - MIB2 + 1, R, MIB2, libc::EINVAL),
+        ("empty", node, 0, 0, R, 0, libc::EINVAL),
+        ("a page, not 2 MiB", node, 0, 4096, R, 0, libc::EINVAL),
+        ("window offset unaligned", node, 0, MIB2, R, 4096, libc::EINVAL),
+        ("file offset unaligned", node, 4096, MIB2, R, 0, libc::EINVAL),
+        ("file offset past off_t", node, i64::MAX as u64 & !(MIB2 - 1), MIB2, R, 0, libc::EINVAL),
+        ("unknown flags", node, 0, MIB2, 1 << 7, 0, libc::EINVAL),
+        ("a directory", ROOT, 0, MIB2, R, 0, libc::EISDIR),
+        ("a symlink", link, 0, MIB2, R, 0, libc::ELOOP),
+        ("a node never handed out", 77_777, 0, MIB2, R, 0, libc::EBADF),
+    ]
+}
+
 #[test]
 fn hostile_mapping_requests_get_errnos_and_the_daemon_goes_on() {
     let h = ferryd_with_window(&[]);
@@ -143,107 +167,19 @@ fn hostile_mapping_requests_get_errnos_and_the_daemon_goes_on() {
     std::os::unix::fs::symlink("f", h.host("l")).unwrap();
     let link = h.lookup("l").nodeid;
     let end = WINDOW;
-    let cases: &[(&str, u64, u64, u64, u64, u64, i32)] = &[
-        // what, node, foffset, len, flags, moffset, errno
-        (
-            "window offset at the end",
-            node,
-            0,
-            4096,
-            MAPPING_READ,
-            end,
-            libc::EINVAL,
-        ),
-        (
-            "range past the end",
-            node,
-            0,
-            2 * MIB2,
-            MAPPING_READ,
-            end - MIB2,
-            libc::EINVAL,
-        ),
-        (
-            "window offset wraps",
-            node,
-            0,
-            4096,
-            MAPPING_READ,
-            u64::MAX - 4095,
-            libc::EINVAL,
-        ),
-        (
-            "length wraps",
-            node,
-            0,
-            u64::MAX - 4095,
-            MAPPING_READ,
-            4096,
-            libc::EINVAL,
-        ),
-        ("empty", node, 0, 0, MAPPING_READ, 0, libc::EINVAL),
-        (
-            "window offset unaligned",
-            node,
-            0,
-            4096,
-            MAPPING_READ,
-            100,
-            libc::EINVAL,
-        ),
-        (
-            "file offset unaligned",
-            node,
-            7,
-            4096,
-            MAPPING_READ,
-            0,
-            libc::EINVAL,
-        ),
-        (
-            "length unaligned",
-            node,
-            0,
-            100,
-            MAPPING_READ,
-            0,
-            libc::EINVAL,
-        ),
-        (
-            "file offset past off_t",
-            node,
-            i64::MAX as u64 & !4095,
-            4096,
-            MAPPING_READ,
-            0,
-            libc::EINVAL,
-        ),
-        ("unknown flags", node, 0, 4096, 1 << 7, 0, libc::EINVAL),
-        ("a directory", ROOT, 0, 4096, MAPPING_READ, 0, libc::EISDIR),
-        ("a symlink", link, 0, 4096, MAPPING_READ, 0, libc::ELOOP),
-        (
-            "a node never handed out",
-            77_777,
-            0,
-            4096,
-            MAPPING_READ,
-            0,
-            libc::EBADF,
-        ),
-    ];
-    for &(what, n, foff, len, flags, moff, want) in cases {
+    for &(what, n, foff, len, flags, moff, want) in &setup_cases(node, link) {
         let r = c.setupmapping(n, if n == node { fh } else { 0 }, foff, len, flags, moff);
         assert_eq!(err(r), want, "{what}");
     }
     assert!(window(&h).mapped().is_empty(), "nothing was mapped");
 
     // REMOVEMAPPING: bad ranges refused before any is unmapped; lying counts refused.
-    c.setupmapping(node, fh, 0, 4096, MAPPING_READ, 0).unwrap();
+    c.setupmapping(node, fh, 0, MIB2, MAPPING_READ, 0).unwrap();
     assert_eq!(
-        err(c.removemapping(node, &[(0, 4096), (end, 4096)])),
+        err(c.removemapping(node, &[(0, MIB2), (end, MIB2)])),
         libc::EINVAL
     );
-    assert_eq!(window(&h).mapped(), vec![(0, 4096, false)]);
+    assert_eq!(window(&h).mapped(), vec![(0, MIB2, false)]);
     let mut lie = 3u32.to_le_bytes().to_vec();
     lie.extend_from_slice(&[0u8; 16]);
     assert_eq!(
@@ -273,14 +209,14 @@ fn handles_and_read_only_exports_bound_what_can_be_mapped() {
     let (g, fh_g, _) = host_file(&h, "g", 1);
     assert_ne!(fh_f, 0);
     assert_eq!(
-        err(c.setupmapping(f, fh_g, 0, 4096, MAPPING_READ, 0)),
+        err(c.setupmapping(f, fh_g, 0, MIB2, MAPPING_READ, 0)),
         libc::EBADF
     );
     assert_eq!(
-        err(c.setupmapping(f, 0, 0, 4096, MAPPING_READ, 0)),
+        err(c.setupmapping(f, 0, 0, MIB2, MAPPING_READ, 0)),
         libc::EBADF
     );
-    c.setupmapping(g, fh_g, 0, 4096, MAPPING_READ, 0).unwrap();
+    c.setupmapping(g, fh_g, 0, MIB2, MAPPING_READ, 0).unwrap();
     c.release(g, fh_g, libc::O_RDWR as u32).unwrap();
     // The mapping outlives the handle, as an mmap outlives close(2).
     let mut b = [0u8; 2];
@@ -292,8 +228,8 @@ fn handles_and_read_only_exports_bound_what_can_be_mapped() {
     std::fs::write(h.host("f"), [5u8; 4096]).unwrap();
     let node = h.lookup("f").nodeid;
     let c = h.c();
-    assert_eq!(err(c.setupmapping(node, 0, 0, 4096, RW, 0)), libc::EROFS);
-    c.setupmapping(node, 0, 0, 4096, MAPPING_READ, 0).unwrap();
+    assert_eq!(err(c.setupmapping(node, 0, 0, MIB2, RW, 0)), libc::EROFS);
+    c.setupmapping(node, 0, 0, MIB2, MAPPING_READ, 0).unwrap();
     window(&h).read(0, &mut b).unwrap();
     assert_eq!(b, [5, 5]);
 }

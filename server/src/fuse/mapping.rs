@@ -54,8 +54,10 @@ pub const FLAG_READ: u64 = 1 << 1;
 pub const MAX_REMOVE: usize = 4096 / std::mem::size_of::<RemoveMappingOne>();
 
 /// log2 of the alignment of file and window offsets and lengths, sent in INIT's
-/// `map_alignment` (a page: the VMM maps with mmap).
-pub const MAP_ALIGNMENT_SHIFT: u16 = 12;
+/// `map_alignment`: 2 MiB, the size of every range Linux maps (FUSE_DAX_SHIFT, the largest
+/// alignment it accepts). Coarser than a page, it also bounds how many mappings a guest can
+/// make the VMM hold to the window's size over 2 MiB.
+pub const MAP_ALIGNMENT_SHIFT: u16 = 21;
 const ALIGN: u64 = 1 << MAP_ALIGNMENT_SHIFT;
 
 /// Checks a range of a window of `window` bytes: not empty, aligned, inside. `foffset` is
@@ -97,6 +99,8 @@ mod tests {
             (1, ALIGN, Some(0)),
             (0, ALIGN + 1, Some(0)),
             (0, ALIGN, Some(7)),
+            (0, 4096, Some(0)),
+            (4096, ALIGN, Some(0)),
             (W, ALIGN, Some(0)),
             (W - ALIGN, 2 * ALIGN, None),
             (u64::MAX - ALIGN + 1, ALIGN, None),
