@@ -131,55 +131,55 @@ impl Window {
         r.0.iter().map(|(&s, &(e, w))| (s, e - s, w)).collect()
     }
 
-    /// The range [offset, offset + len), if inside the window.
-    fn span(&self, offset: u64, len: usize) -> Result<u64> {
-        offset
+    /// Runs `copy` on the address of window byte `offset` with the mappings locked, once
+    /// every byte of [offset, offset + len) is inside the window and mapped (writable, if
+    /// asked).
+    fn with_mapped(
+        &self,
+        offset: u64,
+        len: usize,
+        writable: bool,
+        copy: impl FnOnce(*mut u8),
+    ) -> Result<()> {
+        let end = offset
             .checked_add(len as u64)
             .filter(|&end| end <= self.size)
             .ok_or_else(|| {
                 Error::InvalidRequest(format!("{len} bytes at {offset} outside the window"))
-            })
+            })?;
+        let r = self.ranges();
+        if !r.covers(offset, end, writable) {
+            let how = if writable {
+                "mapped writable"
+            } else {
+                "mapped"
+            };
+            return Err(Error::InvalidRequest(format!(
+                "window bytes {offset}..{end} not {how}"
+            )));
+        }
+        // SAFETY: offset < end <= size, inside the reservation; `copy` runs while `r` is held,
+        // so the range stays mapped as checked (mappings change only under that lock).
+        copy(unsafe { self.base.as_ptr().add(offset as usize) });
+        drop(r);
+        Ok(())
     }
 
     /// Copies `buf.len()` bytes of the window at `offset` out. Every byte must be mapped.
     pub fn read(&self, offset: u64, buf: &mut [u8]) -> Result<()> {
-        let end = self.span(offset, buf.len())?;
-        let r = self.ranges();
-        if !r.covers(offset, end, false) {
-            return Err(Error::InvalidRequest(format!(
-                "window bytes {offset}..{end} not mapped"
-            )));
-        }
-        // SAFETY: [offset, end) is inside the reservation and mapped readable, and stays so
-        // while `r` is held (mappings change only under that lock).
-        unsafe {
-            std::ptr::copy_nonoverlapping(
-                self.base.as_ptr().add(offset as usize),
-                buf.as_mut_ptr(),
-                buf.len(),
-            );
-        }
-        Ok(())
+        let n = buf.len();
+        self.with_mapped(offset, n, false, |p| {
+            // SAFETY: `p` starts `n` mapped, readable bytes (with_mapped checked them).
+            unsafe { std::ptr::copy_nonoverlapping(p, buf.as_mut_ptr(), n) }
+        })
     }
 
     /// Copies `data` into the window at `offset`. Every byte must be mapped writable.
     pub fn write(&self, offset: u64, data: &[u8]) -> Result<()> {
-        let end = self.span(offset, data.len())?;
-        let r = self.ranges();
-        if !r.covers(offset, end, true) {
-            return Err(Error::InvalidRequest(format!(
-                "window bytes {offset}..{end} not mapped writable"
-            )));
-        }
-        // SAFETY: as in `read`, for a range mapped writable.
-        unsafe {
-            std::ptr::copy_nonoverlapping(
-                data.as_ptr(),
-                self.base.as_ptr().add(offset as usize),
-                data.len(),
-            );
-        }
-        Ok(())
+        self.with_mapped(offset, data.len(), true, |p| {
+            // SAFETY: `p` starts `data.len()` mapped, writable bytes.
+            unsafe { std::ptr::copy_nonoverlapping(data.as_ptr(), p, data.len()) }
+        })
     }
 
     /// The daemon's request, checked: region 0, page-aligned, inside, known flags.
