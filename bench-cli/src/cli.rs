@@ -46,6 +46,11 @@ pub enum Workload {
     Randread,
     /// 4 KiB WRITEs at random aligned offsets of a --file-size file.
     Randwrite,
+    /// Sequential reads through the DAX cache window: per op, SETUPMAPPING of the next 2 MiB
+    /// of the --file-size file into a window slot, then a copy of those 2 MiB out of the
+    /// window (no READ). Needs a daemon with a window (`ferryd --dax-window SIZE`); not in the
+    /// default set.
+    Daxread,
     /// A `git status` over a node_modules-like tree of --tree-files files: LOOKUP of every
     /// path component, then GETATTR, for each file.
     Devtree,
@@ -62,6 +67,7 @@ impl Workload {
             Workload::Randread => "randread",
             Workload::Randwrite => "randwrite",
             Workload::Devtree => "devtree",
+            Workload::Daxread => "daxread",
         }
     }
 }

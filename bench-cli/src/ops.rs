@@ -5,7 +5,8 @@ use std::sync::Arc;
 
 use ferry_guest_client::fuse::opcode as op;
 use ferry_guest_client::fuse::reply::{direntplus, fixed, prefix};
-use ferry_guest_client::{EntryOut, Error};
+use ferry_guest_client::fuse::setupmapping_in;
+use ferry_guest_client::{EntryOut, Error, Window};
 use fuse_backend_rs::abi::fuse_abi::{
     CreateIn, GetattrIn, OpenIn, OpenOut, ReadIn, ReleaseIn, WriteIn, WriteOut,
 };
@@ -299,6 +300,55 @@ impl Op for Io {
         }
         cx.ops += 1;
         cx.bytes += n;
+        Ok(Step::Done)
+    }
+}
+
+thread_local! {
+    /// Where DaxRead copies the window's bytes to, reused across ops.
+    static DAX_COPY: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// A DAX read: SETUPMAPPING of `len` bytes of the file at `foffset` into the window at
+/// `moffset` (replacing what was mapped there), then a copy of them out of the window.
+pub struct DaxRead {
+    pub node: u64,
+    pub fh: u64,
+    pub foffset: u64,
+    pub moffset: u64,
+    pub len: u64,
+    pub window: Arc<Window>,
+    pub sent: bool,
+}
+
+impl Op for DaxRead {
+    fn step(&mut self, reply: Option<Result<Vec<u8>, Error>>, cx: &mut Cx) -> Result<Step, String> {
+        if !self.sent {
+            self.sent = true;
+            let a = setupmapping_in(
+                self.fh,
+                self.foffset,
+                self.len,
+                op::MAPPING_READ,
+                self.moffset,
+            );
+            return Ok(Step::Send(Req {
+                opcode: op::SETUPMAPPING,
+                nodeid: self.node,
+                body: a.to_vec(),
+                reply_max: 0,
+            }));
+        }
+        ok(reply, "SETUPMAPPING")?;
+        DAX_COPY
+            .with(|b| {
+                let mut b = b.borrow_mut();
+                b.resize(self.len as usize, 0);
+                self.window.read(self.moffset, &mut b)
+            })
+            .map_err(|e| format!("reading the window: {e}"))?;
+        cx.ops += 1;
+        cx.bytes += self.len;
         Ok(Step::Done)
     }
 }

@@ -95,9 +95,12 @@ pub fn prepare(dir: &Path, a: &BenchArgs) -> Result<(), String> {
             empty_files(&dir.join("big"), "e", a.dir_entries)
         })?;
     }
-    if w.iter()
-        .any(|w| matches!(w, Workload::Seqread | Workload::Randread))
-    {
+    if w.iter().any(|w| {
+        matches!(
+            w,
+            Workload::Seqread | Workload::Randread | Workload::Daxread
+        )
+    }) {
         once(dir, "read", a.file_size, || {
             fs::create_dir_all(dir.join("data")).map_err(io("data"))?;
             data_file(&dir.join("data/read.bin"), a.file_size)
@@ -139,7 +142,7 @@ pub fn prepare(dir: &Path, a: &BenchArgs) -> Result<(), String> {
 /// then no longer shows in the next run's figures.
 pub fn settle(dir: &Path, w: Workload) -> Result<(), String> {
     let name = match w {
-        Workload::Seqread | Workload::Randread => "data/read.bin",
+        Workload::Seqread | Workload::Randread | Workload::Daxread => "data/read.bin",
         Workload::Seqwrite | Workload::Randwrite => "data/write.bin",
         _ => return Ok(()),
     };

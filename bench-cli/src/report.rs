@@ -132,6 +132,7 @@ pub fn op_unit(w: Workload) -> &'static str {
         Workload::Seqread | Workload::Randread => "op = one READ",
         Workload::Seqwrite | Workload::Randwrite => "op = one WRITE",
         Workload::Devtree => "op = stat of a path: LOOKUP per component + GETATTR",
+        Workload::Daxread => "op = SETUPMAPPING of 2 MiB + a copy of them out of the window",
     }
 }
 

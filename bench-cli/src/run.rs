@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
+use ferry_guest_client::fuse::opcode;
 use ferry_guest_client::{ClientOptions, Options};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use serde_json::json;
@@ -50,6 +51,9 @@ fn client_options(a: &BenchArgs) -> ClientOptions {
             request_queues: a.queues.max(1),
             ..Options::default()
         },
+        // As a Linux guest mounted with -o dax: a daemon with a cache window maps 2 MiB
+        // ranges (daxread); the others ignore the flag.
+        init_flags: opcode::init::LINUX_6_12 | opcode::init::MAP_ALIGNMENT,
         ..ClientOptions::default()
     }
 }

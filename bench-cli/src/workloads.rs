@@ -2,11 +2,11 @@
 
 use std::sync::Arc;
 
-use ferry_guest_client::{Client, ROOT};
+use ferry_guest_client::{Client, Window, ROOT};
 
 use crate::cli::{BenchArgs, Workload};
 use crate::engine;
-use crate::ops::{CreateUnlink, Io, Listing, Stat};
+use crate::ops::{CreateUnlink, DaxRead, Io, Listing, Stat};
 use crate::prepare::tree_path;
 
 /// A workload ready to run on one daemon, and what to undo afterwards.
@@ -109,6 +109,31 @@ impl engine::Workload for File {
     }
 }
 
+/// The size of each DAX mapping, as Linux maps.
+const DAX_CHUNK: u64 = 2 << 20;
+
+struct Dax {
+    node: u64,
+    fh: u64,
+    chunks: u64,
+    slots: u64,
+    window: Arc<Window>,
+}
+
+impl engine::Workload for Dax {
+    fn op(&self, i: u64) -> Box<dyn engine::Op> {
+        Box::new(DaxRead {
+            node: self.node,
+            fh: self.fh,
+            foffset: (i % self.chunks) * DAX_CHUNK,
+            moffset: (i % self.slots) * DAX_CHUNK,
+            len: DAX_CHUNK,
+            window: Arc::clone(&self.window),
+            sent: false,
+        })
+    }
+}
+
 struct Tree {
     files: u64,
 }
@@ -191,6 +216,35 @@ pub fn setup(c: &Client, w: Workload, a: &BenchArgs, tag: &str) -> Result<Ready,
         Workload::Devtree => Box::new(Tree {
             files: a.tree_files,
         }),
+        Workload::Daxread => {
+            let window = c
+                .device()
+                .window()
+                .cloned()
+                .ok_or("the daemon offers no DAX cache window (ferryd --dax-window SIZE)")?;
+            let slots = window.size() / DAX_CHUNK;
+            let chunks = a.file_size / DAX_CHUNK;
+            if slots == 0 || chunks == 0 {
+                return Err(
+                    "daxread maps 2 MiB ranges: it needs a window and a --file-size of at least 2M"
+                        .into(),
+                );
+            }
+            let data = lookup(c, ROOT, "data", &mut looked)?;
+            let node = lookup(c, data, "read.bin", &mut looked)?;
+            let fh = c
+                .open(node, libc::O_RDONLY as u32)
+                .map_err(|e| format!("OPEN read.bin: {e}"))?
+                .fh;
+            open = Some((node, fh));
+            Box::new(Dax {
+                node,
+                fh,
+                chunks,
+                slots,
+                window,
+            })
+        }
     };
     Ok(Ready {
         ops,

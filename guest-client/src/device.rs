@@ -244,8 +244,8 @@ impl Device {
     }
 
     /// The DAX cache window, if the daemon offered one.
-    pub fn window(&self) -> Option<&Window> {
-        self.window.as_deref()
+    pub fn window(&self) -> Option<&Arc<Window>> {
+        self.window.as_ref()
     }
 
     /// The hiprio queue (FORGET, BATCH_FORGET, INTERRUPT).

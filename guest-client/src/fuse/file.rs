@@ -193,10 +193,7 @@ impl Client {
         flags: u64,
         moffset: u64,
     ) -> Result<()> {
-        let mut a = Vec::with_capacity(40);
-        for v in [fh, foffset, len, flags, moffset] {
-            a.extend_from_slice(&v.to_le_bytes());
-        }
+        let a = setupmapping_in(fh, foffset, len, flags, moffset);
         self.call(opcode::SETUPMAPPING, nodeid, &[&a], 0).map(drop)
     }
 
@@ -286,4 +283,13 @@ impl Client {
         let op = if wait { opcode::SETLKW } else { opcode::SETLK };
         self.call(op, nodeid, &[a.as_slice()], 0).map(drop)
     }
+}
+
+/// `struct fuse_setupmapping_in`, encoded.
+pub fn setupmapping_in(fh: u64, foffset: u64, len: u64, flags: u64, moffset: u64) -> [u8; 40] {
+    let mut a = [0u8; 40];
+    for (i, v) in [fh, foffset, len, flags, moffset].into_iter().enumerate() {
+        a[i * 8..i * 8 + 8].copy_from_slice(&v.to_le_bytes());
+    }
+    a
 }

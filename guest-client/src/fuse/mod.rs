@@ -17,6 +17,7 @@ use fuse_backend_rs::abi::fuse_abi::{InHeader, InitIn, InitIn2, InitOut};
 use vm_memory_fbr::ByteValued;
 
 pub use self::entry::SetAttr;
+pub use self::file::setupmapping_in;
 pub use self::reply::{DirEntry, DirEntryPlus};
 pub use self::xattr::XattrReply;
 use crate::device::{Device, Options};
