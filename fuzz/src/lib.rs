@@ -8,12 +8,16 @@
 //!   [`decode`](ferry::fuse::decode::decode) and to `Server::handle` with a reply room from
 //!   `cap` (below 0x80: 2 MiB; from 0x80: `(cap - 0x80) * 8` bytes). A valid INIT is sent first.
 //! - `virtqueue`: see [`virtqueue`].
+//!
+//! Every target's server has a DAX window ([`window::CheckedWindow`]) that asserts the ranges
+//! and fds the server would hand a VMM.
 
 pub mod contain;
 pub mod null;
 pub mod seeds;
+pub mod window;
 
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
 
 use fuse_backend_rs::abi::fuse_abi::{InHeader, InitIn};
 use vm_memory::{Bytes, GuestAddress, GuestAddressSpace, GuestMemoryAtomic, GuestMemoryMmap};
@@ -145,7 +149,8 @@ pub fn decode(data: &[u8]) {
     let Some((&flags, rest)) = data.split_first() else {
         return;
     };
-    let server = Server::new(null::NullFs, Flags(flags).server_options());
+    let server = Server::new(null::NullFs, Flags(flags).server_options())
+        .with_window(Arc::new(window::CheckedWindow));
     let mut out = Vec::new();
     drive(&server, rest, &mut out);
 }
@@ -170,7 +175,7 @@ pub fn request_path(data: &[u8]) {
     let mut opts = flags.server_options();
     opts.allow_mmap = false;
     opts.flush_needed = false;
-    let server = Server::new(fs, opts);
+    let server = Server::new(fs, opts).with_window(Arc::new(window::CheckedWindow));
     let mut out = Vec::new();
     drive(&server, rest, &mut out);
 }
@@ -221,7 +226,8 @@ pub fn virtqueue(data: &[u8]) {
         return;
     }
 
-    let server = Server::new(null::NullFs, Flags(options).server_options());
+    let server = Server::new(null::NullFs, Flags(options).server_options())
+        .with_window(Arc::new(window::CheckedWindow));
     if flags & 2 == 0 {
         let mut out = Vec::new();
         server.handle(&init_request(), &mut out, 1 << 21);

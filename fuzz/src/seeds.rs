@@ -12,6 +12,7 @@ use fuse_backend_rs::abi::fuse_abi::{
 use vm_memory_fbr::ByteValued;
 
 use crate::{request, Flags, MAX_QUEUE, VQ_HEADER};
+use ferry::fuse::mapping::SetupMappingIn;
 use ferry::fuse::opcode as op;
 
 /// Builds one `decode`/`request_path` input.
@@ -379,6 +380,31 @@ pub fn sessions() -> Vec<(&'static str, Vec<u8>)> {
             .req(op::INIT, 0, &[0u8; 16])
             .req(999, 1, &[])
             .raw(&[1, 2, 3], 0)
+            .bytes(),
+    ));
+    let map = |fh: u64, foffset: u64, flags: u64, moffset: u64| SetupMappingIn {
+        fh,
+        foffset,
+        len: 2 << 20,
+        flags,
+        moffset,
+    };
+    let mut remove = 2u32.to_le_bytes().to_vec();
+    for m in [0u64, 2 << 20] {
+        remove.extend_from_slice(&m.to_le_bytes());
+        remove.extend_from_slice(&(2u64 << 20).to_le_bytes());
+    }
+    v.push((
+        "dax",
+        Session::new(rdp)
+            .req(op::CREATE, 1, &create(b"f"))
+            .req(op::WRITE, 2, &write(1, 0, b"mapped"))
+            .req(op::SETUPMAPPING, 2, map(1, 0, 2, 0).as_slice())
+            .req(op::SETUPMAPPING, 2, map(0, 0, 3, 2 << 20).as_slice())
+            .req(op::SETUPMAPPING, 2, map(1, 4096, 2, 6 << 20).as_slice())
+            .req(op::SETUPMAPPING, 1, map(0, 0, 2, 0).as_slice())
+            .req(op::REMOVEMAPPING, 2, &remove)
+            .req(op::REMOVEMAPPING, 2, &remove[..20])
             .bytes(),
     ));
     v
