@@ -6,7 +6,7 @@
 #
 #   scripts/perf-matrix.sh [--configs LIST] [--rounds N] [--reps N] [--seq-mib N] [--rand-mib N]
 #                          [--runtime S] [--files N] [--dirs N] [--file-size BYTES]
-#                          [--big-files N] [--work fio,meta] [--quick] [--out DIR]
+#                          [--big-files N] [--big-rounds N] [--work fio,meta] [--quick] [--out DIR]
 #                          [--ferryd PATH] [--timeout MINUTES] [--no-chart] [--counts]
 #                          [--share ext4|dir]
 #
@@ -27,7 +27,8 @@
 #   meta: --files files of --file-size bytes in --dirs directories: create; find after
 #        drop_caches; tar of the tree read through a pipe; lstat of every entry x5 (warm);
 #        rm -rf. Times from CLOCK_MONOTONIC in the guest (ferry-perf, perftool.c).
-#   and once (in the first round only) the meta series on --big-files files (0: skipped).
+#   and, in the first --big-rounds rounds (default 1), the meta series on --big-files files
+#   (0: skipped).
 # Defaults scale with the accelerator:
 #   TCG: --seq-mib 256 --rand-mib 64 --runtime 5 --files 2000 --dirs 20 --big-files 10000
 #   KVM: --seq-mib 1024 --rand-mib 256 --runtime 10 --files 5000 --dirs 50 --big-files 50000
@@ -70,6 +71,7 @@ configs=ferryd,virtiofsd:--cache=auto,virtiofsd:--cache=always,volume
 reps=1
 rounds=3
 seq_mib= rand_mib= runtime= files= dirs= big_files=
+big_rounds=1
 file_size=1024
 work=fio,meta
 out=
@@ -97,6 +99,7 @@ while [[ $# -gt 0 ]]; do
 	--dirs) dirs=$2; shift 2 ;;
 	--file-size) file_size=$2; shift 2 ;;
 	--big-files) big_files=$2; shift 2 ;;
+	--big-rounds) big_rounds=$2; shift 2 ;;
 	--work) work=$2; shift 2 ;;
 	--quick)
 		quick=1
@@ -127,7 +130,7 @@ else
 fi
 : "${dirs:=20}"
 [[ $share == ext4 || $share == dir ]] || { echo "--share must be ext4 or dir" >&2; exit 2; }
-for v in reps rounds seq_mib rand_mib runtime files dirs file_size big_files timeout_min; do
+for v in reps rounds seq_mib rand_mib runtime files dirs file_size big_files big_rounds timeout_min; do
 	[[ ${!v} =~ ^[0-9]+$ ]] || { echo "--${v//_/-} must be a number" >&2; exit 2; }
 done
 ((reps >= 1 && rounds >= 1 && dirs >= 1)) || {
@@ -286,7 +289,7 @@ for i in "${!labels[@]}"; do
 	slug=${label//[^A-Za-z0-9=.-]/_}.r$round
 	mapfile -t args < <(printf '%s' "${dargs[i]}" | sed '/^$/d')
 	big=0
-	[[ $round == 1 ]] && big=$big_files
+	((round <= big_rounds)) && big=$big_files
 	vm=(--daemon "$daemon" --suites perf --timeout "$timeout_min"
 		--append "$append ferry.perf.big=$big" --ferryd "${bins[i]:-$ferryd_bin}")
 	if [[ $daemon == none ]]; then
@@ -379,7 +382,7 @@ rmdir "$out/share" 2>/dev/null || true
 	echo "  \"params\": {\"seq_mib\": $seq_mib, \"rand_mib\": $rand_mib, \"runtime_s\": $runtime,"
 	echo "    \"counts\": $counts,"
 	echo "    \"files\": $files, \"dirs\": $dirs, \"file_size\": $file_size,"
-	echo "    \"big_files\": $big_files, \"rounds\": $rounds, \"reps\": $reps, \"work\": $(json_str "$work"), \"quick\": $quick},"
+	echo "    \"big_files\": $big_files, \"big_rounds\": $big_rounds, \"rounds\": $rounds, \"reps\": $reps, \"work\": $(json_str "$work"), \"quick\": $quick},"
 	echo "  \"configs\": ["
 	for i in "${!labels[@]}"; do
 		sep=,

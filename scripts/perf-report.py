@@ -82,6 +82,12 @@ def runs(p):
     return f"{rounds} boots per config in turns x {p['reps']} rep(s)"
 
 
+def big_runs(p):
+    """How many boots per config ran the big series (the first --big-rounds rounds)."""
+    n = min(p.get("big_rounds", 1), p.get("rounds", 1))
+    return "1 run" if n == 1 else f"{n} boots per config"
+
+
 def slowdown(value, base, unit):
     if value is None or base is None or value <= 0 or base <= 0:
         return None
@@ -158,7 +164,7 @@ def header_lines(meta):
         f"volume: {m['volume']}; daemons' shares: {m.get('shares', 'a host directory')}",
         f"sizes: seq {p['seq_mib']} MiB, random {p['rand_mib']} MiB x {p['runtime_s']} s, "
         f"{p['files']} files of {p['file_size']} B in {p['dirs']} dirs, big series "
-        f"{p['big_files']} files (1 run), {runs(p)} (median [min-max])",
+        f"{p['big_files']} files ({big_runs(p)}), {runs(p)} (median [min-max])",
         "xN: times slower than the volume (the guest's own virtio-blk ext4 disk); "
         "MiB/s and IOPS higher is better, s lower is better",
     ]
