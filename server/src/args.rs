@@ -396,11 +396,7 @@ fn parse_window(v: &str) -> Result<u64, &'static str> {
         .with_binary()
         .parse_size(v)
         .map_err(|_| "expected a size such as 512M or 2G")?;
-    let granule = crate::transport::shmem::WINDOW_GRANULE;
-    if n == 0 || !n.is_multiple_of(granule) || n > crate::transport::shmem::MAX_WINDOW {
-        return Err("expected a non-zero multiple of 2 MiB, at most 1 TiB");
-    }
-    Ok(n)
+    crate::transport::shmem::check_size(n).map(|()| n)
 }
 
 fn invalid(flag: &'static str, value: String, why: &'static str) -> ArgsError {

@@ -17,6 +17,15 @@ pub const MAX_WINDOW: u64 = 1 << 40;
 /// Granule of the window's size: Linux maps DAX ranges of 2 MiB.
 pub const WINDOW_GRANULE: u64 = 2 << 20;
 
+/// Whether `size` can be a window: a non-zero multiple of [`WINDOW_GRANULE`], at most
+/// [`MAX_WINDOW`].
+pub fn check_size(size: u64) -> Result<(), &'static str> {
+    if size == 0 || !size.is_multiple_of(WINDOW_GRANULE) || size > MAX_WINDOW {
+        return Err("expected a non-zero multiple of 2 MiB, at most 1 TiB");
+    }
+    Ok(())
+}
+
 /// The window and the channel the VMM gave for it.
 pub struct ShmemWindow {
     size: u64,
@@ -24,14 +33,9 @@ pub struct ShmemWindow {
 }
 
 impl ShmemWindow {
-    /// A window of `size` bytes (a multiple of [`WINDOW_GRANULE`], at most [`MAX_WINDOW`]).
+    /// A window of `size` bytes ([`check_size`]).
     pub fn new(size: u64) -> io::Result<Self> {
-        if size == 0 || !size.is_multiple_of(WINDOW_GRANULE) || size > MAX_WINDOW {
-            return Err(io::Error::new(
-                io::ErrorKind::InvalidInput,
-                "the DAX window must be a non-zero multiple of 2 MiB, at most 1 TiB",
-            ));
-        }
+        check_size(size).map_err(|why| io::Error::new(io::ErrorKind::InvalidInput, why))?;
         Ok(ShmemWindow {
             size,
             channel: Mutex::new(None),
