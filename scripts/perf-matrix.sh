@@ -8,7 +8,7 @@
 #                          [--runtime S] [--files N] [--dirs N] [--file-size BYTES]
 #                          [--big-files N] [--big-rounds N] [--work fio,meta] [--quick] [--out DIR]
 #                          [--ferryd PATH] [--timeout MINUTES] [--no-chart] [--counts]
-#                          [--share ext4|dir]
+#                          [--share ext4|dir] [--queue-size N]
 #
 # --configs: comma-separated, each "volume" or DAEMON[:ARG[:ARG...]] with DAEMON ferryd
 #   (target/release/ferryd, or --ferryd PATH) or virtiofsd ($FERRY_WORK/tools/bin), e.g.
@@ -44,6 +44,8 @@
 #   note). --share dir serves a directory under $FERRY_WORK/runs, on whatever file system
 #   the host has there (an ext4 without a journal, for one, allocates inodes more slowly
 #   after many deletions: create and rm then measure the host's allocator too).
+# --queue-size N: the virtqueue size of every daemon's device (vm-test.sh --queue-size; the
+#   default is QEMU's, 128, which caps Linux's requests at 496 KiB of data).
 # --quick: --seq-mib 32 --rand-mib 16 --runtime 2 --files 200 --big-files 0 --rounds 1 (a
 #   check that everything runs; explicit options after it still apply).
 #
@@ -81,6 +83,7 @@ chart=1
 quick=0
 counts=0
 share=ext4
+queue_size=
 
 usage() {
 	sed -n '2,/^set -euo/{/^set -euo/d;s/^# \{0,1\}//;p}' "${BASH_SOURCE[0]}"
@@ -113,6 +116,7 @@ while [[ $# -gt 0 ]]; do
 	--no-chart) chart=0; shift ;;
 	--counts) counts=1; shift ;;
 	--share) share=$2; shift 2 ;;
+	--queue-size) queue_size=$2; shift 2 ;;
 	-h | --help) usage 0 ;;
 	*) echo "unknown argument: $1" >&2; usage 2 ;;
 	esac
@@ -305,6 +309,7 @@ for i in "${!labels[@]}"; do
 		vm+=(--shared-dir "$share_mnt")
 	fi
 	[[ $counts == 1 && $daemon == ferryd ]] && args+=(--stats)
+	[[ -n $queue_size && $daemon != none ]] && vm+=(--queue-size "$queue_size")
 	[[ ${#args[@]} -gt 0 ]] && vm+=(-- "${args[@]}")
 	echo
 	echo "=== round $round/$rounds, [$((i + 1))/${#labels[@]}] $label ($(date -u +%H:%M:%S))"
@@ -380,7 +385,7 @@ rmdir "$out/share" 2>/dev/null || true
 	echo "    \"shares\": $(json_str "$share_desc")"
 	echo "  },"
 	echo "  \"params\": {\"seq_mib\": $seq_mib, \"rand_mib\": $rand_mib, \"runtime_s\": $runtime,"
-	echo "    \"counts\": $counts,"
+	echo "    \"counts\": $counts, \"queue_size\": $(json_str "${queue_size:-128 (QEMU default)}"),"
 	echo "    \"files\": $files, \"dirs\": $dirs, \"file_size\": $file_size,"
 	echo "    \"big_files\": $big_files, \"big_rounds\": $big_rounds, \"rounds\": $rounds, \"reps\": $reps, \"work\": $(json_str "$work"), \"quick\": $quick},"
 	echo "  \"configs\": ["

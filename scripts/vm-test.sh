@@ -6,6 +6,7 @@
 #                      [--fsx-ops N] [--fsx-seed N] [--pjd PATTERNS] [--ferryd PATH]
 #                      [--cache MODE] [--timeout MINUTES] [--script FILE]
 #                      [--shared-dir DIR] [--disk IMAGE] [--append WORDS]
+#                      [--queue-size N]
 #                      [-- extra daemon args]
 #
 # Defaults: --daemon both --suites smoke,pjdfstest,fsx --fsx-ops 100000 (about
@@ -21,6 +22,9 @@
 # virtio-fs (the perf suite's "volume" baseline). --append adds words to the
 # guest kernel command line (e.g. ferry.perf.files=200). The "perf" suite is
 # scripts/guest/perf.sh; scripts/perf-matrix.sh runs it across daemons.
+# --queue-size N sets the vhost-user-fs device's virtqueue size (QEMU's default
+# is 128). Linux's virtio-fs splits requests to fit the ring: at most N - 4 pages
+# of data each (124 pages, 496 KiB, at 128; its 256-page limit from N = 260).
 #
 # Run scripts/prepare-guest.sh first. Artifacts of the latest run of each
 # daemon are kept in $FERRY_WORK/runs/<daemon>/ (serial.log, daemon.log, shared/;
@@ -54,6 +58,7 @@ guest_script=
 shared_dir=
 disk=
 append_extra=
+queue_size=
 
 usage() {
 	sed -n '2,/^set -euo/{/^set -euo/d;s/^# \{0,1\}//;p}' "${BASH_SOURCE[0]}"
@@ -74,6 +79,7 @@ while [[ $# -gt 0 ]]; do
 	--shared-dir) shared_dir=$(cd "$2" && pwd); shift 2 ;;
 	--disk) disk=$(realpath "$2"); shift 2 ;;
 	--append) append_extra=$2; shift 2 ;;
+	--queue-size) queue_size=$2; shift 2 ;;
 	-h | --help) usage 0 ;;
 	--) shift; extra_args=("$@"); break ;;
 	*) echo "unknown argument: $1" >&2; usage 2 ;;
@@ -240,7 +246,7 @@ run_vm() { # daemon
 	[[ -n $append_extra ]] && append+=" $append_extra"
 
 	local dev=(-chardev "socket,id=char0,path=$sock"
-		-device "vhost-user-fs-pci,chardev=char0,tag=ferry")
+		-device "vhost-user-fs-pci,chardev=char0,tag=ferry${queue_size:+,queue-size=$queue_size}")
 	if [[ $daemon == none ]]; then
 		dev=(-drive "file=$disk,if=virtio,format=raw,cache=none,aio=threads")
 	fi
