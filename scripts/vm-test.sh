@@ -24,7 +24,7 @@
 # scripts/guest/perf.sh; scripts/perf-matrix.sh runs it across daemons.
 # --queue-size N sets the vhost-user-fs device's virtqueue size (QEMU's default
 # is 128). Linux's virtio-fs splits requests to fit the ring: at most N - 4 pages
-# of data each (124 pages, 496 KiB, at 128; its 256-page limit from N = 260).
+# of data each (124 pages, 496 KiB, at 128; its full 256 pages, 1 MiB, at 512 and up).
 #
 # Run scripts/prepare-guest.sh first. Artifacts of the latest run of each
 # daemon are kept in $FERRY_WORK/runs/<daemon>/ (serial.log, daemon.log, shared/;
