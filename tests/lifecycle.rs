@@ -196,3 +196,37 @@ fn works_without_event_idx_and_with_small_queues() {
         );
     }
 }
+
+#[test]
+fn queues_restarted_by_the_vmm_keep_serving() {
+    // GET_VRING_BASE stops a queue and SET_VRING_KICK hands it back, as QEMU does around a
+    // `stop`/`cont`: the daemon must serve the same rings from where they stopped, and hear the
+    // kicks that come after.
+    for k in daemons() {
+        let h = start(&k, &[]);
+        let c = h.c();
+        let mut sent = 0u16;
+        for round in 0..3 {
+            for i in 0..5 {
+                h.file(ROOT, &format!("r{round}-{i}"), b"x");
+                sent += 3; // CREATE, WRITE, RELEASE
+            }
+            let e = c.lookup(ROOT, format!("r{round}-0")).unwrap();
+            sent += 1;
+            c.forget(e.nodeid, 1).unwrap();
+            let dev = c.device();
+            let base = dev.restart_queue(1).unwrap();
+            assert!(
+                base >= sent,
+                "{}: base {base} after {sent} requests",
+                h.name()
+            );
+            sent = base;
+            dev.restart_queue(0).unwrap();
+        }
+        let e = c.lookup(ROOT, "r2-4").unwrap();
+        assert_eq!(e.attr.size, 1, "{}", h.name());
+        let name = h.name().to_string();
+        assert_eq!(h.disconnect().and_then(|s| s.code()), Some(0), "{name}");
+    }
+}

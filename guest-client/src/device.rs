@@ -208,23 +208,7 @@ impl Device {
         for (i, l) in layouts.into_iter().enumerate() {
             let ring = Vring::new(&mem, l, event_idx)?;
             let q = Queue::new(i, mem.clone(), alloc.clone(), ring, sock)?;
-            fe.set_vring_num(i, l.size)?;
-            fe.set_vring_base(i, 0)?;
-            fe.set_vring_addr(
-                i,
-                &VringConfigData {
-                    queue_max_size: l.size,
-                    queue_size: l.size,
-                    flags: 0,
-                    desc_table_addr: mem.host_addr(l.desc),
-                    used_ring_addr: mem.host_addr(l.used),
-                    avail_ring_addr: mem.host_addr(l.avail),
-                    log_addr: None,
-                },
-            )?;
-            fe.set_vring_call(i, q.call_fd())?;
-            fe.set_vring_kick(i, q.kick_fd())?;
-            fe.set_vring_enable(i, true)?;
+            start_queue(&mut fe, &mem, &q, 0)?;
             queues.push(q);
         }
         // A round trip: the daemon has handled every message above once this returns.
@@ -244,6 +228,28 @@ impl Device {
     }
 
     /// The DAX cache window, if the daemon offered one.
+    /// Stops queue `index` and starts it again where it stopped, as a VMM does around a
+    /// `stop`/`cont` or a migration: GET_VRING_BASE, then the SET_VRING_* messages again with
+    /// the same rings and eventfds. Returns the base the daemon reported. Collect every request
+    /// in flight on the queue first.
+    pub fn restart_queue(&self, index: usize) -> Result<u16> {
+        let q = self.queue(index).ok_or(Error::Unsupported("that queue"))?;
+        if q.in_flight() > 0 {
+            return Err(Error::InvalidRequest(format!(
+                "queue {index} has requests in flight"
+            )));
+        }
+        // A handle on the same connection (the frontend is shared and locked per message).
+        let mut fe = self.frontend.clone();
+        let base = fe.get_vring_base(index)?;
+        let base = u16::try_from(base)
+            .map_err(|_| Error::BadReply(format!("vring base {base} out of range")))?;
+        start_queue(&mut fe, &self.mem, q, base)?;
+        // A round trip: the daemon has handled the messages above once this returns.
+        fe.get_features()?;
+        Ok(base)
+    }
+
     pub fn window(&self) -> Option<&Arc<Window>> {
         self.window.as_ref()
     }
@@ -298,6 +304,30 @@ impl Device {
     pub fn frontend(&mut self) -> &mut Frontend {
         &mut self.frontend
     }
+}
+
+/// Gives queue `q` to the daemon: its size, first avail index `base`, rings and eventfds, and
+/// enables it.
+fn start_queue(fe: &mut Frontend, mem: &GuestMem, q: &Queue, base: u16) -> Result<()> {
+    let (i, l) = (q.index(), q.layout());
+    fe.set_vring_num(i, l.size)?;
+    fe.set_vring_base(i, base)?;
+    fe.set_vring_addr(
+        i,
+        &VringConfigData {
+            queue_max_size: l.size,
+            queue_size: l.size,
+            flags: 0,
+            desc_table_addr: mem.host_addr(l.desc),
+            used_ring_addr: mem.host_addr(l.used),
+            avail_ring_addr: mem.host_addr(l.avail),
+            log_addr: None,
+        },
+    )?;
+    fe.set_vring_call(i, q.call_fd())?;
+    fe.set_vring_kick(i, q.kick_fd())?;
+    fe.set_vring_enable(i, true)?;
+    Ok(())
 }
 
 #[cfg(test)]

@@ -12,7 +12,7 @@ use vmm_sys_util::eventfd::EventFd;
 use crate::alloc::Allocator;
 use crate::error::{Error, Result};
 use crate::memory::GuestMem;
-use crate::vring::{Desc, Vring};
+use crate::vring::{Desc, Layout, Vring};
 
 /// One descriptor of a chain, as the raw API describes it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -147,6 +147,11 @@ impl Queue {
 
     pub(crate) fn call_fd(&self) -> &EventFd {
         &self.call
+    }
+
+    /// Where its rings are.
+    pub(crate) fn layout(&self) -> Layout {
+        lock(&self.state).ring.layout()
     }
 
     /// The queue's index (0 is hiprio).
