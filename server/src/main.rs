@@ -15,8 +15,7 @@ use log::{error, info, warn};
 use signal_hook::consts::SIGUSR1;
 use signal_hook::iterator::Signals;
 use vhost::vhost_user::{Error as VuError, Listener};
-use vhost_user_backend::{Error as DaemonError, VhostUserDaemon};
-use vm_memory::{GuestMemoryAtomic, GuestMemoryMmap};
+use vhost_user_backend::Error as DaemonError;
 
 fn main() -> ExitCode {
     let args = Args::parse();
@@ -104,12 +103,9 @@ fn run(cfg: Config) -> Result<(), Box<dyn std::error::Error>> {
         device = device.with_window(w);
     }
     let device = Arc::new(device);
-    let mut daemon = VhostUserDaemon::new(
-        "ferryd".to_string(),
-        device,
-        GuestMemoryAtomic::new(GuestMemoryMmap::new()),
-    )
-    .map_err(|e| format!("cannot create the vhost-user daemon: {e:?}"))?;
+    let mut daemon = device
+        .into_daemon("ferryd")
+        .map_err(|e| format!("cannot create the vhost-user daemon: {e:?}"))?;
 
     info!(
         "serving {} on {:?}, waiting for the VMM",

@@ -1,6 +1,7 @@
 //! Transports: how requests reach the [`crate::server::Server`]. Only vhost-user for now.
 
 mod guest;
+mod kick;
 pub mod pool;
 pub mod shmem;
 pub mod vhost_user;

@@ -3,8 +3,9 @@
 
 use std::cell::RefCell;
 use std::io::{self, Read, Write};
+use std::os::fd::RawFd;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, OnceLock, RwLock, Weak};
 
 use fuse_backend_rs::abi::fuse_abi::{InHeader, WriteIn};
 use fuse_backend_rs::api::filesystem::{ZeroCopyReader, ZeroCopyWriter};
@@ -13,7 +14,7 @@ use vhost::vhost_user::message::{
     VhostUserProtocolFeatures, VhostUserShMemConfig, VhostUserVirtioFeatures,
 };
 use vhost::vhost_user::Backend as BackendReq;
-use vhost_user_backend::{VhostUserBackend, VringRwLock, VringT};
+use vhost_user_backend::{VhostUserBackend, VhostUserDaemon, VringEpollHandler, VringT};
 use virtio_bindings::bindings::virtio_config::VIRTIO_F_VERSION_1;
 use virtio_bindings::bindings::virtio_ring::{
     VIRTIO_RING_F_EVENT_IDX, VIRTIO_RING_F_INDIRECT_DESC,
@@ -23,6 +24,7 @@ use vm_memory::{GuestAddressSpace, GuestMemoryAtomic, GuestMemoryLoadGuard, Gues
 use vmm_sys_util::epoll::EventSet;
 
 use super::guest::{GuestBufs, Readable, Writable};
+use super::kick::{FsVring, KickPoll};
 use super::pool::Pool;
 use super::shmem::ShmemWindow;
 use crate::fuse::decode::MAX_REQUEST;
@@ -30,7 +32,8 @@ use crate::fuse::opcode;
 use crate::fuse::reply::OUT_HEADER_LEN;
 use crate::server::{Backend, InPlace, Server};
 
-type Mem = GuestMemoryAtomic<GuestMemoryMmap>;
+/// The VMM's guest memory, as vhost-user-backend keeps it.
+pub type Mem = GuestMemoryAtomic<GuestMemoryMmap>;
 /// A descriptor chain popped from a request queue, over the VMM's guest memory.
 pub type Chain = DescriptorChain<GuestMemoryLoadGuard<GuestMemoryMmap>>;
 
@@ -55,8 +58,9 @@ pub struct DeviceConfig {
     pub thread_pool_size: usize,
 }
 
-/// The vhost-user-fs backend.
-pub struct FsDevice<F: Backend> {
+/// The vhost-user-fs backend. Serve it through [`FsDevice::into_daemon`], which tells it where
+/// its queue threads wait for kicks.
+pub struct FsDevice<F: Backend + 'static> {
     server: Arc<Server<F>>,
     cfg: DeviceConfig,
     mem: RwLock<Option<Mem>>,
@@ -64,6 +68,35 @@ pub struct FsDevice<F: Backend> {
     pool: Option<Pool>,
     /// The DAX cache window, whose SHMEM_MAP/UNMAP go through that channel.
     window: Option<Arc<ShmemWindow>>,
+    /// The queue threads' epolls, by thread, where the kick eventfds go (see [`FsVring`]).
+    threads: OnceLock<Vec<Weak<Handler<F>>>>,
+}
+
+/// A queue thread of vhost-user-backend, serving an [`FsDevice`].
+type Handler<F> = VringEpollHandler<Arc<FsDevice<F>>>;
+
+/// A queue's kick eventfd in its thread's epoll, reported to the device as `event`.
+struct ThreadPoll<F: Backend + 'static> {
+    thread: Weak<Handler<F>>,
+    event: u64,
+}
+
+impl<F: Backend + 'static> KickPoll for ThreadPoll<F> {
+    fn add(&self, fd: RawFd) -> io::Result<()> {
+        let t = self
+            .thread
+            .upgrade()
+            .ok_or_else(|| io::Error::other("queue thread gone"))?;
+        t.register_listener(fd, EventSet::IN | EventSet::EDGE_TRIGGERED, self.event)
+    }
+
+    fn del(&self, fd: RawFd) -> io::Result<()> {
+        let t = self
+            .thread
+            .upgrade()
+            .ok_or_else(|| io::Error::other("queue thread gone"))?;
+        t.unregister_listener(fd, EventSet::IN | EventSet::EDGE_TRIGGERED, self.event)
+    }
 }
 
 thread_local! {
@@ -89,7 +122,46 @@ impl<F: Backend + 'static> FsDevice<F> {
             event_idx: AtomicBool::new(false),
             pool,
             window: None,
+            threads: OnceLock::new(),
         })
+    }
+
+    /// The vhost-user daemon serving this device, its queue threads known to the device.
+    pub fn into_daemon(
+        self: Arc<Self>,
+        name: &str,
+    ) -> Result<VhostUserDaemon<Arc<Self>>, vhost_user_backend::Error> {
+        let daemon = VhostUserDaemon::new(
+            name.to_string(),
+            Arc::clone(&self),
+            GuestMemoryAtomic::new(GuestMemoryMmap::new()),
+        )?;
+        let threads = daemon
+            .get_epoll_handlers()
+            .iter()
+            .map(Arc::downgrade)
+            .collect();
+        // A fresh device: nothing has set it.
+        let _ = self.threads.set(threads);
+        Ok(daemon)
+    }
+
+    /// The event a kick of the thread's `q`-th queue reports: past the crate's own events
+    /// (its queues, then its exit event).
+    fn kick_event(&self, q: usize) -> usize {
+        self.num_queues() + 1 + q
+    }
+
+    /// Where thread `thread`'s `q`-th queue is kicked.
+    fn kick_poll(&self, thread: usize, q: usize) -> Option<Box<dyn KickPoll>> {
+        let Some(t) = self.threads.get().and_then(|t| t.get(thread)) else {
+            error!("queue thread {thread} unknown: its kicks are lost (FsDevice::into_daemon)");
+            return None;
+        };
+        Some(Box::new(ThreadPoll {
+            thread: Weak::clone(t),
+            event: self.kick_event(q) as u64,
+        }))
     }
 
     /// Offers `window` to the VMM as shared memory region 0 (VHOST_USER_PROTOCOL_F_SHMEM).
@@ -99,7 +171,7 @@ impl<F: Backend + 'static> FsDevice<F> {
         self
     }
 
-    fn process_queue(&self, vring: &VringRwLock<Mem>) -> io::Result<()> {
+    fn process_queue(&self, vring: &FsVring) -> io::Result<()> {
         let Some(mem) = self
             .mem
             .read()
@@ -211,7 +283,7 @@ pub fn serve_chain<F: Backend>(server: &Server<F>, chain: Chain) -> u32 {
 }
 
 /// Puts finished chains on the used ring and interrupts the guest if it wants to know.
-fn complete(vring: &VringRwLock<Mem>, done: &[(u16, u32)]) {
+fn complete(vring: &FsVring, done: &[(u16, u32)]) {
     for &(head, used) in done {
         if let Err(e) = vring.add_used(head, used) {
             error!("cannot add to the used ring: {e}");
@@ -237,7 +309,7 @@ fn warn_once(msg: &str) {
 
 impl<F: Backend + 'static> VhostUserBackend for FsDevice<F> {
     type Bitmap = ();
-    type Vring = VringRwLock<Mem>;
+    type Vring = FsVring;
 
     fn num_queues(&self) -> usize {
         1 + self.cfg.request_queues
@@ -321,15 +393,26 @@ impl<F: Backend + 'static> VhostUserBackend for FsDevice<F> {
         device_event: u16,
         evset: EventSet,
         vrings: &[Self::Vring],
-        _thread_id: usize,
+        thread: usize,
     ) -> io::Result<()> {
         if evset != EventSet::IN {
             return Err(io::Error::other(format!("unexpected event set {evset:?}")));
         }
-        let q = device_event as usize;
+        let ev = device_event as usize;
+        let kicked = ev >= self.kick_event(0);
+        let q = if kicked { ev - self.kick_event(0) } else { ev };
         let vring = vrings
             .get(q)
-            .ok_or_else(|| io::Error::other(format!("no queue {q}")))?;
+            .ok_or_else(|| io::Error::other(format!("no queue for event {ev}")))?;
+        if kicked {
+            // A kick that raced GET_VRING_BASE or SET_VRING_ENABLE 0.
+            if !vring.runnable() {
+                return Ok(());
+            }
+        } else {
+            // The crate runs a queue when it starts or is enabled: its kicks come here from now on.
+            vring.attach(|| self.kick_poll(thread, q));
+        }
         self.process_queue(vring)
     }
 }
