@@ -81,21 +81,26 @@ struct ThreadPoll<F: Backend + 'static> {
     event: u64,
 }
 
+impl<F: Backend + 'static> ThreadPoll<F> {
+    fn thread(&self) -> io::Result<Arc<Handler<F>>> {
+        self.thread
+            .upgrade()
+            .ok_or_else(|| io::Error::other("queue thread gone"))
+    }
+}
+
+/// Kicks wake the queue thread once each, and are never read.
+const KICK_EVENTS: EventSet = EventSet::IN.union(EventSet::EDGE_TRIGGERED);
+
 impl<F: Backend + 'static> KickPoll for ThreadPoll<F> {
     fn add(&self, fd: RawFd) -> io::Result<()> {
-        let t = self
-            .thread
-            .upgrade()
-            .ok_or_else(|| io::Error::other("queue thread gone"))?;
-        t.register_listener(fd, EventSet::IN | EventSet::EDGE_TRIGGERED, self.event)
+        self.thread()?
+            .register_listener(fd, KICK_EVENTS, self.event)
     }
 
     fn del(&self, fd: RawFd) -> io::Result<()> {
-        let t = self
-            .thread
-            .upgrade()
-            .ok_or_else(|| io::Error::other("queue thread gone"))?;
-        t.unregister_listener(fd, EventSet::IN | EventSet::EDGE_TRIGGERED, self.event)
+        self.thread()?
+            .unregister_listener(fd, KICK_EVENTS, self.event)
     }
 }
 
