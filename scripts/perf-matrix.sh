@@ -13,12 +13,14 @@
 # --configs: comma-separated, each "volume" or DAEMON[:ARG[:ARG...]] with DAEMON ferryd
 #   (target/release/ferryd, or --ferryd PATH) or virtiofsd ($FERRY_WORK/tools/bin), e.g.
 #   ferryd,ferryd:--cache=always,virtiofsd:--cache=auto,virtiofsd:--cache=always,volume
-#   (that list without ferryd:--cache=always is the default). Boots run in that order.
+#   (that list without ferryd:--cache=always is the default). Round 1 boots them in that order.
 #   ferryd@PATH[:ARGS] runs the ferryd binary at PATH instead (copied first), so two builds
 #   can be compared in one run: ferryd@/tmp/before,ferryd@/tmp/after,virtiofsd,volume.
-# --rounds N (default 3): boots per config, taken in turns (config 1, 2, ..., then config 1
-#   again), so that no config always runs first or after the same one; each boot runs every
-#   workload --reps times (default 1). Figures are medians over rounds x reps.
+# --rounds N (default 3): boots per config, taken in turns: a round boots every config once,
+#   round 1 in the order given, round 2 in reverse, round 3 rotated by one place, round 4 that
+#   reversed, and so on, so that no config always boots first or right after the same one
+#   (two configs go A, B / B, A / B, A / A, B); each boot runs every workload --reps times
+#   (default 1). Figures are medians over rounds x reps.
 # Workloads (--work fio,meta):
 #   fio: seqwrite and seqread (1 MiB, psync, --seq-mib; the read after drop_caches),
 #        randread-qd1 (4 KiB psync, direct), randread-qd16 (4 KiB libaio qd16, direct),
@@ -287,8 +289,21 @@ raw=$out/raw.tsv
 declare -a status=() figures=() seconds=() problems=()
 failed=0
 started=$SECONDS
+# The configs' order in round R: rotated by (R-1)/2 places, and reversed in even rounds, so
+# that across rounds each config boots first and after different others (A, B / B, A for two).
+round_order() {
+	local n=${#labels[@]} k=$((($1 - 1) / 2)) j order=()
+	for ((j = 0; j < n; j++)); do
+		order+=($(((j + k) % n)))
+	done
+	if (($1 % 2 == 0)); then
+		for ((j = n - 1; j >= 0; j--)); do printf '%s\n' "${order[j]}"; done
+	else
+		printf '%s\n' "${order[@]}"
+	fi
+}
 for round in $(seq 1 "$rounds"); do
-for i in "${!labels[@]}"; do
+for i in $(round_order "$round"); do
 	label=${labels[i]} daemon=${daemons[i]}
 	slug=${label//[^A-Za-z0-9=.-]/_}.r$round
 	mapfile -t args < <(printf '%s' "${dargs[i]}" | sed '/^$/d')
