@@ -82,7 +82,8 @@ pub struct BenchArgs {
     pub daemon: Option<String>,
 
     /// A second daemon command (same placeholders). Every workload then runs against both,
-    /// interleaved A, B, A, B... for --rounds rounds, and the ratio A/B is printed.
+    /// interleaved for --rounds rounds, A then B in the first round, B then A in the second
+    /// and so on (neither always runs first), and the ratio A/B is printed.
     #[arg(long, value_name = "CMD")]
     pub compare: Option<String>,
 

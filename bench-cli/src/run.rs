@@ -141,6 +141,16 @@ fn measure(cx: &Ctx, spec: &Spec, d: usize, w: Workload, round: u32) -> Result<S
     Ok(Sample::new(w, d, round, &total, secs, cpu, rss))
 }
 
+/// The daemons' order in round `round` (from 0): as given in even rounds, reversed in odd ones,
+/// so that with two daemons neither always runs first (A B, B A, A B...).
+fn round_order(daemons: usize, round: u32) -> Vec<usize> {
+    let mut v: Vec<usize> = (0..daemons).collect();
+    if round % 2 == 1 {
+        v.reverse();
+    }
+    v
+}
+
 /// `ferry bench`.
 pub fn bench(a: BenchArgs) -> Result<(), String> {
     if a.rounds == 0 || a.threads == 0 || a.depth == 0 || a.duration <= 0.0 {
@@ -208,8 +218,8 @@ pub fn bench(a: BenchArgs) -> Result<(), String> {
     }
     for &w in &workloads {
         for round in 0..a.rounds {
-            for (d, spec) in specs.iter().enumerate() {
-                samples.push(measure(&cx, spec, d, w, round)?);
+            for d in round_order(specs.len(), round) {
+                samples.push(measure(&cx, &specs[d], d, w, round)?);
             }
         }
         if !a.json {
@@ -244,4 +254,17 @@ pub fn bench(a: BenchArgs) -> Result<(), String> {
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::round_order;
+
+    #[test]
+    fn daemons_take_turns_to_run_first() {
+        assert_eq!(round_order(2, 0), [0, 1]);
+        assert_eq!(round_order(2, 1), [1, 0]);
+        assert_eq!(round_order(2, 2), [0, 1]);
+        assert_eq!(round_order(1, 1), [0]);
+    }
 }
