@@ -196,6 +196,11 @@ impl Inodes {
             .is_ok_and(|t| t.by_name.contains_key(&key))
     }
 
+    /// The node last found under `key`, if the guest still holds it (a hint: see [`NameKey`]).
+    pub fn named(&self, key: NameKey) -> Option<u64> {
+        self.table.read().ok()?.by_name.get(&key).copied()
+    }
+
     /// One more reference to the inode `id` if the guest holds it already: its node id. The
     /// node is filed under `key` if it has no name key yet.
     pub fn ref_known(&self, id: &InodeId, key: Option<NameKey>) -> Option<u64> {

@@ -149,6 +149,19 @@ impl LinuxFs {
 
     /// Runs `f` with the caller's uid/gid as this thread's effective ids (when the daemon is
     /// root and the caller is not).
+    /// Closes the writable fd kept for the file `name` in `parent` (by the name's hint), before
+    /// the name goes: a kept fd would leave the inode an orphan on the host until the reaper
+    /// closes it, its space held and its eviction done later in another thread. A WRITE of the
+    /// node after that opens it again.
+    fn close_writer_of(&self, parent: u64, name: &CStr) {
+        if let Some(node) = self
+            .inodes
+            .named(self.inodes.name_key(parent, name.to_bytes()))
+        {
+            self.writers.close(node);
+        }
+    }
+
     fn as_caller<T>(&self, ctx: &Context, f: impl FnOnce() -> io::Result<T>) -> io::Result<T> {
         if !self.switch_creds || (ctx.uid == 0 && ctx.gid == 0) {
             return f();
@@ -327,6 +340,7 @@ impl FileSystem for LinuxFs {
 
     fn unlink(&self, _ctx: &Context, parent: u64, name: &CStr) -> io::Result<()> {
         let p = self.inodes.get(parent)?;
+        self.close_writer_of(parent, name);
         sys::unlinkat(p.fd(), name, 0)
     }
 
@@ -346,6 +360,9 @@ impl FileSystem for LinuxFs {
     ) -> io::Result<()> {
         let o = self.inodes.get(olddir)?;
         let n = self.inodes.get(newdir)?;
+        if flags & libc::RENAME_EXCHANGE == 0 {
+            self.close_writer_of(newdir, newname);
+        }
         sys::renameat2(o.fd(), oldname, n.fd(), newname, flags)
     }
 

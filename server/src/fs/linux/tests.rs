@@ -520,6 +520,49 @@ fn a4_24_a_non_root_write_clears_setuid_and_setgid() {
     );
 }
 
+#[test]
+fn unlink_closes_the_writable_fd_kept_for_the_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let fs = zero_open_fs(dir.path(), false);
+    let ctx = Context::default();
+    let a = CreateIn {
+        flags: libc::O_WRONLY as u32,
+        mode: libc::S_IFREG | 0o644,
+        umask: 0,
+        fuse_flags: 0,
+    };
+    let (e, _, _, _) = fs.create(&ctx, ROOT_ID, &c("f"), a).unwrap();
+    let (other, _, _, _) = fs.create(&ctx, ROOT_ID, &c("g"), a).unwrap();
+    assert_eq!(fs.writers.len(), 2);
+    // Only the unlinked file's fd goes; the host then holds it by the node's O_PATH fd alone.
+    fs.unlink(&ctx, ROOT_ID, &c("f")).unwrap();
+    assert_eq!(fs.writers.len(), 1);
+    assert!(fs.writers.get(other.inode).is_some());
+    let open_on_f = std::fs::read_dir("/proc/self/fd")
+        .unwrap()
+        .filter_map(|d| std::fs::read_link(d.unwrap().path()).ok())
+        .filter(|t| *t == dir.path().join("f (deleted)"))
+        .count();
+    assert_eq!(
+        open_on_f, 1,
+        "only the node's O_PATH fd is left on the file"
+    );
+    // The guest may still write to the unlinked file it holds: the node opens it again.
+    let mut r = crate::sys::zerocopy::SliceReader::new(b"late");
+    assert_eq!(
+        fs.write(&ctx, e.inode, 0, &mut r, 4, 0, None, false, 0, 0)
+            .unwrap(),
+        4
+    );
+    assert_eq!(read_all(&fs, e.inode, 0).unwrap(), b"late");
+    // A rename over a file closes the replaced file's fd, not the renamed one's.
+    let (h, _, _, _) = fs.create(&ctx, ROOT_ID, &c("h"), a).unwrap();
+    fs.rename(&ctx, ROOT_ID, &c("h"), ROOT_ID, &c("g"), 0)
+        .unwrap();
+    assert!(fs.writers.get(other.inode).is_none());
+    assert!(fs.writers.get(h.inode).is_some());
+}
+
 /// A backend that negotiated zero-message opens, as with a Linux guest under `--cache=auto`.
 fn zero_open_fs(dir: &std::path::Path, locks: bool) -> LinuxFs {
     let o = Options {

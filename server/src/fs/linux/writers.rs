@@ -2,7 +2,8 @@
 //! in every WRITE, and reopening it per request costs an open and a close. But a writable fd
 //! held on the host makes exec(2) of the file fail there with ETXTBSY, and without RELEASE the
 //! daemon never learns that the guest closed the file: so each fd is kept only while the guest
-//! keeps writing, and a reaper thread closes those idle for [`IDLE`].
+//! keeps writing, a reaper thread closes those idle for [`IDLE`], and UNLINK or RENAME over
+//! the file's name closes its fd at once (an open fd would keep the removed inode on the host).
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError, Weak};
@@ -56,6 +57,13 @@ impl Writers {
             // Nothing is kept that nobody would close.
             Err(_) => s.kept.clear(),
         }
+    }
+
+    /// Closes the fd kept for `node`, if any (once no request is using it).
+    pub fn close(&self, node: u64) {
+        let kept = lock(&self.0).kept.remove(&node);
+        // Dropped here, outside the lock: the close may be the inode's last.
+        drop(kept);
     }
 
     /// Closes every kept fd (their room in the budget is needed).
