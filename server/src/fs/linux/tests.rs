@@ -520,17 +520,22 @@ fn a4_24_a_non_root_write_clears_setuid_and_setgid() {
     );
 }
 
+/// CREATE arguments of a write-only file, mode 0644.
+fn write_only() -> CreateIn {
+    CreateIn {
+        flags: libc::O_WRONLY as u32,
+        mode: libc::S_IFREG | 0o644,
+        umask: 0,
+        fuse_flags: 0,
+    }
+}
+
 #[test]
 fn unlink_closes_the_writable_fd_kept_for_the_file() {
     let dir = tempfile::tempdir().unwrap();
     let fs = zero_open_fs(dir.path(), false);
     let ctx = Context::default();
-    let a = CreateIn {
-        flags: libc::O_WRONLY as u32,
-        mode: libc::S_IFREG | 0o644,
-        umask: 0,
-        fuse_flags: 0,
-    };
+    let a = write_only();
     let (e, _, _, _) = fs.create(&ctx, ROOT_ID, &c("f"), a).unwrap();
     let (other, _, _, _) = fs.create(&ctx, ROOT_ID, &c("g"), a).unwrap();
     assert_eq!(fs.writers.len(), 2);
@@ -588,12 +593,7 @@ fn zero_message_opens_serve_io_through_the_node() {
     let dir = tempfile::tempdir().unwrap();
     let fs = zero_open_fs(dir.path(), false);
     let ctx = Context::default();
-    let a = CreateIn {
-        flags: libc::O_WRONLY as u32,
-        mode: libc::S_IFREG | 0o644,
-        umask: 0,
-        fuse_flags: 0,
-    };
+    let a = write_only();
     // CREATE gives no handle: the guest will not RELEASE it.
     let (e, fh, _, _) = fs.create(&ctx, ROOT_ID, &c("f"), a).unwrap();
     assert_eq!(fh, None);
