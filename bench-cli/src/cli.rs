@@ -21,7 +21,7 @@ pub enum Command {
     /// gets a fresh daemon; the daemon's CPU time (utime+stime) and peak RSS (VmHWM) are read
     /// from /proc for its whole process tree, so a daemon that forks into a sandbox is counted
     /// whole. Latency is per FUSE request (submission to completion). An "op" is one file
-    /// stat (meta, devtree), one create+release+unlink (create), one directory entry
+    /// stat (meta, devtree), one file created and removed (create), one directory entry
     /// (readdirplus), or one READ/WRITE request (seq*, rand*).
     ///
     /// Example: ferry bench --compare '.work/tools/bin/virtiofsd --socket-path {socket}
@@ -34,7 +34,8 @@ pub enum Command {
 pub enum Workload {
     /// LOOKUP + GETATTR of each of --files files in one directory (a stat storm).
     Meta,
-    /// CREATE + RELEASE + UNLINK of fresh files in one directory.
+    /// CREATE + RELEASE + UNLINK of fresh files in one directory, as a Linux guest sends them
+    /// once it has opened a file: without the RELEASE where the daemon chose zero-message opens.
     Create,
     /// READDIRPLUS through a directory of --dir-entries entries (each entry's reference forgotten).
     Readdirplus,

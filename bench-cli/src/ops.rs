@@ -231,6 +231,9 @@ pub struct CreateUnlink {
     pub name: String,
     pub state: u8,
     pub node: u64,
+    /// Whether to RELEASE a file created with handle 0: not once the daemon has chosen
+    /// zero-message opens (a Linux guest then sends none, see `Client::release`).
+    pub release_zero: bool,
 }
 
 impl Op for CreateUnlink {
@@ -248,6 +251,10 @@ impl Op for CreateUnlink {
                 let o: OpenOut =
                     prefix(&b[ENTRY as usize..], "CREATE").map_err(|e| e.to_string())?;
                 self.node = e.nodeid;
+                if o.fh == 0 && !self.release_zero {
+                    self.state = 3;
+                    return Ok(Step::Send(unlink(self.parent, &self.name)));
+                }
                 Ok(Step::Send(release(e.nodeid, o.fh)))
             }
             2 => {

@@ -127,7 +127,7 @@ pub fn ratio(a: &Summary, b: &Summary) -> Ratio {
 pub fn op_unit(w: Workload) -> &'static str {
     match w {
         Workload::Meta => "op = LOOKUP+GETATTR of a file",
-        Workload::Create => "op = CREATE+RELEASE+UNLINK",
+        Workload::Create => "op = CREATE+RELEASE+UNLINK, no RELEASE under zero-message opens",
         Workload::Readdirplus => "op = one directory entry; latency per READDIRPLUS",
         Workload::Seqread | Workload::Randread => "op = one READ",
         Workload::Seqwrite | Workload::Randwrite => "op = one WRITE",

@@ -56,6 +56,7 @@ impl engine::Workload for Meta {
 struct Create {
     dir: u64,
     round: String,
+    release_zero: bool,
 }
 
 impl engine::Workload for Create {
@@ -65,6 +66,7 @@ impl engine::Workload for Create {
             name: format!("c{}-{i}", self.round),
             state: 0,
             node: 0,
+            release_zero: self.release_zero,
         })
     }
 }
@@ -152,6 +154,27 @@ fn lookup(c: &Client, parent: u64, name: &str, looked: &mut Vec<u64>) -> Result<
     Ok(e.nodeid)
 }
 
+/// Opens a file once, as every guest does early on: a Linux guest learns at its first OPEN of
+/// a file whether the daemon chose zero-message opens (OPEN answered ENOSYS), and from then on
+/// sends no RELEASE for the files it opens or creates. The file, made for this, goes again.
+fn warm_up_opens(c: &Client, dir: u64, tag: &str, looked: &mut Vec<u64>) -> Result<(), String> {
+    let name = format!("warm-{tag}");
+    let rw = libc::O_RDWR as u32;
+    let (e, o) = c
+        .create(dir, &name, rw, 0o644, 0o022)
+        .map_err(|e| format!("CREATE {name}: {e}"))?;
+    looked.push(e.nodeid);
+    c.release(e.nodeid, o.fh, rw)
+        .map_err(|e| format!("RELEASE {name}: {e}"))?;
+    let o = c
+        .open(e.nodeid, libc::O_RDONLY as u32)
+        .map_err(|e| format!("OPEN {name}: {e}"))?;
+    c.release(e.nodeid, o.fh, libc::O_RDONLY as u32)
+        .map_err(|e| format!("RELEASE {name}: {e}"))?;
+    c.unlink(dir, &name)
+        .map_err(|e| format!("UNLINK {name}: {e}"))
+}
+
 /// Sets workload `w` up on `c` (the data set is already prepared on the host). `tag` makes
 /// the names of created files unique across runs.
 pub fn setup(c: &Client, w: Workload, a: &BenchArgs, tag: &str) -> Result<Ready, String> {
@@ -173,9 +196,11 @@ pub fn setup(c: &Client, w: Workload, a: &BenchArgs, tag: &str) -> Result<Ready,
                 .mkdir(top, &name, 0o755, 0o022)
                 .map_err(|e| format!("MKDIR create/{name}: {e}"))?;
             looked.push(d.nodeid);
+            warm_up_opens(c, d.nodeid, tag, &mut looked)?;
             Box::new(Create {
                 dir: d.nodeid,
                 round: tag.to_string(),
+                release_zero: !c.no_open(),
             })
         }
         Workload::Readdirplus => Box::new(Readdir {
