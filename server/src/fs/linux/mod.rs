@@ -147,8 +147,6 @@ impl LinuxFs {
         }
     }
 
-    /// Runs `f` with the caller's uid/gid as this thread's effective ids (when the daemon is
-    /// root and the caller is not).
     /// Closes the writable fd kept for the file `name` in `parent` (by the name's hint), before
     /// the name goes: a kept fd would leave the inode an orphan on the host until the reaper
     /// closes it, its space held and its eviction done later in another thread. A WRITE of the
@@ -162,6 +160,8 @@ impl LinuxFs {
         }
     }
 
+    /// Runs `f` with the caller's uid/gid as this thread's effective ids (when the daemon is
+    /// root and the caller is not).
     fn as_caller<T>(&self, ctx: &Context, f: impl FnOnce() -> io::Result<T>) -> io::Result<T> {
         if !self.switch_creds || (ctx.uid == 0 && ctx.gid == 0) {
             return f();
