@@ -231,8 +231,7 @@ pub struct CreateUnlink {
     pub name: String,
     pub state: u8,
     pub node: u64,
-    /// Whether to RELEASE a file created with handle 0: not once the daemon has chosen
-    /// zero-message opens (a Linux guest then sends none, see `Client::release`).
+    /// Whether to RELEASE a file created with handle 0 (`Client::releases(0)`).
     pub release_zero: bool,
 }
 

@@ -200,7 +200,7 @@ pub fn setup(c: &Client, w: Workload, a: &BenchArgs, tag: &str) -> Result<Ready,
             Box::new(Create {
                 dir: d.nodeid,
                 round: tag.to_string(),
-                release_zero: !c.no_open(),
+                release_zero: c.releases(0),
             })
         }
         Workload::Readdirplus => Box::new(Readdir {

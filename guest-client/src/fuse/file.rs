@@ -133,10 +133,15 @@ impl Client {
         }
     }
 
-    /// RELEASE (`flags` are the open flags); not sent for handle 0 after zero-message opens,
-    /// as Linux does.
+    /// Whether closing a file opened with handle `fh` sends RELEASE: not for handle 0 after
+    /// zero-message opens, as Linux does.
+    pub fn releases(&self, fh: u64) -> bool {
+        fh != 0 || !self.no_open()
+    }
+
+    /// RELEASE (`flags` are the open flags), when [`Client::releases`] says it is sent.
     pub fn release(&self, nodeid: u64, fh: u64, flags: u32) -> Result<()> {
-        if fh == 0 && self.no_open() {
+        if !self.releases(fh) {
             return Ok(());
         }
         let a = ReleaseIn {
