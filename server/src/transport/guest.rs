@@ -1,7 +1,8 @@
-//! A descriptor chain's buffers in guest memory as fuse-backend-rs's zero-copy traits: READ data
-//! goes from the file straight into the guest's reply buffers (a preadv into the mapped
-//! descriptors) and WRITE data straight from the guest's request buffers into the file (a
-//! pwritev), without passing through a daemon buffer.
+//! A descriptor chain's buffers in guest memory: the request is read from its readable side and
+//! the reply written to its writable side ([`io::Read`], [`io::Write`]), and, through
+//! fuse-backend-rs's zero-copy traits, READ data goes from the file straight into the guest's
+//! reply buffers (a preadv into the mapped descriptors) and WRITE data straight from the guest's
+//! request buffers into the file (a pwritev), without passing through a daemon buffer.
 
 use std::io;
 use std::marker::PhantomData;
@@ -9,7 +10,7 @@ use std::marker::PhantomData;
 use fuse_backend_rs::api::filesystem::{ZeroCopyReader, ZeroCopyWriter};
 use fuse_backend_rs::file_buf::FileVolatileSlice;
 use fuse_backend_rs::file_traits::FileReadWriteVolatile;
-use virtio_queue::desc::split::Descriptor;
+use smallvec::SmallVec;
 use virtio_queue::DescriptorChain;
 use vm_memory::{GuestMemoryBackend, GuestMemoryMmap};
 
@@ -21,68 +22,57 @@ pub struct Readable;
 /// One side of a descriptor chain, from some offset on.
 pub struct GuestBufs<'a, S> {
     /// (start, length) of each range in the daemon's mapping of guest memory; those before
-    /// `at` are used up. (A Linux guest gives one descriptor per page: 256 for 1 MiB.)
-    ranges: Vec<(*mut u8, usize)>,
+    /// `at` are used up. (A Linux guest gives one descriptor per page: 256 for 1 MiB; a
+    /// metadata request and its reply take one or two each, kept inline.)
+    ranges: SmallVec<[(*mut u8, usize); 4]>,
     at: usize,
     /// Ties the pointers to the memory they point into.
     _mem: PhantomData<(&'a GuestMemoryMmap, S)>,
 }
 
-/// Which side of a chain a [`GuestBufs`] covers.
-pub trait Side {
-    /// That side's descriptors.
-    fn descs<M>(chain: DescriptorChain<M>) -> impl Iterator<Item = Descriptor>
-    where
-        M: std::ops::Deref<Target = GuestMemoryMmap> + Clone;
-}
-
-impl Side for Writable {
-    fn descs<M>(chain: DescriptorChain<M>) -> impl Iterator<Item = Descriptor>
-    where
-        M: std::ops::Deref<Target = GuestMemoryMmap> + Clone,
-    {
-        chain.writable()
-    }
-}
-
-impl Side for Readable {
-    fn descs<M>(chain: DescriptorChain<M>) -> impl Iterator<Item = Descriptor>
-    where
-        M: std::ops::Deref<Target = GuestMemoryMmap> + Clone,
-    {
-        chain.readable()
-    }
-}
-
-impl<'a, S: Side> GuestBufs<'a, S> {
-    /// The `S` side of `chain` after its first `skip` bytes, or None if one of its buffers is
-    /// not a single range of `mem` (the caller then copies through a buffer).
-    pub fn of<M>(
-        mem: &'a GuestMemoryMmap,
-        chain: &DescriptorChain<M>,
-        mut skip: usize,
-    ) -> Option<Self>
-    where
-        M: std::ops::Deref<Target = GuestMemoryMmap> + Clone,
-    {
-        let mut ranges = Vec::new();
-        for d in S::descs(chain.clone()) {
-            let len = d.len() as usize;
-            let s = mem.get_slice(d.addr(), len).ok()?;
-            let ptr = s.ptr_guard_mut().as_ptr();
-            if skip >= len {
-                skip -= len;
-                continue;
-            }
-            // SAFETY: `skip` < len, so the pointer stays inside the slice just obtained.
-            ranges.push((unsafe { ptr.add(skip) }, len - skip));
-            skip = 0;
+/// The readable (request) and writable (reply) sides of `chain`, or None if one of its buffers
+/// lies outside `mem`. One pass over the chain; a buffer that spans two regions of guest memory
+/// becomes two ranges.
+pub fn sides<'a, M>(
+    mem: &'a GuestMemoryMmap,
+    chain: &DescriptorChain<M>,
+) -> Option<(GuestBufs<'a, Readable>, GuestBufs<'a, Writable>)>
+where
+    M: std::ops::Deref<Target = GuestMemoryMmap> + Clone,
+{
+    let (mut r, mut w) = (GuestBufs::empty(), GuestBufs::empty());
+    for d in chain.clone() {
+        let ranges = if d.is_write_only() {
+            &mut w.ranges
+        } else {
+            &mut r.ranges
+        };
+        for s in mem.get_slices(d.addr(), d.len() as usize) {
+            let s = s.ok()?;
+            ranges.push((s.ptr_guard_mut().as_ptr(), s.len()));
         }
-        Some(GuestBufs {
-            ranges,
+    }
+    Some((r, w))
+}
+
+impl<'a, S> GuestBufs<'a, S> {
+    fn empty() -> Self {
+        GuestBufs {
+            ranges: SmallVec::new(),
             at: 0,
             _mem: PhantomData,
-        })
+        }
+    }
+
+    /// The same buffers after their first `n` bytes.
+    pub fn after(&self, n: usize) -> Self {
+        let mut b = GuestBufs {
+            ranges: self.left().iter().copied().collect(),
+            at: 0,
+            _mem: PhantomData,
+        };
+        b.advance(n);
+        b
     }
 
     /// Bytes left.
@@ -212,5 +202,110 @@ impl ZeroCopyReader for GuestBufs<'_, Readable> {
         self.transfer(count, |bufs, done| {
             f.write_vectored_at_volatile(bufs, off + done as u64)
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io::{Read, Write};
+
+    use virtio_queue::{Queue, QueueOwnedT, QueueT};
+    use vm_memory::{Bytes, GuestAddress};
+
+    use super::*;
+
+    const DESC: u64 = 0x0;
+    const AVAIL: u64 = 0x400;
+    const USED: u64 = 0x800;
+    const WRITE: u16 = 2;
+    const NEXT: u16 = 1;
+
+    /// Two adjacent 64 KiB regions of guest memory.
+    fn memory() -> GuestMemoryMmap {
+        GuestMemoryMmap::from_ranges(&[
+            (GuestAddress(0), 0x1_0000),
+            (GuestAddress(0x1_0000), 0x1_0000),
+        ])
+        .unwrap()
+    }
+
+    /// A ready queue whose one chain is `descs` (address, length, flags), in table order.
+    fn queue(mem: &GuestMemoryMmap, descs: &[(u64, u32, u16)]) -> Queue {
+        for (i, &(addr, len, flags)) in descs.iter().enumerate() {
+            let at = DESC + 16 * i as u64;
+            let next = if i + 1 < descs.len() { NEXT } else { 0 };
+            mem.write_obj(addr, GuestAddress(at)).unwrap();
+            mem.write_obj(len, GuestAddress(at + 8)).unwrap();
+            mem.write_obj(flags | next, GuestAddress(at + 12)).unwrap();
+            mem.write_obj(i as u16 + 1, GuestAddress(at + 14)).unwrap();
+        }
+        // avail: flags, idx 1, ring[0] = head 0.
+        mem.write_obj(1u16, GuestAddress(AVAIL + 2)).unwrap();
+        mem.write_obj(0u16, GuestAddress(AVAIL + 4)).unwrap();
+        let mut q = Queue::new(16).unwrap();
+        q.set_size(16);
+        q.set_desc_table_address(Some(DESC as u32), Some(0));
+        q.set_avail_ring_address(Some(AVAIL as u32), Some(0));
+        q.set_used_ring_address(Some(USED as u32), Some(0));
+        q.set_ready(true);
+        assert!(q.is_valid(mem));
+        q
+    }
+
+    #[test]
+    fn sides_split_a_chain_and_follow_buffers_across_regions() {
+        let mem = memory();
+        mem.write_slice(b"head", GuestAddress(0x2000)).unwrap();
+        // The request's second buffer and the reply's first straddle the regions' border.
+        mem.write_slice(b"tail-across", GuestAddress(0xfffa))
+            .unwrap();
+        let mut q = queue(
+            &mem,
+            &[
+                (0x2000, 4, 0),
+                (0xfffa, 11, 0),
+                (0xfff0, 32, WRITE),
+                (0x3000, 8, WRITE),
+            ],
+        );
+        let chain = q.iter(&mem).unwrap().next().unwrap();
+        let (mut r, mut w) = sides(&mem, &chain).unwrap();
+        assert_eq!((r.len(), w.len()), (15, 40));
+        let mut req = Vec::new();
+        r.read_to_end(&mut req).unwrap();
+        assert_eq!(req, b"headtail-across");
+
+        let reply: Vec<u8> = (0..40).collect();
+        let mut rest = w.after(30);
+        assert_eq!(rest.len(), 10);
+        rest.write_all(&[0xee; 10]).unwrap();
+        w.write_all(&reply[..30]).unwrap();
+        assert_eq!(
+            w.len(),
+            10,
+            "a view after some bytes leaves the first view as it was"
+        );
+        assert_eq!(rest.write(&[1]).unwrap(), 0, "the view is full");
+        let mut got = [0u8; 40];
+        mem.read_slice(&mut got[..32], GuestAddress(0xfff0))
+            .unwrap();
+        mem.read_slice(&mut got[32..], GuestAddress(0x3000))
+            .unwrap();
+        assert_eq!(&got[..30], &reply[..30]);
+        assert_eq!(&got[30..], &[0xee; 10]);
+    }
+
+    #[test]
+    fn a_buffer_outside_guest_memory_gives_no_sides() {
+        let mem = memory();
+        for bad in [
+            (0x1_fff0, 32, 0),
+            (0x4_0000, 1, WRITE),
+            (u64::MAX - 4, 16, 0),
+        ] {
+            let mut q = queue(&mem, &[(0x2000, 4, 0), bad]);
+            let chain = q.iter(&mem).unwrap().next().unwrap();
+            assert!(sides(&mem, &chain).is_none(), "{bad:?}");
+        }
     }
 }

@@ -3,6 +3,7 @@
 
 use std::cell::RefCell;
 use std::io::{self, Read, Write};
+use std::ops::Deref;
 use std::os::fd::RawFd;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, OnceLock, RwLock, Weak};
@@ -10,6 +11,7 @@ use std::sync::{Arc, OnceLock, RwLock, Weak};
 use fuse_backend_rs::abi::fuse_abi::{InHeader, WriteIn};
 use fuse_backend_rs::api::filesystem::{ZeroCopyReader, ZeroCopyWriter};
 use log::{error, warn};
+use smallvec::SmallVec;
 use vhost::vhost_user::message::{
     VhostUserProtocolFeatures, VhostUserShMemConfig, VhostUserVirtioFeatures,
 };
@@ -23,7 +25,7 @@ use virtio_queue::{DescriptorChain, QueueOwnedT};
 use vm_memory::{GuestAddressSpace, GuestMemoryAtomic, GuestMemoryLoadGuard, GuestMemoryMmap};
 use vmm_sys_util::epoll::EventSet;
 
-use super::guest::{GuestBufs, Readable, Writable};
+use super::guest;
 use super::kick::{FsVring, KickPoll};
 use super::pool::Pool;
 use super::shmem::ShmemWindow;
@@ -41,6 +43,9 @@ pub type Chain = DescriptorChain<GuestMemoryLoadGuard<GuestMemoryMmap>>;
 const WRITE_HEAD: usize = IN_HEADER_LEN + std::mem::size_of::<WriteIn>();
 /// Length of a FUSE in_header.
 const IN_HEADER_LEN: usize = std::mem::size_of::<InHeader>();
+
+/// Chains a queue thread serves before it puts them on the used ring.
+const COMPLETE_BATCH: usize = 64;
 
 /// Length of the tag field in the virtio-fs config space.
 pub const TAG_LEN: usize = 36;
@@ -190,14 +195,14 @@ impl<F: Backend + 'static> FsDevice<F> {
             if event_idx {
                 vring.disable_notification().map_err(io::Error::other)?;
             }
-            let chains: Vec<Chain> = vring
-                .get_mut()
-                .get_queue_mut()
-                .iter(mem.memory())
-                .map_err(io::Error::other)?
-                .collect();
             match &self.pool {
                 Some(pool) => {
+                    let chains: Vec<Chain> = vring
+                        .get_mut()
+                        .get_queue_mut()
+                        .iter(mem.memory())
+                        .map_err(io::Error::other)?
+                        .collect();
                     for chain in chains {
                         let server = Arc::clone(&self.server);
                         let vring = vring.clone();
@@ -208,14 +213,29 @@ impl<F: Backend + 'static> FsDevice<F> {
                         });
                     }
                 }
-                None if !chains.is_empty() => {
-                    let done: Vec<(u16, u32)> = chains
-                        .into_iter()
-                        .map(|c| (c.head_index(), serve_chain(&self.server, c)))
-                        .collect();
-                    complete(vring, &done);
+                None => {
+                    // Served here as they are popped, over one hold of the guest memory, and
+                    // completed in batches (a guest that keeps the ring full is still answered).
+                    let m = mem.memory();
+                    let mut done: SmallVec<[(u16, u32); COMPLETE_BATCH]> = SmallVec::new();
+                    loop {
+                        let next = vring
+                            .get_mut()
+                            .get_queue_mut()
+                            .iter(&*m)
+                            .map_err(io::Error::other)?
+                            .next();
+                        let Some(chain) = next else { break };
+                        done.push((chain.head_index(), serve_chain(&self.server, chain)));
+                        if done.len() == COMPLETE_BATCH {
+                            complete(vring, &done);
+                            done.clear();
+                        }
+                    }
+                    if !done.is_empty() {
+                        complete(vring, &done);
+                    }
                 }
-                None => {}
             }
             if !event_idx || !vring.enable_notification().map_err(io::Error::other)? {
                 return Ok(());
@@ -228,19 +248,20 @@ impl<F: Backend + 'static> FsDevice<F> {
 ///
 /// Public for the fuzzers (fuzz/, target `virtqueue`) and for in-process VMMs that pop chains
 /// from their own queues; the vhost-user device calls it for every chain it pops.
-pub fn serve_chain<F: Backend>(server: &Server<F>, chain: Chain) -> u32 {
+pub fn serve_chain<F, M>(server: &Server<F>, chain: DescriptorChain<M>) -> u32
+where
+    F: Backend,
+    M: Deref<Target = GuestMemoryMmap> + Clone,
+{
     let mem = chain.memory();
-    let (mut reader, mut writer) = match (chain.clone().reader(mem), chain.clone().writer(mem)) {
-        (Ok(r), Ok(w)) => (r, w),
-        _ => {
-            warn_once("descriptor chain outside guest memory or malformed: completed empty");
-            return 0;
-        }
+    let Some((mut reader, mut writer)) = guest::sides(mem, &chain) else {
+        warn_once("descriptor chain outside guest memory or malformed: completed empty");
+        return 0;
     };
     BUFS.with(|b| {
         let (req, reply) = &mut *b.borrow_mut();
         // One byte past the limit lets the decoder see an oversized request and refuse it.
-        let want = reader.available_bytes().min(MAX_REQUEST + 1);
+        let want = reader.len().min(MAX_REQUEST + 1);
         // The in_header first: its opcode says what may stay in the guest's buffers.
         let mut head = [0u8; IN_HEADER_LEN];
         let got = want.min(IN_HEADER_LEN);
@@ -250,10 +271,8 @@ pub fn serve_chain<F: Backend>(server: &Server<F>, chain: Chain) -> u32 {
         }
         let opcode = u32::from_le_bytes([head[4], head[5], head[6], head[7]]);
         // A WRITE's payload goes from the guest's buffers straight into the file.
-        let mut payload = (opcode == opcode::WRITE && want > WRITE_HEAD && want <= MAX_REQUEST)
-            .then(|| GuestBufs::<Readable>::of(mem, &chain, WRITE_HEAD))
-            .flatten();
-        let end = if payload.is_some() { WRITE_HEAD } else { want };
+        let in_place = opcode == opcode::WRITE && want > WRITE_HEAD && want <= MAX_REQUEST;
+        let end = if in_place { WRITE_HEAD } else { want };
         req.clear();
         req.extend_from_slice(&head[..got]);
         req.resize(end, 0);
@@ -261,11 +280,10 @@ pub fn serve_chain<F: Backend>(server: &Server<F>, chain: Chain) -> u32 {
             warn_once("unreadable request chain: completed empty");
             return 0;
         }
-        let cap = writer.available_bytes();
+        let mut payload = in_place.then_some(reader);
+        let cap = writer.len();
         // READ data goes straight into the guest's buffers, after the reply header.
-        let mut direct = (opcode == opcode::READ)
-            .then(|| GuestBufs::<Writable>::of(mem, &chain, OUT_HEADER_LEN))
-            .flatten();
+        let mut direct = (opcode == opcode::READ).then(|| writer.after(OUT_HEADER_LEN));
         let bufs = InPlace {
             reply: direct.as_mut().map(|w| w as &mut dyn ZeroCopyWriter),
             payload: payload

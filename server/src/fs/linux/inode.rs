@@ -89,12 +89,16 @@ struct Slot {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct NameKey(u64);
 
+/// The tables' maps: keys the server chose (node ids), the host's inode identities and
+/// [`NameKey`]s (keyed hashes already), never raw guest bytes, so a fast seeded hash will do.
+type Map<K, V> = HashMap<K, V, foldhash::fast::RandomState>;
+
 #[derive(Default)]
 struct Table {
-    by_node: HashMap<u64, Slot>,
-    by_id: HashMap<InodeId, u64>,
+    by_node: Map<u64, Slot>,
+    by_id: Map<InodeId, u64>,
     /// One entry per slot at most (a slot's `name`), so it never outgrows the table.
-    by_name: HashMap<NameKey, u64>,
+    by_name: Map<NameKey, u64>,
     next: u64,
 }
 
