@@ -1,5 +1,7 @@
-//! Hot paths of a request: decoding, the name check, encoding, and a whole request served by
-//! the session over the Linux backend (GETATTR and LOOKUP on a temporary directory).
+//! Hot paths of a request: decoding, the name check, encoding, a whole request served by the
+//! session over the Linux backend (GETATTR and LOOKUP on a temporary directory), and the same
+//! GETATTR taken from a descriptor chain in guest memory and answered into it (the transport's
+//! reader and writer).
 
 use std::hint::black_box;
 use std::mem::size_of;
@@ -13,6 +15,10 @@ use ferry::fuse::opcode as op;
 use ferry::fuse::reply::Reply;
 use ferry::server::{Server, ServerOptions};
 use fuse_backend_rs::abi::fuse_abi::{EntryOut, InHeader, InitIn, WriteIn};
+use virtio_queue::{Queue, QueueOwnedT, QueueT};
+use vm_memory::{
+    Address, Bytes, GuestAddress, GuestAddressSpace, GuestMemoryAtomic, GuestMemoryMmap,
+};
 use vm_memory_fbr::ByteValued;
 
 fn req(opcode: u32, nodeid: u64, body: &[u8]) -> Vec<u8> {
@@ -98,6 +104,38 @@ fn session(c: &mut Criterion) {
         b.iter(|| {
             server.handle(black_box(&lookup), &mut out, 4096);
             server.handle(black_box(&forget), &mut out, 4096)
+        })
+    });
+
+    // A two-descriptor chain (request, then a 4 KiB reply buffer) popped from a split queue in
+    // guest memory, as the device pops it, and served by `serve_chain`.
+    let (desc, avail, used, request, reply) =
+        (0x0u64, 0x1000u64, 0x2000u64, 0x10000u64, 0x20000u64);
+    let mem = GuestMemoryMmap::from_ranges(&[(GuestAddress(0), 0x40000)]).unwrap();
+    mem.write_slice(&getattr, GuestAddress(request)).unwrap();
+    for (i, (addr, len, flags)) in [(request, getattr.len() as u32, 1u16), (reply, 4096, 2)]
+        .into_iter()
+        .enumerate()
+    {
+        let at = GuestAddress(desc + 16 * i as u64);
+        mem.write_obj(addr, at).unwrap();
+        mem.write_obj(len, at.unchecked_add(8)).unwrap();
+        mem.write_obj(flags, at.unchecked_add(12)).unwrap();
+        mem.write_obj(i as u16 + 1, at.unchecked_add(14)).unwrap();
+    }
+    mem.write_obj(1u16, GuestAddress(avail + 2)).unwrap();
+    let mut q = Queue::new(16).unwrap();
+    q.set_size(16);
+    q.set_desc_table_address(Some(desc as u32), Some(0));
+    q.set_avail_ring_address(Some(avail as u32), Some(0));
+    q.set_used_ring_address(Some(used as u32), Some(0));
+    q.set_ready(true);
+    let mem = GuestMemoryAtomic::new(mem);
+    c.bench_function("serve GETATTR from a descriptor chain", |b| {
+        b.iter(|| {
+            q.set_next_avail(0);
+            let chain = q.iter(mem.memory()).unwrap().next().unwrap();
+            ferry::transport::vhost_user::serve_chain(&server, chain)
         })
     });
 }
