@@ -4,13 +4,15 @@ OUT/results.json, OUT/table.txt, OUT/table.md and OUT/chart.svg (+ chart.png).
 
     scripts/perf-report.py OUT [--no-chart]
 
-raw.tsv: one line per figure, "config<TAB>workload<TAB>rep<TAB>value<TAB>unit".
+raw.tsv: one line per figure, "config<TAB>workload<TAB>rep<TAB>value<TAB>unit" (rep: the
+round, or round.rep, the figure came from).
 Units MiB/s and IOPS are higher-is-better, s is lower-is-better. The slowdown
 xN of a config is how many times slower than the "volume" config it is on that
 workload (volume / value for rates, value / volume for times): x1.0 is as fast
 as the guest's own disk, x2.0 twice as slow, x0.5 twice as fast.
 """
 import json
+import math
 import os
 import statistics
 import sys
@@ -41,6 +43,7 @@ def load(out):
         meta = json.load(f)
     raw = {}
     units = {}
+    keyed = {}
     path = os.path.join(out, "raw.tsv")
     if os.path.exists(path):
         with open(path) as f:
@@ -48,14 +51,15 @@ def load(out):
                 parts = line.rstrip("\n").split("\t")
                 if len(parts) != 5:
                     continue
-                config, workload, _rep, value, unit = parts
+                config, workload, rep, value, unit = parts
                 try:
                     v = float(value)
                 except ValueError:
                     continue
                 raw.setdefault(config, {}).setdefault(workload, []).append(v)
+                keyed.setdefault(config, {}).setdefault(workload, {})[rep] = v
                 units[workload] = unit
-    return meta, raw, units
+    return meta, raw, units, keyed
 
 
 def describe(workload, meta):
@@ -94,7 +98,29 @@ def slowdown(value, base, unit):
     return base / value if unit in HIGHER_IS_BETTER else value / base
 
 
-def summarise(meta, raw, units):
+def paired(keyed, c, vfs, w, unit):
+    """c against the better of the configs vfs, round by round: the ratio (x faster) in
+    every round (or round.rep) where all of them have a figure for w."""
+    mine = keyed.get(c, {}).get(w, {})
+    theirs = [keyed.get(v, {}).get(w, {}) for v in vfs]
+    ratios = []
+    for k in sorted(mine, key=lambda k: [float(x) for x in k.split(".")]):
+        others = [t[k] for t in theirs if k in t]
+        if len(others) != len(theirs) or not others:
+            continue
+        best = max(others) if unit in HIGHER_IS_BETTER else min(others)
+        s = slowdown(mine[k], best, unit)
+        if s:
+            ratios.append(1 / s)
+    return ratios
+
+
+def geomean(xs):
+    xs = [x for x in xs if x and x > 0]
+    return math.exp(sum(map(math.log, xs)) / len(xs)) if xs else None
+
+
+def summarise(meta, raw, units, keyed):
     configs = [c["label"] for c in meta["configs"]]
     present = [w for w, _ in WORKLOADS if any(w in raw.get(c, {}) for c in configs)]
     present += sorted({w for c in raw.values() for w in c} - set(present))
@@ -119,10 +145,17 @@ def summarise(meta, raw, units):
                if c.startswith("virtiofsd") and c in row["configs"]]
         if vfs:
             best = max(vfs) if unit in HIGHER_IS_BETTER else min(vfs)
+            names = [c for c in configs if c.startswith("virtiofsd") and c in row["configs"]]
             for c in configs:
                 if c.startswith("ferryd") and c in row["configs"]:
                     s = slowdown(row["configs"][c]["median"], best, unit)
                     row["configs"][c]["speedup_vs_best_virtiofsd"] = 1 / s if s else None
+                    # On a host whose speed drifts between boots, the boots of one round,
+                    # taken back to back, compare better than medians over all rounds.
+                    ratios = paired(keyed, c, names, w, unit)
+                    if ratios:
+                        row["configs"][c]["paired_vs_best_virtiofsd"] = {
+                            "median": statistics.median(ratios), "ratios": ratios}
         results.append(row)
     return configs, results
 
@@ -193,13 +226,22 @@ def speedup_lines(configs, results):
     for c in configs:
         if not c.startswith("ferryd"):
             continue
-        parts = []
-        for r in results:
-            v = r["configs"].get(c, {}).get("speedup_vs_best_virtiofsd")
-            if v is not None:
-                parts.append(f"{r['workload']} {v:.2f}")
-        if parts:
-            lines.append(f"{c} vs the better virtiofsd (x faster): " + ", ".join(parts))
+        for key, what in (("speedup_vs_best_virtiofsd", "medians"),
+                          ("paired_vs_best_virtiofsd", "the median of each round's ratio")):
+            parts, meta = [], []
+            for r in results:
+                v = r["configs"].get(c, {}).get(key)
+                if isinstance(v, dict):
+                    v = v["median"]
+                if v is not None:
+                    parts.append(f"{r['workload']} {v:.2f}")
+                    if r["workload"].startswith("meta-"):
+                        meta.append(v)
+            if parts:
+                g = geomean(meta)
+                tail = f"; meta phases geometric mean {g:.2f}" if g else ""
+                lines.append(f"{c} vs the better virtiofsd (x faster, {what}): "
+                             + ", ".join(parts) + tail)
     return lines
 
 
@@ -293,8 +335,8 @@ def main():
         print(__doc__, file=sys.stderr)
         sys.exit(2)
     out = args[0]
-    meta, raw, units = load(out)
-    configs, results = summarise(meta, raw, units)
+    meta, raw, units, keyed = load(out)
+    configs, results = summarise(meta, raw, units, keyed)
     with open(os.path.join(out, "results.json"), "w") as f:
         json.dump({"meta": meta, "baseline": BASELINE, "results": results}, f, indent=1)
     txt = text_table(meta, configs, results)
