@@ -26,9 +26,9 @@
 #        randread-qd1 (4 KiB psync, direct), randread-qd16 (4 KiB libaio qd16, direct),
 #        randwrite-fsync (4 KiB psync, fsync after each write), each for --runtime seconds
 #        on a --rand-mib file
-#   meta: --files files of --file-size bytes in --dirs directories: create; find after
-#        drop_caches; tar of the tree read through a pipe; lstat of every entry x5 (warm);
-#        rm -rf. Times from CLOCK_MONOTONIC in the guest (ferry-perf, perftool.c).
+#   meta: --files files of --file-size bytes in --dirs directories: create; a listing of
+#        the names alone after drop_caches (readdir, no stat); find after drop_caches; tar
+#        of the tree read through a pipe; lstat of every entry x5 (warm); rm -rf. Times from CLOCK_MONOTONIC in the guest (ferry-perf, perftool.c).
 #   and, in the first --big-rounds rounds (default 1), the meta series on --big-files files
 #   (0: skipped).
 # Defaults scale with the accelerator:

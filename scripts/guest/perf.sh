@@ -143,12 +143,15 @@ run_fio() { # rep
 		--rw=randwrite --bs=4k --ioengine=psync --fsync=1 --time_based --runtime="$RT"
 }
 
-# create; cold find (caches dropped); tar of everything (data cold: dropped before find)
-# read through a pipe; lstat of every entry x5 (warm); rm -rf.
+# create; a cold listing of names alone (readdir, no stat: the cost of attributes nobody
+# asked for); cold find (caches dropped again); tar of everything (data cold: dropped before
+# find) read through a pipe; lstat of every entry x5 (warm); rm -rf.
 run_meta() { # prefix rep files
 	p=$1 r=$2 n=$3 t=$D/tree
 	rm -rf $t
 	measure "$p-create" "$r" s seconds create $t "$n" "$DIRS" "$FSIZE"
+	drop
+	measure "$p-list" "$r" s seconds list $t
 	drop
 	measure "$p-find" "$r" s seconds run find $t
 	cd $D

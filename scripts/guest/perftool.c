@@ -7,6 +7,8 @@
  *   ferry-perf create DIR FILES DIRS SIZE   mkdir DIR/dNNN (DIRS of them), then FILES files
  *                                           of SIZE bytes spread round-robin over them
  *                                           (open O_CREAT|O_EXCL, one write, close)
+ *   ferry-perf list DIR                     list DIR recursively by name (timed): readdir
+ *                                           only, no stat but of a DT_UNKNOWN entry
  *   ferry-perf lstat DIR PASSES             list DIR recursively (not timed), then lstat
  *                                           every entry PASSES times (timed)
  *   ferry-perf run CMD [ARG...]             run CMD with its stdout read through a pipe
@@ -98,6 +100,15 @@ static void walk(const char *dir)
 	closedir(d);
 }
 
+static int cmd_list(const char *dir)
+{
+	double t0 = now();
+	walk(dir);
+	double t1 = now();
+	printf("%.6f %zu\n", t1 - t0, npaths);
+	return 0;
+}
+
 static int cmd_lstat(const char *dir, long passes)
 {
 	struct stat st;
@@ -156,11 +167,13 @@ int main(int argc, char **argv)
 {
 	if (argc >= 6 && !strcmp(argv[1], "create"))
 		return cmd_create(argv[2], atol(argv[3]), atol(argv[4]), atol(argv[5]));
+	if (argc >= 3 && !strcmp(argv[1], "list"))
+		return cmd_list(argv[2]);
 	if (argc >= 4 && !strcmp(argv[1], "lstat"))
 		return cmd_lstat(argv[2], atol(argv[3]));
 	if (argc >= 3 && !strcmp(argv[1], "run"))
 		return cmd_run(argv + 2);
-	fprintf(stderr, "usage: ferry-perf create DIR FILES DIRS SIZE | lstat DIR PASSES | "
+	fprintf(stderr, "usage: ferry-perf create DIR FILES DIRS SIZE | list DIR | lstat DIR PASSES | "
 			"run CMD [ARG...]\n");
 	return 2;
 }

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use clap::Parser;
 
-use crate::config::{CachePolicy, Config, Listen, Sandbox};
+use crate::config::{CachePolicy, Config, Listen, Readdirplus, Sandbox};
 use crate::sandbox::{caps, seccomp};
 
 /// What `--print-capabilities` prints: libvirt reads it to learn which options it may pass.
@@ -87,7 +87,11 @@ pub struct Args {
     /// Allow shared mmap when --cache=never or metadata (FUSE_DIRECT_IO_ALLOW_MMAP)
     #[arg(long)]
     pub allow_mmap: bool,
-    /// Disable READDIRPLUS
+    /// Which listings carry attributes: always (every page), auto (the guest asks per page),
+    /// never
+    #[arg(long, value_name = "MODE", default_value = "always")]
+    pub readdirplus: String,
+    /// Disable READDIRPLUS (as --readdirplus=never)
     #[arg(long)]
     pub no_readdirplus: bool,
     /// Enable the guest's writeback cache
@@ -317,6 +321,13 @@ impl TryFrom<Args> for Config {
             .cache
             .parse()
             .map_err(|why| invalid("--cache", a.cache.clone(), why))?;
+        let readdirplus = match a.no_readdirplus {
+            true => Readdirplus::Never,
+            false => a
+                .readdirplus
+                .parse()
+                .map_err(|why| invalid("--readdirplus", a.readdirplus.clone(), why))?,
+        };
         let log_level = match a.log_level.as_str() {
             _ if a.debug => log::LevelFilter::Debug,
             "error" => log::LevelFilter::Error,
@@ -365,7 +376,7 @@ impl TryFrom<Args> for Config {
             announce_submounts: a.announce_submounts && !a.no_announce_submounts,
             cache,
             allow_mmap: a.allow_mmap,
-            readdirplus: !a.no_readdirplus,
+            readdirplus,
             writeback: a.writeback,
             allow_direct_io: a.allow_direct_io,
             zero_open: !a.no_zero_open,

@@ -50,6 +50,33 @@ impl FromStr for CachePolicy {
     }
 }
 
+/// Which directory listings carry each entry's attributes (READDIRPLUS).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Readdirplus {
+    /// Names only: every listing is READDIR.
+    Never,
+    /// The guest chooses per request (FUSE_READDIRPLUS_AUTO): Linux asks for attributes on the
+    /// first page of a listing and on a later page only after a lookup in that directory.
+    Auto,
+    /// Every page of every listing carries attributes (FUSE_DO_READDIRPLUS without _AUTO), so
+    /// a `stat` of any listed entry within the entry timeout needs no LOOKUP.
+    #[default]
+    Always,
+}
+
+impl FromStr for Readdirplus {
+    type Err = &'static str;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "never" | "no" => Ok(Readdirplus::Never),
+            "auto" => Ok(Readdirplus::Auto),
+            "always" | "yes" => Ok(Readdirplus::Always),
+            _ => Err("expected auto, always or never"),
+        }
+    }
+}
+
 /// Everything ferryd needs to run.
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -71,7 +98,7 @@ pub struct Config {
     pub announce_submounts: bool,
     pub cache: CachePolicy,
     pub allow_mmap: bool,
-    pub readdirplus: bool,
+    pub readdirplus: Readdirplus,
     pub writeback: bool,
     pub allow_direct_io: bool,
     /// FUSE zero-message opens for files where the cache policy allows them.

@@ -47,9 +47,25 @@ fn legacy_o_options() {
     .unwrap();
     assert_eq!(c.shared_dir, PathBuf::from("/srv"));
     assert_eq!(c.cache, CachePolicy::Never);
-    assert!(c.xattr && !c.readdirplus);
+    assert!(c.xattr);
+    assert_eq!(c.readdirplus, Readdirplus::Never);
     let e = parse(&["--socket-path=/tmp/s", "-o", "source=/srv,flock"]).unwrap_err();
     assert_eq!(e.to_string(), "-o flock is not supported by ferryd");
+}
+
+#[test]
+fn readdirplus_modes() {
+    let base = ["--socket-path=/tmp/s", "--shared-dir=/srv"];
+    let mode = |extra: &[&str]| parse(&[&base[..], extra].concat()).map(|c| c.readdirplus);
+    assert_eq!(mode(&[]).unwrap(), Readdirplus::Always);
+    assert_eq!(mode(&["--readdirplus=auto"]).unwrap(), Readdirplus::Auto);
+    assert_eq!(mode(&["--readdirplus=never"]).unwrap(), Readdirplus::Never);
+    assert_eq!(
+        mode(&["--readdirplus=always", "--no-readdirplus"]).unwrap(),
+        Readdirplus::Never
+    );
+    let e = mode(&["--readdirplus=sometimes"]).unwrap_err();
+    assert!(e.to_string().contains("--readdirplus"), "{e}");
 }
 
 #[test]

@@ -6,7 +6,7 @@ use fuse_backend_rs::abi::fuse_abi::{FsOptions, InitOut};
 use log::{error, info};
 use vm_memory_fbr::ByteValued;
 
-use super::{errno, Backend, Ctx, Errno, Server};
+use super::{errno, Backend, Ctx, Errno, Readdirplus, Server};
 use crate::fuse::decode::MAX_WRITE;
 use crate::fuse::mapping::MAP_ALIGNMENT_SHIFT;
 use crate::fuse::opcode::INIT_EXT;
@@ -68,8 +68,13 @@ impl<F: Backend> Server<F> {
         }
         let capable = FsOptions::from_bits_truncate(flags);
         let mut want = self.fs.init(capable).map_err(errno)? | self.server_wants();
-        if !self.opts.readdirplus {
-            want.remove(FsOptions::DO_READDIRPLUS | FsOptions::READDIRPLUS_AUTO);
+        match self.opts.readdirplus {
+            Readdirplus::Never => {
+                want.remove(FsOptions::DO_READDIRPLUS | FsOptions::READDIRPLUS_AUTO)
+            }
+            // Without _AUTO, Linux asks for attributes on every page of every listing.
+            Readdirplus::Always => want.remove(FsOptions::READDIRPLUS_AUTO),
+            Readdirplus::Auto => {}
         }
         if want.contains(FsOptions::ZERO_MESSAGE_OPEN) {
             want.remove(FsOptions::ATOMIC_O_TRUNC);

@@ -21,6 +21,7 @@ use fuse_backend_rs::api::filesystem::{
 };
 use log::{trace, warn};
 
+pub use crate::config::Readdirplus;
 pub use crate::fs::CopyRange;
 use crate::fuse::decode::{decode_split, Rejected, Request};
 use crate::fuse::reply::{self, Reply, OUT_HEADER_LEN};
@@ -32,8 +33,8 @@ use stats::Stats;
 pub struct ServerOptions {
     /// Refuse every change with EROFS.
     pub readonly: bool,
-    /// Offer READDIRPLUS.
-    pub readdirplus: bool,
+    /// Which listings carry attributes.
+    pub readdirplus: Readdirplus,
     /// Announce submounts (FUSE_SUBMOUNTS).
     pub announce_submounts: bool,
     /// Negotiate FUSE_POSIX_ACL.

@@ -3,8 +3,8 @@
 use std::mem::size_of;
 
 use fuse_backend_rs::abi::fuse_abi::{
-    CreateIn, EntryOut, InHeader, InitIn, MkdirIn, MknodIn, OpenIn, OpenOut, OutHeader, ReadIn,
-    WriteIn,
+    CreateIn, EntryOut, FsOptions, InHeader, InitIn, InitOut, MkdirIn, MknodIn, OpenIn, OpenOut,
+    OutHeader, ReadIn, WriteIn,
 };
 use vm_memory_fbr::ByteValued;
 
@@ -39,7 +39,7 @@ impl T {
         cfg.readonly = readonly;
         let opts = ServerOptions {
             readonly,
-            readdirplus: true,
+            readdirplus: Readdirplus::Auto,
             ..Default::default()
         };
         let server = Server::new(fs::linux(&cfg).unwrap(), opts);
@@ -134,6 +134,30 @@ fn requests_before_init_and_second_init_get_eio() {
     assert_eq!(t.call(op::INIT, 0, init.as_slice()).0, 0);
     assert_eq!(t.call(op::INIT, 0, init.as_slice()).0, libc::EIO);
     assert_eq!(t.call(op::GETATTR, 1, &[0u8; 16]).0, 0);
+}
+
+#[test]
+fn readdirplus_mode_decides_the_init_flags() {
+    let offered = (FsOptions::DO_READDIRPLUS | FsOptions::READDIRPLUS_AUTO).bits();
+    for (mode, plus, auto) in [
+        (Readdirplus::Never, false, false),
+        (Readdirplus::Auto, true, true),
+        (Readdirplus::Always, true, false),
+    ] {
+        let mut t = T::new(false);
+        t.server.opts.readdirplus = mode;
+        let init = InitIn {
+            major: 7,
+            minor: 38,
+            max_readahead: 0,
+            flags: offered as u32,
+        };
+        let (e, p) = t.call(op::INIT, 0, init.as_slice());
+        assert_eq!(e, 0);
+        let got = FsOptions::from_bits_truncate(obj::<InitOut>(&p).flags as u64);
+        assert_eq!(got.contains(FsOptions::DO_READDIRPLUS), plus, "{mode:?}");
+        assert_eq!(got.contains(FsOptions::READDIRPLUS_AUTO), auto, "{mode:?}");
+    }
 }
 
 #[test]
