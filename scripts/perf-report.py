@@ -278,7 +278,7 @@ def chart(out, meta, configs, results):
     # One panel for data I/O, one for the metadata series.
     panels = [
         ("data I/O (fio)", [r for r in rows if not r["workload"].startswith(("meta-", "bigmeta-"))]),
-        (f"metadata: meta = {p['files']} files x {p['reps'] * p.get('rounds', 1)}, bigmeta = {p['big_files']} files x 1",
+        (f"metadata: meta = {p['files']} files x {p['reps'] * p.get('rounds', 1)}, bigmeta = {p['big_files']} files x {min(p.get('big_rounds', 1), p.get('rounds', 1))}",
          [r for r in rows if r["workload"].startswith(("meta-", "bigmeta-"))]),
     ]
     panels = [(t, rs) for t, rs in panels if rs]
