@@ -25,7 +25,7 @@ use vm_memory_fbr::ByteValued;
 
 use ferry::config::Config;
 use ferry::fuse::opcode as op;
-use ferry::server::{Backend, Server, ServerOptions};
+use ferry::server::{Backend, Readdirplus, Server, ServerOptions};
 use virtio_queue::{Queue, QueueOwnedT, QueueT};
 
 /// The options byte at the start of a `decode` or `request_path` input.
@@ -53,7 +53,10 @@ impl Flags {
     pub fn server_options(self) -> ServerOptions {
         ServerOptions {
             readonly: self.has(Self::READONLY),
-            readdirplus: self.has(Self::READDIRPLUS),
+            readdirplus: match self.has(Self::READDIRPLUS) {
+                true => Readdirplus::Always,
+                false => Readdirplus::Never,
+            },
             announce_submounts: self.has(Self::SUBMOUNTS),
             posix_acl: self.has(Self::POSIX_ACL),
             auto_inval_data: self.has(Self::AUTO_INVAL_DATA),
