@@ -117,10 +117,10 @@ impl LinuxFs {
                     } else {
                         self.open_ref(&dir, &name, Some(key))
                     };
-                    match found.map_or_else(|e| unlooked(&e, raw.ino), Some) {
-                        Some(e) => Some(e),
-                        None => continue,
-                    }
+                    let Some(e) = found.map_or_else(|e| unlooked(&e, raw.ino), Some) else {
+                        continue;
+                    };
+                    Some(e)
                 } else {
                     None
                 };
