@@ -8,10 +8,15 @@ counts.tsv: one line per workload, repetition and FUSE opcode,
 "config<TAB>workload<TAB>rep<TAB>opcode<TAB>requests", counted in the guest kernel
 (scripts/guest/perf.sh), so every daemon is counted the same way. Each table cell is the
 median over repetitions of the requests a workload sent, then the opcodes that make up at
-least 5 % of them. For the metadata workloads the total is also given per file.
+least 5 % of them. For the metadata workloads the total is also given per file. Where the
+daemon was run with --stats (ferryd configs), its own time serving each workload, from the
+tables it printed at the guest's FERRY-STATS-MARK lines, is added in brackets (median over
+repetitions; "service_ms" in counts.json).
 """
+import glob
 import json
 import os
+import re
 import statistics
 import sys
 
@@ -57,6 +62,55 @@ def load(out):
     return meta, counts
 
 
+def stats_tables(log):
+    """The --stats tables in a ferryd log, in order: [{opcode: (requests, total ms)}]."""
+    tables, cur = [], None
+    with open(log, errors="replace") as f:
+        for line in f:
+            parts = line.split()
+            if line.startswith("ferryd request statistics"):
+                cur = {}
+                tables.append(cur)
+            elif cur is not None and parts and parts[0] == "total":
+                cur = None
+            elif cur is not None and len(parts) == 7 and re.fullmatch(r"[A-Z_0-9]+", parts[0]):
+                cur[parts[0]] = (int(parts[1]), float(parts[5]))
+    return tables
+
+
+def service(out, meta):
+    """The daemon's own time per workload, from the tables it printed at each
+    FERRY-STATS-MARK (configs run with --stats): service[config][workload] = [{"ms": total,
+    "ops": {opcode: ms}}, one per repetition]."""
+    result = {}
+    for c in meta["configs"]:
+        slug = re.sub(r"[^A-Za-z0-9=.-]", "_", c["label"])
+        for dlog in sorted(glob.glob(os.path.join(out, "logs", f"{slug}.r*.daemon.log"))):
+            serial = dlog[: -len("daemon.log")] + "serial.log"
+            tables = stats_tables(dlog)
+            if not tables or not os.path.exists(serial):
+                continue
+            with open(serial, errors="replace") as f:
+                marks = re.findall(r"FERRY-STATS-MARK (\S+) (\S+) (begin|end)", f.read())
+            if len(tables) < len(marks):
+                print(f"{dlog}: {len(tables)} statistics tables for {len(marks)} marks; "
+                      "its workloads get no service time", file=sys.stderr)
+                continue
+            begun = {}
+            for (w, rep, edge), table in zip(marks, tables):
+                if edge == "begin":
+                    begun[(w, rep)] = table
+                    continue
+                before = begun.pop((w, rep), None)
+                if before is None:
+                    continue
+                ops = {op: ms - before.get(op, (0, 0.0))[1] for op, (_, ms) in table.items()}
+                ops = {op: ms for op, ms in ops.items() if ms > 0}
+                result.setdefault(c["label"], {}).setdefault(w, []).append(
+                    {"ms": sum(ops.values()), "ops": ops})
+    return result
+
+
 def summarise(meta, counts):
     """results[workload][config] = {"total": median, "ops": {op: median}, "per_file": ...}"""
     files = {"meta": meta["params"]["files"], "bigmeta": meta["params"]["big_files"]}
@@ -84,6 +138,16 @@ def order(meta, results):
     return configs, workloads
 
 
+def add_service(results, served):
+    """Adds each workload's median daemon time ("service_ms") where the daemon gave it."""
+    for config, workloads in served.items():
+        for w, reps in workloads.items():
+            entry = results.get(w, {}).get(config)
+            if entry is not None:
+                entry["service_ms"] = statistics.median(r["ms"] for r in reps)
+                entry["service_reps"] = reps
+
+
 def cell(entry):
     if entry is None:
         return "-"
@@ -91,6 +155,8 @@ def cell(entry):
     text = f"{total:,.0f}"
     if "per_file" in entry:
         text += f" ({entry['per_file']:.2f}/file)"
+    if "service_ms" in entry:
+        text += f" [daemon {entry['service_ms']:,.1f} ms]"
     big = sorted(((n, op) for op, n in entry["ops"].items() if total and n >= 0.05 * total),
                  reverse=True)
     if big:
@@ -104,6 +170,7 @@ def main():
     out = sys.argv[1]
     meta, counts = load(out)
     results = summarise(meta, counts)
+    add_service(results, service(out, meta))
     configs, workloads = order(meta, results)
     lines = ["| workload | " + " | ".join(configs) + " |",
              "|---" * (len(configs) + 1) + "|"]

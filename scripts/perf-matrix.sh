@@ -38,7 +38,10 @@
 #   on the FUSE request paths, scripts/guest/perf.sh), so the same way for every daemon:
 #   counts.tsv, counts.md and counts.json (scripts/perf-counts.py). The probes cost guest
 #   CPU, so a counting run's timings are not compared with others'; ferryd configs also get
-#   --stats (the daemon's own per-opcode table at exit, in logs/*.daemon.log).
+#   --stats (the daemon's own per-opcode table, in logs/*.daemon.log), printed before and
+#   after each workload too, so counts.* also give the daemon's own time per workload.
+#   scripts/perf-bound.py TIMED COUNTS then shows how much of a timed run's workload time
+#   that is, and the ratio any daemon could reach with no service time at all.
 # --share ext4 (the default): every daemon boot serves a fresh ext4 file system made as the
 #   volume's is (same image size and mkfs options, a sparse file beside it, loop-mounted on
 #   the host), so the daemons and the volume keep their files on the same kind of file

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# The tests: cargo test, the real-guest suite (smoke, pjdfstest, fsx) run against ferryd and
-# upstream virtiofsd in one run, then libvirt domains whose virtiofs binary is ferryd. Each part
-# ends with an "N passed, N failed" line and stops the run if anything failed.
+# The tests: cargo test, the perf report scripts' unit tests, the real-guest suite (smoke,
+# pjdfstest, fsx) run against ferryd and upstream virtiofsd in one run, then libvirt domains
+# whose virtiofs binary is ferryd. Each part reports what passed and failed and stops the run
+# if anything failed.
 #
 #   FSX_OPS=N     fsx operations in the guest (default 100000)
 #   DAEMONS=both  ferryd, virtiofsd or both
@@ -14,6 +15,8 @@ daemons=${DAEMONS:-both}
 scripts/prepare-guest.sh
 cargo build --release --locked
 cargo test --locked --workspace
+# The perf matrix's report scripts (scripts/perf-*.py).
+python3 -m unittest discover -s scripts/tests
 scripts/vm-test.sh --daemon "$daemons" --suites smoke,pjdfstest,fsx,visibility --fsx-ops "$fsx_ops" -- --xattr
 # libvirt spawns ferryd itself (--fd, --shared-dir, --cache always, --sandbox chroot).
 scripts/libvirt-test.sh

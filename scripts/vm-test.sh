@@ -268,6 +268,18 @@ run_vm() { # daemon
 	tail -n +1 -F --pid="$qpid" "$serial" 2>/dev/null |
 		sed -u -n -e 's/\r$//' -e 's/^.*\(FERRY-\)/\1/p' -e '/Kernel panic/p' &
 	local tpid=$!
+	# A daemon run with --stats prints its table on SIGUSR1: each FERRY-STATS-MARK line
+	# the guest writes (scripts/guest/perf.sh, counting runs) asks for one, so the guest
+	# can take the daemon's own time per workload (scripts/perf-counts.py pairs the k-th
+	# mark in serial.log with the k-th table in daemon.log).
+	local spid=
+	if [[ -n $dpid && " ${extra_args[*]} " == *" --stats "* ]]; then
+		tail -n +1 -F --pid="$qpid" "$serial" 2>/dev/null |
+			while IFS= read -r line; do
+				[[ $line == *FERRY-STATS-MARK* ]] && kill -USR1 "$dpid" 2>/dev/null
+			done &
+		spid=$!
+	fi
 
 	local deadline=$((SECONDS + timeout_min * 60))
 	while alive "$qpid"; do
@@ -288,6 +300,7 @@ run_vm() { # daemon
 	local qrc=0
 	reap "$qpid" || qrc=$?
 	wait "$tpid" 2>/dev/null || true
+	[[ -n $spid ]] && { wait "$spid" 2>/dev/null || true; }
 	echo "qemu exit: $qrc after $((SECONDS - qstart))s"
 
 	if [[ -z $dpid ]]; then

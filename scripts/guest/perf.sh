@@ -21,6 +21,7 @@
 # units: MiB/s and IOPS (higher is better), s (lower is better).
 # With count=1, after each workload and repetition, one line per FUSE opcode it sent:
 #   FERRY-COUNT <workload> <rep> <opcode> <requests>
+# and around each, FERRY-STATS-MARK <workload> <rep> begin|end (stats_mark, below).
 # counted in the guest kernel, so the same for every daemon: kprobe events on
 # __fuse_simple_request (6.12: idmap, fuse_mount, fuse_args) and fuse_simple_background
 # (fuse_mount, fuse_args), where the opcode is struct fuse_args' u32 at offset 8, and on
@@ -80,13 +81,23 @@ count_setup() {
 # FORGET (2).
 key() { if [ "$1" = fget ]; then echo common_pid; else echo op; fi; }
 
-count_begin() {
+# A counting boot also asks a daemon run with --stats for its own table before and after
+# each workload (scripts/vm-test.sh sends it SIGUSR1 for every mark); the pause lets the
+# table reach the daemon's log, and any background request of the workload its end.
+stats_mark() { # workload rep begin|end
+	echo "FERRY-STATS-MARK $1 $2 $3"
+	sleep 1
+}
+
+count_begin() { # workload rep
 	[ "$COUNT" = 1 ] || return 0
+	stats_mark "$1" "$2" begin
 	for e in $PROBES; do echo "hist:keys=$(key $e)" >$T/events/ferry/$e/trigger; done
 }
 
 count_end() { # workload rep
 	[ "$COUNT" = 1 ] || return 0
+	stats_mark "$1" "$2" end
 	for e in $PROBES; do
 		cat $T/events/ferry/$e/hist
 		echo "!hist:keys=$(key $e)" >$T/events/ferry/$e/trigger
@@ -115,7 +126,7 @@ fio_run() { # name file size-MiB what(bw|iops) fio-args...
 measure() { # workload rep unit command...
 	w=$1 wr=$2 u=$3
 	shift 3
-	count_begin
+	count_begin "$w" "$wr"
 	v=$("$@")
 	emit "$w" "$wr" "$v" "$u"
 	count_end "$w" "$wr"
