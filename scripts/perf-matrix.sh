@@ -8,7 +8,7 @@
 #                          [--runtime S] [--files N] [--dirs N] [--file-size BYTES]
 #                          [--big-files N] [--big-rounds N] [--work fio,meta] [--quick] [--out DIR]
 #                          [--ferryd PATH] [--timeout MINUTES] [--no-chart] [--counts]
-#                          [--share ext4|dir] [--queue-size N]
+#                          [--share ext4|dir] [--queue-size N] [--warmup N]
 #
 # --configs: comma-separated, each "volume" or DAEMON[:ARG[:ARG...]] with DAEMON ferryd
 #   (target/release/ferryd, or --ferryd PATH) or virtiofsd ($FERRY_WORK/tools/bin), e.g.
@@ -21,6 +21,11 @@
 #   reversed, and so on, so that no config always boots first or right after the same one
 #   (two configs go A, B / B, A / B, A / A, B); each boot runs every workload --reps times
 #   (default 1). Figures are medians over rounds x reps.
+# --warmup N (default 1; 0 with --counts or --quick): boots of the first config before round
+#   1, with the same workloads, whose figures are thrown away. The first boot after a quiet
+#   spell or after other work on this host was slow on every workload (2026-12-06: ferryd's
+#   worst figure on all 11 rows came from its round-1 boot, the matrix's first), and round 1
+#   always boots the first config first.
 # Workloads (--work fio,meta):
 #   fio: seqwrite and seqread (1 MiB, psync, --seq-mib; the read after drop_caches),
 #        randread-qd1 (4 KiB psync, direct), randread-qd16 (4 KiB libaio qd16, direct),
@@ -51,7 +56,8 @@
 #   after many deletions: create and rm then measure the host's allocator too).
 # --queue-size N: the virtqueue size of every daemon's device (vm-test.sh --queue-size; the
 #   default is QEMU's, 128, which caps Linux's requests at 496 KiB of data).
-# --quick: --seq-mib 32 --rand-mib 16 --runtime 2 --files 200 --big-files 0 --rounds 1 (a
+# --quick: --seq-mib 32 --rand-mib 16 --runtime 2 --files 200 --big-files 0 --rounds 1
+#   --warmup 0 (a
 #   check that everything runs; explicit options after it still apply).
 #
 # Output in --out DIR (default $FERRY_WORK/perf/<UTC time>; $FERRY_WORK/perf/latest links
@@ -89,6 +95,7 @@ quick=0
 counts=0
 share=ext4
 queue_size=
+warmup=
 
 usage() {
 	sed -n '2,/^set -euo/{/^set -euo/d;s/^# \{0,1\}//;p}' "${BASH_SOURCE[0]}"
@@ -112,7 +119,7 @@ while [[ $# -gt 0 ]]; do
 	--quick)
 		quick=1
 		: "${seq_mib:=32}" "${rand_mib:=16}" "${runtime:=2}" "${files:=200}" "${big_files:=0}"
-		rounds=1
+		rounds=1 warmup=0
 		shift
 		;;
 	--out) out=$2; shift 2 ;;
@@ -122,10 +129,14 @@ while [[ $# -gt 0 ]]; do
 	--counts) counts=1; shift ;;
 	--share) share=$2; shift 2 ;;
 	--queue-size) queue_size=$2; shift 2 ;;
+	--warmup) warmup=$2; shift 2 ;;
 	-h | --help) usage 0 ;;
 	*) echo "unknown argument: $1" >&2; usage 2 ;;
 	esac
 done
+
+# Counting runs' timings are not compared: no warm-up for them unless asked.
+: "${warmup:=$((counts == 1 ? 0 : 1))}"
 
 # shellcheck source=scripts/lib/vm-common.sh
 . "$REPO/scripts/lib/vm-common.sh"
@@ -305,13 +316,18 @@ round_order() {
 		printf '%s\n' "${order[@]}"
 	fi
 }
-for round in $(seq 1 "$rounds"); do
-for i in $(round_order "$round"); do
+# Warm-up rounds (numbered 0 and down) boot the first config once each and keep nothing.
+boots() { # round
+	if (($1 < 1)); then echo 0; else round_order "$1"; fi
+}
+for round in $(seq $((1 - warmup)) "$rounds"); do
+for i in $(boots "$round"); do
 	label=${labels[i]} daemon=${daemons[i]}
 	slug=${label//[^A-Za-z0-9=.-]/_}.r$round
+	((round < 1)) && slug=warm-up.$((1 - round))
 	mapfile -t args < <(printf '%s' "${dargs[i]}" | sed '/^$/d')
 	big=0
-	((round <= big_rounds)) && big=$big_files
+	((round >= 1 && round <= big_rounds)) && big=$big_files
 	vm=(--daemon "$daemon" --suites perf --timeout "$timeout_min"
 		--append "$append ferry.perf.big=$big" --ferryd "${bins[i]:-$ferryd_bin}")
 	if [[ $daemon == none ]]; then
@@ -330,7 +346,11 @@ for i in $(round_order "$round"); do
 	[[ -n $queue_size && $daemon != none ]] && vm+=(--queue-size "$queue_size")
 	[[ ${#args[@]} -gt 0 ]] && vm+=(-- "${args[@]}")
 	echo
-	echo "=== round $round/$rounds, [$((i + 1))/${#labels[@]}] $label ($(date -u +%H:%M:%S))"
+	if ((round < 1)); then
+		echo "=== warm-up boot $((1 - round))/$warmup, not measured: $label ($(date -u +%H:%M:%S))"
+	else
+		echo "=== round $round/$rounds, [$((i + 1))/${#labels[@]}] $label ($(date -u +%H:%M:%S))"
+	fi
 	# The previous boot's files reach the host's disk now, not during this one's writes.
 	sync
 	t0=$SECONDS
@@ -342,34 +362,39 @@ for i in $(round_order "$round"); do
 	# Repetition numbers count on across rounds.
 	off=$(((round - 1) * reps))
 	n=0
-	if [[ -f $run/serial.log ]]; then
+	if ((round < 1)); then
+		echo "    $((SECONDS - t0))s, vm-test.sh exit $rc"
+	elif [[ -f $run/serial.log ]]; then
 		while read -r workload rep value unit; do
 			printf '%s\t%s\t%s\t%s\t%s\n' "$label" "$workload" "$((off + rep))" "$value" \
 				"$unit" >>"$raw"
 			n=$((n + 1))
 		done < <(sed -n -e 's/\r$//' -e 's/^.*FERRY-PERF //p' "$run/serial.log")
 	fi
-	sed -n -e 's/\r$//' -e 's/^.*FERRY-COUNT //p' "$run/serial.log" 2>/dev/null |
+	((round < 1)) || sed -n -e 's/\r$//' -e 's/^.*FERRY-COUNT //p' "$run/serial.log" 2>/dev/null |
 		while read -r workload rep op cnt; do
 			printf '%s\t%s\t%s\t%s\t%s\n' "$label" "$workload" "$((off + rep))" "$op" "$cnt"
 		done >>"$out/counts.tsv"
-	errors=$(sed -n -e 's/\r$//' -e 's/^.*FERRY-ERROR //p' "$run/serial.log" 2>/dev/null |
-		head -n 3 | paste -sd';' - || true)
-	figures[i]=$((${figures[i]:-0} + n))
-	seconds[i]=$((${seconds[i]:-0} + SECONDS - t0))
-	st="$n figures in $((SECONDS - t0))s"
-	if [[ $rc != 0 ]]; then
-		st+=", vm-test.sh exit $rc"
-		problems[i]+=" round $round: vm-test.sh exit $rc;"
-		failed=1
-		grep -E 'fail|died|timeout' "$out/logs/$slug.vm-test.log" | grep -v ' ok ' |
-			tail -n 5 | sed 's/^/    /' || true
+	# A warm-up boot counts for nothing, not even as a failure.
+	if ((round >= 1)); then
+		errors=$(sed -n -e 's/\r$//' -e 's/^.*FERRY-ERROR //p' "$run/serial.log" 2>/dev/null |
+			head -n 3 | paste -sd';' - || true)
+		figures[i]=$((${figures[i]:-0} + n))
+		seconds[i]=$((${seconds[i]:-0} + SECONDS - t0))
+		st="$n figures in $((SECONDS - t0))s"
+		if [[ $rc != 0 ]]; then
+			st+=", vm-test.sh exit $rc"
+			problems[i]+=" round $round: vm-test.sh exit $rc;"
+			failed=1
+			grep -E 'fail|died|timeout' "$out/logs/$slug.vm-test.log" | grep -v ' ok ' |
+				tail -n 5 | sed 's/^/    /' || true
+		fi
+		if [[ -n $errors ]]; then
+			st+=", guest errors: $errors"
+			problems[i]+=" round $round: $errors;"
+		fi
+		echo "    $st"
 	fi
-	if [[ -n $errors ]]; then
-		st+=", guest errors: $errors"
-		problems[i]+=" round $round: $errors;"
-	fi
-	echo "    $st"
 	if [[ $daemon == none ]]; then
 		rm -f "$volume_img"
 		volume_img=
@@ -405,7 +430,7 @@ rmdir "$out/share" 2>/dev/null || true
 	echo "  \"params\": {\"seq_mib\": $seq_mib, \"rand_mib\": $rand_mib, \"runtime_s\": $runtime,"
 	echo "    \"counts\": $counts, \"queue_size\": $(json_str "${queue_size:-128 (QEMU default)}"),"
 	echo "    \"files\": $files, \"dirs\": $dirs, \"file_size\": $file_size,"
-	echo "    \"big_files\": $big_files, \"big_rounds\": $big_rounds, \"rounds\": $rounds, \"reps\": $reps, \"work\": $(json_str "$work"), \"quick\": $quick},"
+	echo "    \"big_files\": $big_files, \"big_rounds\": $big_rounds, \"rounds\": $rounds, \"warmup\": $warmup, \"reps\": $reps, \"work\": $(json_str "$work"), \"quick\": $quick},"
 	echo "  \"configs\": ["
 	for i in "${!labels[@]}"; do
 		sep=,
