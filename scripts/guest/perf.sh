@@ -21,12 +21,13 @@
 # units: MiB/s and IOPS (higher is better), s (lower is better).
 # With count=1, after each workload and repetition, one line per FUSE opcode it sent:
 #   FERRY-COUNT <workload> <rep> <opcode> <requests>
-# and around each, FERRY-STATS-MARK <workload> <rep> begin|end (stats_mark, below).
 # counted in the guest kernel, so the same for every daemon: kprobe events on
 # __fuse_simple_request (6.12: idmap, fuse_mount, fuse_args) and fuse_simple_background
 # (fuse_mount, fuse_args), where the opcode is struct fuse_args' u32 at offset 8, and on
 # fuse_queue_forget (FORGET, 2), each with a hist trigger keyed on the opcode. The probes cost guest CPU: timings of a counting boot are
-# not comparable with a boot without them.
+# not comparable with a boot without them. Around each workload it also writes
+#   FERRY-STATS-MARK <workload> <rep> begin|end
+# for the daemon's own time (stats_mark, below).
 # Last: FERRY-RESULT perf: N passed, N failed (one per workload and repetition).
 
 SEQ=${PERF_seq:-256}
