@@ -359,24 +359,24 @@ for i in $(boots "$round"); do
 	run=$FERRY_WORK/runs/$daemon
 	cp "$run/serial.log" "$out/logs/$slug.serial.log" 2>/dev/null || true
 	cp "$run/daemon.log" "$out/logs/$slug.daemon.log" 2>/dev/null || true
-	# Repetition numbers count on across rounds.
-	off=$(((round - 1) * reps))
-	n=0
 	if ((round < 1)); then
+		# A warm-up boot counts for nothing, not even as a failure.
 		echo "    $((SECONDS - t0))s, vm-test.sh exit $rc"
-	elif [[ -f $run/serial.log ]]; then
-		while read -r workload rep value unit; do
-			printf '%s\t%s\t%s\t%s\t%s\n' "$label" "$workload" "$((off + rep))" "$value" \
-				"$unit" >>"$raw"
-			n=$((n + 1))
-		done < <(sed -n -e 's/\r$//' -e 's/^.*FERRY-PERF //p' "$run/serial.log")
-	fi
-	((round < 1)) || sed -n -e 's/\r$//' -e 's/^.*FERRY-COUNT //p' "$run/serial.log" 2>/dev/null |
-		while read -r workload rep op cnt; do
-			printf '%s\t%s\t%s\t%s\t%s\n' "$label" "$workload" "$((off + rep))" "$op" "$cnt"
-		done >>"$out/counts.tsv"
-	# A warm-up boot counts for nothing, not even as a failure.
-	if ((round >= 1)); then
+	else
+		# Repetition numbers count on across rounds.
+		off=$(((round - 1) * reps))
+		n=0
+		if [[ -f $run/serial.log ]]; then
+			while read -r workload rep value unit; do
+				printf '%s\t%s\t%s\t%s\t%s\n' "$label" "$workload" "$((off + rep))" "$value" \
+					"$unit" >>"$raw"
+				n=$((n + 1))
+			done < <(sed -n -e 's/\r$//' -e 's/^.*FERRY-PERF //p' "$run/serial.log")
+		fi
+		sed -n -e 's/\r$//' -e 's/^.*FERRY-COUNT //p' "$run/serial.log" 2>/dev/null |
+			while read -r workload rep op cnt; do
+				printf '%s\t%s\t%s\t%s\t%s\n' "$label" "$workload" "$((off + rep))" "$op" "$cnt"
+			done >>"$out/counts.tsv"
 		errors=$(sed -n -e 's/\r$//' -e 's/^.*FERRY-ERROR //p' "$run/serial.log" 2>/dev/null |
 			head -n 3 | paste -sd';' - || true)
 		figures[i]=$((${figures[i]:-0} + n))
