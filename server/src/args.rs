@@ -10,6 +10,7 @@ use std::time::Duration;
 use clap::Parser;
 
 use crate::config::{CachePolicy, Config, Listen, Readdirplus, Sandbox};
+use crate::fs::xattrmap;
 use crate::sandbox::{caps, seccomp};
 
 /// What `--print-capabilities` prints: libvirt reads it to learn which options it may pass.
@@ -43,9 +44,16 @@ pub struct Args {
     /// Request queues offered to the VMM (QEMU's num-request-queues)
     #[arg(long, default_value_t = 1)]
     pub request_queues: usize,
-    /// Enable extended attributes
+    /// Enable extended attributes. The guest's security.* and trusted.* names are kept under
+    /// user.virtiofs. on the host and the host's own are hidden (unless --xattrmap says
+    /// otherwise), so nothing the guest sets can grant privilege on the host
     #[arg(long)]
     pub xattr: bool,
+    /// xattr name mapping rules in virtiofsd's syntax (":type:scope:key:prepend:" rules,
+    /// types prefix, ok, bad, unsupported, and ":map:key:prepend:"); implies --xattr.
+    /// ":ok:all:::" passes every name through unchanged
+    #[arg(long, value_name = "RULES")]
+    pub xattrmap: Option<String>,
     /// Let the guest create block and character device nodes in the share (refused with EPERM
     /// by default: any host user who can reach such a node can open the host device)
     #[arg(long)]
@@ -124,10 +132,12 @@ pub struct Args {
     /// Set RLIMIT_NOFILE (0: raise to min(1,000,000, nr_open))
     #[arg(long)]
     pub rlimit_nofile: Option<u64>,
-    /// Support FUSE_HANDLE_KILLPRIV_V2
+    /// Offer FUSE_HANDLE_KILLPRIV_V2 (the default): the daemon clears setuid, setgid and file
+    /// capabilities on write, truncate and chown, so the guest no longer asks for
+    /// security.capability before every write
     #[arg(long, overrides_with = "no_killpriv_v2")]
     pub killpriv_v2: bool,
-    /// Do not support FUSE_HANDLE_KILLPRIV_V2 (the default)
+    /// Do not offer FUSE_HANDLE_KILLPRIV_V2 (the guest kernel then clears them itself)
     #[arg(long)]
     pub no_killpriv_v2: bool,
     /// Debug logging (deprecated: --log-level=debug)
@@ -142,8 +152,6 @@ pub struct Args {
 
     // virtiofsd flags ferryd does not implement: accepted by the parser so that the error can
     // name them, then refused.
-    #[arg(long, hide = true)]
-    pub xattrmap: Option<String>,
     /// Change the capabilities the daemon keeps (CHOWN, DAC_OVERRIDE, FOWNER, FSETID, SETGID,
     /// SETUID, MKNOD, SETFCAP), e.g. --modcaps=+sys_admin:-mknod
     #[arg(long)]
@@ -185,6 +193,8 @@ pub enum ArgsError {
     },
     #[error("{0} is required")]
     Missing(&'static str),
+    #[error("--xattrmap: {0}")]
+    Xattrmap(String),
     #[error("--modcaps: {0}")]
     Modcaps(String),
     #[error("{0} and {1} cannot be used together")]
@@ -198,8 +208,7 @@ fn unsupported(flag: &str) -> ArgsError {
 impl Args {
     /// Refuses every virtiofsd flag ferryd does not implement, naming it.
     fn refuse_unsupported(&self) -> Result<(), ArgsError> {
-        let set: [(&str, bool); 12] = [
-            ("--xattrmap", self.xattrmap.is_some()),
+        let set: [(&str, bool); 11] = [
             ("--syslog", self.syslog),
             ("--security-label", self.security_label.is_some()),
             ("--uid-map", !self.uid_map.is_empty()),
@@ -231,6 +240,7 @@ impl Args {
                 ("sandbox", Some(v)) => self.sandbox = Some(v),
                 ("log_level", Some(v)) => self.log_level = v,
                 ("xattr", None) => self.xattr = true,
+                ("xattrmap", Some(v)) => self.xattrmap = Some(v),
                 ("no_xattr", None) => self.xattr = false,
                 ("readdirplus", None) => self.no_readdirplus = false,
                 ("no_readdirplus", None) => self.no_readdirplus = true,
@@ -239,8 +249,8 @@ impl Args {
                 ("allow_direct_io", None) => self.allow_direct_io = true,
                 ("no_allow_direct_io", None) => self.allow_direct_io = false,
                 ("announce_submounts", None) => self.announce_submounts = true,
-                ("killpriv_v2", None) => self.killpriv_v2 = true,
-                ("no_killpriv_v2", None) => self.killpriv_v2 = false,
+                ("killpriv_v2", None) => self.no_killpriv_v2 = false,
+                ("no_killpriv_v2", None) => self.no_killpriv_v2 = true,
                 _ => return Err(ArgsError::Unsupported(format!("-o {opt}"))),
             }
         }
@@ -313,6 +323,13 @@ impl TryFrom<Args> for Config {
                 ))
             }
         }
+        let xattrmap = match &a.xattrmap {
+            None => None,
+            Some(v) => Some(
+                v.parse()
+                    .map_err(|e: xattrmap::ParseError| ArgsError::Xattrmap(e.to_string()))?,
+            ),
+        };
         if a.locks && a.thread_pool_size == 0 {
             // A waiting lock on a queue thread would also hold up the request that frees it.
             return Err(ArgsError::Conflict("--locks", "--thread-pool-size=0"));
@@ -365,7 +382,8 @@ impl TryFrom<Args> for Config {
             tag: a.tag,
             thread_pool_size: a.thread_pool_size,
             request_queues: a.request_queues,
-            xattr: a.xattr,
+            xattr: a.xattr || xattrmap.is_some(),
+            xattrmap,
             sandbox,
             seccomp,
             modcaps,
@@ -380,7 +398,7 @@ impl TryFrom<Args> for Config {
             writeback: a.writeback,
             allow_direct_io: a.allow_direct_io,
             zero_open: !a.no_zero_open,
-            killpriv_v2: a.killpriv_v2 && !a.no_killpriv_v2,
+            killpriv_v2: !a.no_killpriv_v2,
             rlimit_nofile: a.rlimit_nofile,
             log_level,
         })

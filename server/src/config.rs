@@ -87,6 +87,9 @@ pub struct Config {
     pub thread_pool_size: usize,
     pub request_queues: usize,
     pub xattr: bool,
+    /// `--xattrmap`: the xattr name rules; None: ferryd's default map (see
+    /// [`crate::fs::xattrmap::DEFAULT_RULES`]).
+    pub xattrmap: Option<crate::fs::xattrmap::XattrMap>,
     pub sandbox: Sandbox,
     pub seccomp: crate::sandbox::seccomp::Mode,
     /// `--modcaps` changes to the capabilities the daemon keeps.

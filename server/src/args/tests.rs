@@ -73,7 +73,6 @@ fn unsupported_flags_are_named() {
     let base = ["--socket-path=/tmp/s", "--shared-dir=/srv"];
     for (flag, name) in [
         ("--migration-mode=find-paths", "--migration-mode"),
-        ("--xattrmap=:map::user.virtiofs.:", "--xattrmap"),
         ("--syslog", "--syslog"),
         ("--security-label", "--security-label"),
         ("--uid-map=:0:1000:1:", "--uid-map"),
@@ -192,4 +191,30 @@ fn dax_window_sizes() {
     for bad in ["0", "3M", "4097K", "2T", "lots", "-2M"] {
         assert!(window(bad).is_err(), "{bad}");
     }
+}
+
+#[test]
+fn xattrmap_implies_xattr_and_killpriv_v2_is_on_by_default() {
+    use crate::fs::xattrmap::XattrMap;
+    let base = ["--socket-path=/tmp/s", "--shared-dir=/srv"];
+    let with = |extra: &[&str]| parse(&[&base[..], extra].concat());
+    let c = with(&[]).unwrap();
+    assert!(!c.xattr && c.xattrmap.is_none() && c.killpriv_v2);
+    assert!(!with(&["--no-killpriv-v2"]).unwrap().killpriv_v2);
+    assert!(
+        with(&["--no-killpriv-v2", "--killpriv-v2"])
+            .unwrap()
+            .killpriv_v2
+    );
+    assert!(!with(&["-o", "no_killpriv_v2"]).unwrap().killpriv_v2);
+    let c = with(&["--xattrmap=:map::user.virtiofs.:"]).unwrap();
+    assert!(c.xattr);
+    assert_eq!(
+        c.xattrmap,
+        Some(":map::user.virtiofs.:".parse::<XattrMap>().unwrap())
+    );
+    let c = with(&["-o", "xattrmap=/ok/all///"]).unwrap();
+    assert!(c.xattr && c.xattrmap.is_some());
+    let e = with(&["--xattrmap=:prefix:all:x"]).unwrap_err().to_string();
+    assert_eq!(e, "--xattrmap: rule 1: not terminated by its separator");
 }

@@ -4,6 +4,7 @@
 //! added without touching the protocol layer.
 
 pub mod linux;
+pub mod xattrmap;
 
 use std::io;
 
@@ -24,7 +25,7 @@ pub fn linux(cfg: &Config) -> io::Result<LinuxFs> {
         cache: cfg.cache,
         timeout: timeout(cfg.cache),
         writeback: cfg.writeback,
-        xattr: cfg.xattr,
+        xattr: cfg.xattr.then(|| cfg.xattrmap.clone().unwrap_or_default()),
         killpriv_v2: cfg.killpriv_v2,
         allow_direct_io: cfg.allow_direct_io,
         locks: cfg.locks,

@@ -57,6 +57,10 @@ impl LinuxFs {
             }
         }
 
+        if valid.intersects(SetattrValid::UID | SetattrValid::GID | SetattrValid::SIZE) {
+            self.kill_remapped_caps(node)?;
+        }
+
         if valid.contains(SetattrValid::MODE) {
             match &h {
                 Some(h) => sys::fchmod(h.fd(), attr.st_mode & 0o7777)?,

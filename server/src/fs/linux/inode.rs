@@ -11,7 +11,7 @@ use std::collections::HashMap;
 use std::hash::BuildHasher;
 use std::io;
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU32, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 
 use fuse_backend_rs::abi::fuse_abi::{stat64, ROOT_ID};
@@ -49,6 +49,11 @@ pub struct Inode {
     /// the guest forgets the node or the fd budget runs short. (Writes reopen per request: a
     /// writable fd held on the host would make exec(2) of the file fail there with ETXTBSY.)
     reader: Mutex<Option<Arc<Handle>>>,
+    /// Whether the guest's file capabilities may be on the file under a remapped name (see
+    /// [`super::LinuxFs::kill_remapped_caps`]): 0 once known absent; any other value may have
+    /// them, and changes with each SETXATTR of them, so a removal that raced one does not
+    /// mark them absent.
+    caps: AtomicU32,
 }
 
 impl Inode {
@@ -68,6 +73,27 @@ impl Inode {
         self.reader
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// What is known of the guest's remapped capabilities on the file: 0 for absent.
+    pub fn caps_seen(&self) -> u32 {
+        self.caps.load(Ordering::Acquire)
+    }
+
+    /// The guest set its capabilities on the file.
+    pub fn caps_set(&self) {
+        let _ = self
+            .caps
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |v| {
+                Some(v.wrapping_add(1).max(1))
+            });
+    }
+
+    /// The capabilities were removed, unless they were set again since `seen`.
+    pub fn caps_gone(&self, seen: u32) {
+        let _ = self
+            .caps
+            .compare_exchange(seen, 0, Ordering::AcqRel, Ordering::Acquire);
     }
 
     /// The kept read-only handle, if any.
@@ -155,6 +181,7 @@ impl Inodes {
             id,
             kind: libc::S_IFDIR,
             reader: Mutex::default(),
+            caps: AtomicU32::new(1),
         });
         t.by_node.insert(
             ROOT_ID,
@@ -241,6 +268,7 @@ impl Inodes {
             id,
             kind,
             reader: Mutex::default(),
+            caps: AtomicU32::new(1),
         });
         t.by_node.insert(
             node,

@@ -49,7 +49,8 @@ pub struct Options {
     /// Entry and attribute timeout given to the guest.
     pub timeout: Duration,
     pub writeback: bool,
-    pub xattr: bool,
+    /// Extended attributes, their names mapped through this map; None: ENOSYS.
+    pub xattr: Option<crate::fs::xattrmap::XattrMap>,
     pub killpriv_v2: bool,
     pub allow_direct_io: bool,
     /// Offer POSIX and BSD locks to the guest (served with host OFD locks and flock).
@@ -84,6 +85,8 @@ pub struct LinuxFs {
     zero_open: AtomicBool,
     /// Whether files are created with the caller's credentials (the daemon runs as root).
     switch_creds: bool,
+    /// The host name of the guest's `security.capability` where the xattr map moves it.
+    caps_name: Option<std::ffi::CString>,
 }
 
 fn err(errno: libc::c_int) -> io::Error {
@@ -122,6 +125,7 @@ impl LinuxFs {
             writeback: AtomicBool::new(false),
             zero_open: AtomicBool::new(false),
             switch_creds: sys::geteuid() == 0,
+            caps_name: opts.xattr.as_ref().and_then(|m| m.remapped_caps()),
             opts,
         })
     }
@@ -459,6 +463,7 @@ impl FileSystem for LinuxFs {
         length: u64,
     ) -> io::Result<()> {
         let h = self.file(handle, inode, libc::O_WRONLY)?;
+        self.kill_remapped_caps(inode)?;
         sys::fallocate(h.fd(), mode, offset, length)
     }
 

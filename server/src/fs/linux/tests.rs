@@ -21,7 +21,7 @@ fn opts() -> Options {
         cache: CachePolicy::Auto,
         timeout: Duration::from_secs(1),
         writeback: false,
-        xattr: true,
+        xattr: Some(crate::fs::xattrmap::XattrMap::default()),
         killpriv_v2: false,
         allow_direct_io: false,
         locks: true,
@@ -720,3 +720,5 @@ fn kept_readers_give_way_to_inodes() {
     fs.forget(&ctx, nodes[10], 1);
     assert_eq!(read_all(&fs, nodes[0], 0).unwrap(), b"x");
 }
+
+mod xattr;
