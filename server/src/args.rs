@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use clap::Parser;
 
-use crate::config::{CachePolicy, Config, Listen, Readdirplus, Sandbox};
+use crate::config::{CachePolicy, Config, FileHandles, Listen, Readdirplus, Sandbox};
 use crate::fs::xattrmap;
 use crate::sandbox::{caps, seccomp};
 
@@ -86,8 +86,13 @@ pub struct Args {
     /// Do not announce submounts
     #[arg(long)]
     pub no_announce_submounts: bool,
-    /// Refer to inodes by file handle: never, prefer (alias fallback), mandatory
-    #[arg(long, default_value = "never")]
+    /// How a host inode whose fd the daemon closed is found again: never (by its name in its
+    /// parent), prefer (by file handle where the filesystem has them, else by name; alias
+    /// fallback) or mandatory (by file handle only). The daemon keeps an O_PATH fd only for the
+    /// inodes in use and closes the least recently used when its fd limit runs short, so the
+    /// guest may know any number of files whatever the mode. File handles need
+    /// CAP_DAC_READ_SEARCH, which the daemon then keeps
+    #[arg(long, value_name = "MODE", default_value = "never")]
     pub inode_file_handles: String,
     /// Caching policy the guest may use: auto, always, never, metadata
     #[arg(long, default_value = "auto")]
@@ -310,19 +315,10 @@ impl TryFrom<Args> for Config {
                 ))
             }
         }
-        match a.inode_file_handles.as_str() {
-            "never" => {}
-            // ferryd holds O_PATH fds (RLIMIT_NOFILE is raised); file handles are not done yet.
-            "prefer" | "fallback" => return Err(unsupported("--inode-file-handles=prefer")),
-            "mandatory" => return Err(unsupported("--inode-file-handles=mandatory")),
-            _ => {
-                return Err(invalid(
-                    "--inode-file-handles",
-                    a.inode_file_handles,
-                    "expected never, prefer or mandatory",
-                ))
-            }
-        }
+        let inode_file_handles: FileHandles = a
+            .inode_file_handles
+            .parse()
+            .map_err(|why| invalid("--inode-file-handles", a.inode_file_handles.clone(), why))?;
         let xattrmap = match &a.xattrmap {
             None => None,
             Some(v) => Some(
@@ -400,6 +396,7 @@ impl TryFrom<Args> for Config {
             zero_open: !a.no_zero_open,
             killpriv_v2: !a.no_killpriv_v2,
             rlimit_nofile: a.rlimit_nofile,
+            inode_file_handles,
             log_level,
         })
     }

@@ -50,6 +50,31 @@ impl FromStr for CachePolicy {
     }
 }
 
+/// How the daemon finds a host inode again once it closed its fd (`--inode-file-handles`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum FileHandles {
+    /// By its name in its parent directory.
+    #[default]
+    Never,
+    /// By its host file handle where the filesystem makes them, else by name.
+    Prefer,
+    /// By file handle only: a lookup on a filesystem without them fails.
+    Mandatory,
+}
+
+impl FromStr for FileHandles {
+    type Err = &'static str;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "never" => Ok(FileHandles::Never),
+            "prefer" | "fallback" => Ok(FileHandles::Prefer),
+            "mandatory" => Ok(FileHandles::Mandatory),
+            _ => Err("expected never, prefer or mandatory"),
+        }
+    }
+}
+
 /// Which directory listings carry each entry's attributes (READDIRPLUS).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Readdirplus {
@@ -110,5 +135,6 @@ pub struct Config {
     /// Size of the DAX cache window offered to the VMM, if any.
     pub dax_window: Option<u64>,
     pub rlimit_nofile: Option<u64>,
+    pub inode_file_handles: FileHandles,
     pub log_level: log::LevelFilter,
 }

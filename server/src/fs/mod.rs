@@ -31,6 +31,7 @@ pub fn linux(cfg: &Config) -> io::Result<LinuxFs> {
         locks: cfg.locks,
         announce_submounts: cfg.announce_submounts,
         max_guest_fds: None,
+        file_handles: cfg.inode_file_handles,
         zero_open: cfg.zero_open,
     };
     LinuxFs::new(&root, opts)

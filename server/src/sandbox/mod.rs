@@ -40,7 +40,16 @@ pub fn confine(cfg: &Config, root: &Path, fs: &LinuxFs) -> io::Result<()> {
     }
     // The backend reaches inodes through its working directory, /proc/self/fd.
     fs.restore_cwd()?;
-    let kept = caps::drop_to(&cfg.modcaps)?;
+    // File handles are opened with open_by_handle_at, which needs CAP_DAC_READ_SEARCH.
+    let mut changes = Vec::new();
+    if fs.uses_file_handles() {
+        changes.push(caps::CapChange {
+            add: true,
+            cap: ::caps::Capability::CAP_DAC_READ_SEARCH,
+        });
+    }
+    changes.extend_from_slice(&cfg.modcaps);
+    let kept = caps::drop_to(&changes)?;
     let mut names: Vec<String> = kept.iter().map(|c| c.to_string()).collect();
     names.sort();
     info!(

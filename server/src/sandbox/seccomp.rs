@@ -40,6 +40,8 @@ const ALLOWED: &[libc::c_long] = &[
     // Files in the share (fs/linux/sys.rs).
     libc::SYS_openat,
     libc::SYS_openat2,
+    libc::SYS_name_to_handle_at,
+    libc::SYS_open_by_handle_at,
     libc::SYS_close,
     libc::SYS_newfstatat,
     libc::SYS_fstat,

@@ -62,6 +62,7 @@ impl LinuxFs {
             i.fd().as_raw_fd(),
             libc::O_RDONLY | libc::O_DIRECTORY,
         )?;
+        self.make_room();
         let fh = self.handles.insert(node, fd)?;
         Ok((fh, self.open_options(true)))
     }

@@ -3,34 +3,77 @@
 
 use std::ffi::CStr;
 use std::io;
-use std::os::fd::{AsFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
 
 use fuse_backend_rs::abi::fuse_abi::stat64;
 use fuse_backend_rs::api::filesystem::{Context, Entry};
 
-use super::inode::{Inode, InodeId, NameKey};
+use super::inode::{Anchor, InodeId, NameKey, Node};
 use super::{err, sys, LinuxFs};
+use crate::config::FileHandles;
 
 impl LinuxFs {
-    /// Takes one guest reference to the inode behind `fd` (an O_PATH fd) found in `parent`,
-    /// under the name `key` if known.
+    /// Takes one guest reference to the inode behind `fd` (an O_PATH fd) found in `parent`
+    /// under `name` (None: it has no name, as an O_TMPFILE), filed under the name key `key`
+    /// if known.
     pub(super) fn entry_for(
         &self,
-        parent: &Inode,
+        parent: &Node,
+        name: Option<&CStr>,
         fd: OwnedFd,
         key: Option<NameKey>,
     ) -> io::Result<Entry> {
-        let (st, mnt) = sys::stat_fd(fd.as_fd())?;
-        let id = InodeId::of(&st, mnt);
+        let (st, ident) = sys::stat_fd(fd.as_fd())?;
+        let id = InodeId::of(&st, ident.mnt);
         let submount = self.is_submount(parent, &id, &st);
-        let node = self
-            .inodes
-            .add_ref(id, st.st_mode & libc::S_IFMT, fd, key)?;
+        let anchor = self.anchor(parent, name, fd.as_fd(), ident.mnt)?;
+        let node =
+            self.inodes
+                .add_ref(id, ident.btime, st.st_mode & libc::S_IFMT, fd, key, anchor)?;
         Ok(self.entry(node, st, submount))
     }
 
+    /// How the node for `fd`, found in `parent` under `name`, is found again once the clock
+    /// closed its fd: by file handle where `--inode-file-handles` asks for them (and the
+    /// filesystem makes them), else by name; a nameless one is kept open.
+    fn anchor(
+        &self,
+        parent: &Node,
+        name: Option<&CStr>,
+        fd: BorrowedFd<'_>,
+        mnt: u64,
+    ) -> io::Result<Anchor> {
+        if self.file_handles != FileHandles::Never {
+            match self.file_handle(fd, mnt) {
+                Ok(h) => return Ok(Anchor::Handle(h)),
+                Err(e) if self.file_handles == FileHandles::Mandatory => return Err(e),
+                Err(_) => {}
+            }
+        }
+        Ok(match name {
+            Some(name) => Anchor::Name {
+                parent: std::sync::Arc::clone(parent.inode()),
+                name: name.to_owned(),
+            },
+            None => Anchor::Pinned,
+        })
+    }
+
+    /// The file handle of `fd`, on the mount `mnt`, once an fd to open handles on that mount
+    /// with is kept (a directory's: the first inode met on a mount is its root directory).
+    fn file_handle(&self, fd: BorrowedFd<'_>, mnt: u64) -> io::Result<sys::FileHandle> {
+        let h = sys::file_handle(fd)?;
+        if !self.inodes.has_mount(mnt) {
+            let dir = libc::O_RDONLY | libc::O_DIRECTORY;
+            let m = sys::reopen(self.proc.as_fd(), fd.as_raw_fd(), dir)
+                .map_err(|_| err(libc::EOPNOTSUPP))?;
+            self.inodes.add_mount(mnt, m);
+        }
+        Ok(h)
+    }
+
     /// Whether `id` (a directory found in `parent`) is the root of another host mount.
-    fn is_submount(&self, parent: &Inode, id: &InodeId, st: &stat64) -> bool {
+    fn is_submount(&self, parent: &Node, id: &InodeId, st: &stat64) -> bool {
         self.opts.announce_submounts
             && st.st_mode & libc::S_IFMT == libc::S_IFDIR
             && id.mnt != parent.id.mnt
@@ -39,7 +82,7 @@ impl LinuxFs {
     /// Looks `name` up in `parent` (node `pnode`) and takes a guest reference to what it
     /// finds. A name under which a held inode was last found is tried by one statx first;
     /// any other name is opened at once.
-    pub(super) fn find_ref(&self, parent: &Inode, pnode: u64, name: &CStr) -> io::Result<Entry> {
+    pub(super) fn find_ref(&self, parent: &Node, pnode: u64, name: &CStr) -> io::Result<Entry> {
         let key = self.inodes.name_key(pnode, name.to_bytes());
         if self.inodes.is_named(key) {
             self.lookup_ref(parent, name, key)
@@ -51,15 +94,10 @@ impl LinuxFs {
     /// Looks `name` up in `parent` and takes a guest reference to what it finds. An inode the
     /// guest holds already costs one statx by name: the fd the table holds pins that inode, so
     /// its (device, number, mount) cannot name another file. Anything else is opened.
-    pub(super) fn lookup_ref(
-        &self,
-        parent: &Inode,
-        name: &CStr,
-        key: NameKey,
-    ) -> io::Result<Entry> {
-        let (st, mnt) = sys::stat_at(parent.fd(), name)?;
-        let id = InodeId::of(&st, mnt);
-        match self.inodes.ref_known(&id, Some(key)) {
+    pub(super) fn lookup_ref(&self, parent: &Node, name: &CStr, key: NameKey) -> io::Result<Entry> {
+        let (st, ident) = sys::stat_at(parent.fd(), name)?;
+        let id = InodeId::of(&st, ident.mnt);
+        match self.inodes.ref_known(&id, ident.btime, Some(key)) {
             Some(node) => Ok(self.entry(node, st, self.is_submount(parent, &id, &st))),
             None => self.open_ref(parent, name, Some(key)),
         }
@@ -69,12 +107,12 @@ impl LinuxFs {
     /// that are new, or not likely to be known), filed under `key` if given.
     pub(super) fn open_ref(
         &self,
-        parent: &Inode,
+        parent: &Node,
         name: &CStr,
         key: Option<NameKey>,
     ) -> io::Result<Entry> {
         let fd = sys::open_beneath(parent.fd(), name, libc::O_PATH)?;
-        self.entry_for(parent, fd, key)
+        self.entry_for(parent, Some(name), fd, key)
     }
 
     pub(super) fn do_lookup(&self, parent: u64, name: &CStr) -> io::Result<Entry> {
@@ -92,9 +130,9 @@ impl LinuxFs {
             // only ever an inode the guest already holds, so it cannot lead above the share.
             b".." => {
                 let fd = sys::openat(p.fd(), c"..", libc::O_PATH | libc::O_NOFOLLOW, 0)?;
-                let (st, mnt) = sys::stat_fd(fd.as_fd())?;
+                let (st, ident) = sys::stat_fd(fd.as_fd())?;
                 let node = (self.inodes)
-                    .ref_known(&InodeId::of(&st, mnt), None)
+                    .ref_known(&InodeId::of(&st, ident.mnt), ident.btime, None)
                     .ok_or_else(|| err(libc::ENOENT))?;
                 Ok(self.entry(node, st, false))
             }
@@ -128,7 +166,7 @@ impl LinuxFs {
         ctx: &Context,
         parent: u64,
         name: &CStr,
-        make: impl FnOnce(&Inode) -> io::Result<()>,
+        make: impl FnOnce(&Node) -> io::Result<()>,
     ) -> io::Result<Entry> {
         let p = self.inodes.get(parent)?;
         if !p.is_dir() {

@@ -53,6 +53,11 @@ impl Budget {
         })
     }
 
+    /// How many fds the guest may make the daemon hold.
+    pub fn cap(&self) -> usize {
+        self.cap
+    }
+
     /// Whether the next [`Budget::hold`] would get EMFILE.
     pub fn is_full(&self) -> bool {
         self.used.load(Ordering::Relaxed) >= self.cap

@@ -13,7 +13,7 @@ use fuse_backend_rs::api::filesystem::{Context, Entry, FileLock, ZeroCopyReader}
 
 use super::fds::HeldFd;
 use super::handle::Handle;
-use super::inode::{Inode, NameKey};
+use super::inode::{Inode, NameKey, Node};
 use super::{err, sys, LinuxFs};
 use crate::config::CachePolicy;
 
@@ -109,11 +109,7 @@ impl LinuxFs {
             return Ok(h);
         }
         let fd = sys::reopen(self.proc.as_fd(), i.fd().as_raw_fd(), access)?;
-        if self.budget.is_full() {
-            // Kept fds give way to the request at hand.
-            self.inodes.drop_readers();
-            self.writers.clear();
-        }
+        self.make_room();
         let h = self.handles.transient(node, fd)?;
         if self.budget.has_spare() {
             if reading {
@@ -150,6 +146,7 @@ impl LinuxFs {
         {
             kill_suidgid(fd.as_fd())?;
         }
+        self.make_room();
         let fh = self.handles.insert(node, fd)?;
         Ok((fh, self.open_options(i.is_dir())))
     }
@@ -193,14 +190,14 @@ impl LinuxFs {
         {
             kill_suidgid(fd.as_fd())?;
         }
-        self.entry_with_handle(&p, fd, f, key)
+        self.entry_with_handle(&p, Some(name), fd, f, key)
     }
 
     /// CREATE without O_EXCL of a name that exists: the inode behind the name, opened through
     /// its O_PATH fd like OPEN (so never a special file or a symlink's target).
     fn create_existing(
         &self,
-        parent: &Inode,
+        parent: &Node,
         name: &CStr,
         flags: libc::c_int,
         key: Option<NameKey>,
@@ -216,7 +213,7 @@ impl LinuxFs {
             self.kill_remapped_caps_at(path.as_raw_fd())?;
         }
         let fd = sys::reopen(self.proc.as_fd(), path.as_raw_fd(), flags)?;
-        self.entry_and_handle(parent, path, fd, flags, key)
+        self.entry_and_handle(parent, Some(name), path, fd, flags, key)
     }
 
     /// O_TMPFILE in directory `parent`: an unnamed file the guest may LINK in later.
@@ -233,33 +230,36 @@ impl LinuxFs {
         }
         let mode = a.mode & !a.umask & 0o7777;
         let fd = self.as_caller(ctx, || sys::openat(p.fd(), c".", f | libc::O_TMPFILE, mode))?;
-        self.entry_with_handle(&p, fd, f, None)
+        self.entry_with_handle(&p, None, fd, f, None)
     }
 
     /// The entry and a handle for a file just created through `fd`: the inode is taken from
     /// the fd itself, never from the name, which the host may have changed meanwhile.
     fn entry_with_handle(
         &self,
-        parent: &Inode,
+        parent: &Node,
+        name: Option<&CStr>,
         fd: OwnedFd,
         flags: libc::c_int,
         key: Option<NameKey>,
     ) -> io::Result<(Entry, Option<u64>, OpenOptions)> {
         let path = sys::reopen(self.proc.as_fd(), fd.as_raw_fd(), libc::O_PATH)?;
-        self.entry_and_handle(parent, path, fd, flags, key)
+        self.entry_and_handle(parent, name, path, fd, flags, key)
     }
 
-    /// A guest reference to the inode behind `path` (O_PATH, found under the name `key` if
-    /// given) and a handle for `fd`, open on it with `flags`.
+    /// A guest reference to the inode behind `path` (O_PATH, found in `parent` under `name`
+    /// and the name key `key` if given) and a handle for `fd`, open on it with `flags`.
     fn entry_and_handle(
         &self,
-        parent: &Inode,
+        parent: &Node,
+        name: Option<&CStr>,
         path: OwnedFd,
         fd: OwnedFd,
         flags: libc::c_int,
         key: Option<NameKey>,
     ) -> io::Result<(Entry, Option<u64>, OpenOptions)> {
-        let e = self.entry_for(parent, path, key)?;
+        let e = self.entry_for(parent, name, path, key)?;
+        self.make_room();
         if self.zero_open() {
             // The guest will not RELEASE it: its I/O goes through the node. Writes usually
             // follow a create, so a plain writable fd is kept as the node's writer (closed
@@ -378,6 +378,7 @@ impl LinuxFs {
         let raw = i.fd().as_raw_fd();
         let fd = sys::reopen(self.proc.as_fd(), raw, libc::O_RDWR)
             .or_else(|_| sys::reopen(self.proc.as_fd(), raw, libc::O_RDONLY))?;
+        self.make_room();
         let fd = Arc::new(self.budget.hold(fd)?);
         m.insert((node, owner), Arc::clone(&fd));
         Ok(fd)

@@ -1,23 +1,35 @@
-//! The inode table: the guest's node ids mapped to O_PATH fds held open on the host.
+//! The inode table: the guest's node ids mapped to host inodes.
 //!
 //! A node id is handed to the guest once per LOOKUP-like reply and counted; FORGET gives the
-//! counts back and the last one closes the fd. The same host inode (device, inode number,
-//! mount) always gets the same node id while the guest knows it. Holding the fd keeps the host
-//! inode alive, so its number cannot be reused behind a node id. Node ids the guest never got
-//! (forged or stale) are simply absent: every request on them gets EBADF.
+//! counts back and the last one drops the node. The same host inode (device, inode number,
+//! mount) gets the same node id while the guest knows it, unless its birth time shows a new
+//! file behind a reused inode number. Node ids the guest never got (forged or stale) are
+//! simply absent: every request on them gets EBADF.
+//!
+//! How many nodes the guest may know is not bounded by the daemon's open-file limit. Each node
+//! holds an O_PATH fd only while it is in use: when the guest's fd budget runs short, the fds
+//! of the nodes used least recently are closed (a second-chance clock), and a node whose fd was
+//! closed is opened again when a request needs it, through its [`Anchor`]: by its name in its
+//! parent (its parent reopened the same way, up to a node that has an fd), or by its host file
+//! handle (`--inode-file-handles`). A reopened file must be the same inode (device, number,
+//! mount, birth time), or the request gets ESTALE. Nodes that no name leads back to (the root,
+//! a file the guest removed or made with O_TMPFILE) keep their fd.
 
 use std::collections::hash_map::RandomState;
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
+use std::ffi::CString;
 use std::hash::BuildHasher;
 use std::io;
+use std::ops::Deref;
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
-use std::sync::atomic::{AtomicU32, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, RwLock};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError, RwLock, Weak};
 
 use fuse_backend_rs::abi::fuse_abi::{stat64, ROOT_ID};
 
 use super::fds::{Budget, HeldFd};
 use super::handle::Handle;
+use super::sys::{self, FileHandle};
 
 /// What identifies a host inode.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -38,13 +50,33 @@ impl InodeId {
     }
 }
 
+/// How a node whose fd was closed is found again.
+#[derive(Debug, Clone)]
+pub enum Anchor {
+    /// Never closed: nothing leads back to it (the root, a file the guest unlinked, an
+    /// O_TMPFILE), or it must stay as it is.
+    Pinned,
+    /// By its name in `parent` (the inode it was last found in or renamed into by the guest).
+    Name { parent: Arc<Inode>, name: CString },
+    /// By its host file handle.
+    Handle(FileHandle),
+}
+
 /// One inode the guest knows.
 #[derive(Debug)]
 pub struct Inode {
-    fd: HeldFd,
+    /// The O_PATH fd, while it is open.
+    fd: Mutex<Option<Arc<HeldFd>>>,
     pub id: InodeId,
+    /// The birth time seen when the node was made (0 if the filesystem has none).
+    btime: u64,
     /// The file type bits (S_IFMT) of the inode; they never change.
     pub kind: u32,
+    anchor: Mutex<Anchor>,
+    /// Used since the clock last passed it: spared once.
+    used: AtomicBool,
+    /// Still in the table (a forgotten node may live on as another node's anchor, fd closed).
+    live: AtomicBool,
     /// With zero-message opens, the file opened read-only for the guest's reads, kept until
     /// the guest forgets the node or the fd budget runs short. (Writes reopen per request: a
     /// writable fd held on the host would make exec(2) of the file fail there with ETXTBSY.)
@@ -56,9 +88,23 @@ pub struct Inode {
     caps: AtomicU32,
 }
 
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
 impl Inode {
-    pub fn fd(&self) -> BorrowedFd<'_> {
-        self.fd.as_fd()
+    fn new(id: InodeId, btime: u64, kind: u32, fd: Arc<HeldFd>, anchor: Anchor) -> Self {
+        Inode {
+            fd: Mutex::new(Some(fd)),
+            id,
+            btime,
+            kind,
+            anchor: Mutex::new(anchor),
+            used: AtomicBool::new(true),
+            live: AtomicBool::new(true),
+            reader: Mutex::default(),
+            caps: AtomicU32::new(1),
+        }
     }
 
     pub fn is_dir(&self) -> bool {
@@ -69,10 +115,16 @@ impl Inode {
         self.kind == libc::S_IFREG
     }
 
-    fn reader_slot(&self) -> std::sync::MutexGuard<'_, Option<Arc<Handle>>> {
-        self.reader
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    fn current(&self) -> Option<Arc<HeldFd>> {
+        lock(&self.fd).clone()
+    }
+
+    fn is_pinned(&self) -> bool {
+        matches!(*lock(&self.anchor), Anchor::Pinned)
+    }
+
+    fn reader_slot(&self) -> MutexGuard<'_, Option<Arc<Handle>>> {
+        lock(&self.reader)
     }
 
     /// What is known of the guest's remapped capabilities on the file: 0 for absent.
@@ -99,6 +151,32 @@ impl Inode {
     /// The kept read-only handle, if any.
     pub fn reader(&self) -> Option<Arc<Handle>> {
         self.reader_slot().clone()
+    }
+}
+
+/// A node in use by a request: the inode and an open fd of it, which stays open until the
+/// request drops this, whatever the clock does meanwhile.
+#[derive(Debug)]
+pub struct Node {
+    inode: Arc<Inode>,
+    fd: Arc<HeldFd>,
+}
+
+impl Node {
+    pub fn fd(&self) -> BorrowedFd<'_> {
+        self.fd.as_fd()
+    }
+
+    pub fn inode(&self) -> &Arc<Inode> {
+        &self.inode
+    }
+}
+
+impl Deref for Node {
+    type Target = Inode;
+
+    fn deref(&self) -> &Inode {
+        &self.inode
     }
 }
 
@@ -153,7 +231,17 @@ impl Table {
             s.name = Some(key);
         }
     }
+
+    /// The node holding `id` whose birth time is `btime`.
+    fn known(&self, id: &InodeId, btime: u64) -> Option<(u64, &Arc<Inode>)> {
+        let node = *self.by_id.get(id)?;
+        let inode = &self.by_node.get(&node)?.inode;
+        (inode.btime == btime).then_some((node, inode))
+    }
 }
+
+/// How many ancestors a reopen walks up at most before it gives up (ESTALE).
+const MAX_DEPTH: usize = 4096;
 
 /// All inodes the guest holds, behind one lock (lookups take the write side only to add).
 pub struct Inodes {
@@ -163,26 +251,30 @@ pub struct Inodes {
     /// takes its reader with it), so that a full budget with none kept costs no scan.
     readers: AtomicUsize,
     names: RandomState,
+    /// Nodes with an open fd, oldest first (entries of nodes since closed or forgotten are
+    /// skipped when met, and swept out when they outnumber the live ones).
+    clock: Mutex<VecDeque<Weak<Inode>>>,
+    /// An fd on each host mount a file handle was taken on (open_by_handle_at's mount_fd).
+    mounts: Mutex<HashMap<u64, OwnedFd>>,
 }
 
 fn ebadf() -> io::Error {
     io::Error::from_raw_os_error(libc::EBADF)
 }
 
+fn estale() -> io::Error {
+    io::Error::from_raw_os_error(libc::ESTALE)
+}
+
 impl Inodes {
     /// A table holding the shared directory as [`ROOT_ID`], which is never forgotten.
-    pub fn new(root: OwnedFd, id: InodeId, budget: Arc<Budget>) -> io::Result<Self> {
+    pub fn new(root: OwnedFd, id: InodeId, btime: u64, budget: Arc<Budget>) -> io::Result<Self> {
         let mut t = Table {
             next: ROOT_ID + 1,
             ..Default::default()
         };
-        let inode = Arc::new(Inode {
-            fd: budget.hold(root)?,
-            id,
-            kind: libc::S_IFDIR,
-            reader: Mutex::default(),
-            caps: AtomicU32::new(1),
-        });
+        let fd = Arc::new(budget.hold(root)?);
+        let inode = Arc::new(Inode::new(id, btime, libc::S_IFDIR, fd, Anchor::Pinned));
         t.by_node.insert(
             ROOT_ID,
             Slot {
@@ -197,16 +289,168 @@ impl Inodes {
             budget,
             readers: AtomicUsize::new(0),
             names: RandomState::new(),
+            clock: Mutex::default(),
+            mounts: Mutex::default(),
         })
     }
 
-    /// The inode behind a node id, or EBADF for one the guest does not hold.
-    pub fn get(&self, node: u64) -> io::Result<Arc<Inode>> {
-        let t = self.table.read().map_err(|_| ebadf())?;
-        t.by_node
-            .get(&node)
-            .map(|s| Arc::clone(&s.inode))
-            .ok_or_else(ebadf)
+    /// The inode behind a node id with an open fd (reopened if the clock closed it), or
+    /// EBADF for one the guest does not hold.
+    pub fn get(&self, node: u64) -> io::Result<Node> {
+        let inode = {
+            let t = self.table.read().map_err(|_| ebadf())?;
+            let slot = t.by_node.get(&node).ok_or_else(ebadf)?;
+            Arc::clone(&slot.inode)
+        };
+        if !inode.used.load(Ordering::Relaxed) {
+            inode.used.store(true, Ordering::Relaxed);
+        }
+        let fd = self.fd_of(&inode)?;
+        Ok(Node { inode, fd })
+    }
+
+    /// The open fd of `inode`, reopened through its anchors where closed.
+    fn fd_of(&self, inode: &Arc<Inode>) -> io::Result<Arc<HeldFd>> {
+        if let Some(fd) = inode.current() {
+            return Ok(fd);
+        }
+        // The inodes to reopen, `inode` first, up to an ancestor that has an fd (`base`) or
+        // is reopened by handle.
+        let mut chain = vec![Arc::clone(inode)];
+        let mut base = None;
+        loop {
+            let up = match &*lock(&chain[chain.len() - 1].anchor) {
+                Anchor::Name { parent, .. } => Arc::clone(parent),
+                Anchor::Handle(_) => break,
+                // Pinned nodes are never closed; one that is has nothing to reopen it by.
+                Anchor::Pinned => return Err(estale()),
+            };
+            if let Some(fd) = up.current() {
+                base = Some(fd);
+                break;
+            }
+            if chain.len() >= MAX_DEPTH {
+                return Err(estale());
+            }
+            chain.push(up);
+        }
+        for i in chain.iter().rev() {
+            base = Some(self.reopen(i, base.as_ref())?);
+        }
+        base.ok_or_else(estale)
+    }
+
+    /// Opens `i` again through its anchor (`parent` is its parent's fd for a name) and checks
+    /// it is the same inode.
+    fn reopen(&self, i: &Arc<Inode>, parent: Option<&Arc<HeldFd>>) -> io::Result<Arc<HeldFd>> {
+        let anchor = lock(&i.anchor).clone();
+        let fd = match &anchor {
+            Anchor::Name { name, .. } => {
+                let p = parent.ok_or_else(estale)?;
+                sys::open_beneath(p.as_fd(), name, libc::O_PATH).map_err(|e| {
+                    match e.raw_os_error() {
+                        Some(libc::ENOENT | libc::ENOTDIR | libc::ELOOP) => estale(),
+                        _ => e,
+                    }
+                })?
+            }
+            Anchor::Handle(h) => {
+                let m = lock(&self.mounts);
+                let mount = m.get(&i.id.mnt).ok_or_else(estale)?;
+                sys::open_by_handle(mount.as_fd(), h, libc::O_PATH)?
+            }
+            Anchor::Pinned => return Err(estale()),
+        };
+        let (st, ident) = sys::stat_fd(fd.as_fd())?;
+        if InodeId::of(&st, ident.mnt) != i.id || ident.btime != i.btime {
+            return Err(estale());
+        }
+        self.install(i, fd)
+    }
+
+    /// Makes `fd` the open fd of `i` (unless a racing request installed one first) and
+    /// returns it. A forgotten inode (reopened only to reach a child) does not keep it.
+    fn install(&self, i: &Arc<Inode>, fd: OwnedFd) -> io::Result<Arc<HeldFd>> {
+        let held = Arc::new(self.hold(fd)?);
+        if !i.live.load(Ordering::Acquire) {
+            return Ok(held);
+        }
+        {
+            let mut slot = lock(&i.fd);
+            if let Some(fd) = &*slot {
+                return Ok(Arc::clone(fd));
+            }
+            *slot = Some(Arc::clone(&held));
+        }
+        self.clock_push(i);
+        Ok(held)
+    }
+
+    /// Takes one fd from the budget, making room first if it is spent (not with the table's
+    /// lock held: making room reads the table).
+    fn hold(&self, fd: OwnedFd) -> io::Result<HeldFd> {
+        if self.budget.is_full() {
+            self.make_room();
+        }
+        self.budget.hold(fd)
+    }
+
+    /// Frees fds for what the guest asks for now: every kept reader, then the fds of an
+    /// eighth of the budget's worth of nodes, least recently used first.
+    pub fn make_room(&self) {
+        self.drop_readers();
+        self.evict((self.budget.cap() / 8).max(1));
+    }
+
+    /// Closes the fds of up to `want` nodes that have not been used since the clock last
+    /// passed them (second chance); returns how many. A request still using one keeps it
+    /// open until it is done.
+    pub fn evict(&self, want: usize) -> usize {
+        let mut clock = lock(&self.clock);
+        let mut freed = 0;
+        let mut steps = clock.len().saturating_mul(2);
+        while freed < want && steps > 0 {
+            steps -= 1;
+            let Some(w) = clock.pop_front() else {
+                break;
+            };
+            let Some(i) = w.upgrade() else {
+                continue;
+            };
+            if !i.live.load(Ordering::Acquire) || i.is_pinned() {
+                continue;
+            }
+            if i.used.swap(false, Ordering::Relaxed) {
+                clock.push_back(w);
+                continue;
+            }
+            if lock(&i.fd).take().is_some() {
+                freed += 1;
+            }
+        }
+        freed
+    }
+
+    fn clock_push(&self, i: &Arc<Inode>) {
+        let mut clock = lock(&self.clock);
+        clock.push_back(Arc::downgrade(i));
+        if clock.len() > self.budget.cap().saturating_mul(2) + 64 {
+            clock.retain(|w| {
+                w.upgrade()
+                    .is_some_and(|i| i.live.load(Ordering::Acquire) && i.current().is_some())
+            });
+        }
+    }
+
+    /// Whether an fd on the mount `mnt` is kept for reopening by file handle.
+    pub fn has_mount(&self, mnt: u64) -> bool {
+        lock(&self.mounts).contains_key(&mnt)
+    }
+
+    /// Keeps `fd` (a directory opened for reading: open_by_handle_at refuses O_PATH fds) for
+    /// reopening by file handle on the mount `mnt`, unless one is kept already.
+    pub fn add_mount(&self, mnt: u64, fd: OwnedFd) {
+        lock(&self.mounts).entry(mnt).or_insert(fd);
     }
 
     /// The node id of a host inode the guest already holds, without taking a reference.
@@ -232,57 +476,92 @@ impl Inodes {
         self.table.read().ok()?.by_name.get(&key).copied()
     }
 
-    /// One more reference to the inode `id` if the guest holds it already: its node id. The
-    /// node is filed under `key` if it has no name key yet.
-    pub fn ref_known(&self, id: &InodeId, key: Option<NameKey>) -> Option<u64> {
+    /// One more reference to the inode `id` born at `btime` if the guest holds it already:
+    /// its node id. The node is filed under `key` if it has no name key yet. A node whose fd
+    /// is closed and whose filesystem has no birth times is not trusted to be the same file
+    /// (its inode number may have been reused): None, so the caller opens the name.
+    pub fn ref_known(&self, id: &InodeId, btime: u64, key: Option<NameKey>) -> Option<u64> {
         let mut t = self.table.write().ok()?;
-        let node = *t.by_id.get(id)?;
+        let (node, inode) = t.known(id, btime)?;
+        if btime == 0 && inode.current().is_none() {
+            return None;
+        }
         t.take_ref(node, key).then_some(node)
     }
 
-    /// Hands the guest one reference to the inode `id`, whose O_PATH fd is `fd` (dropped if the
-    /// inode is already known), found under the name `key` if given. Returns the node id, or
-    /// EMFILE when the guest's fd budget is spent.
+    /// Hands the guest one reference to the inode `id` born at `btime`, whose O_PATH fd is
+    /// `fd`, found again through `anchor`, under the name `key` if given. A known inode keeps
+    /// its node (and takes `fd` if the clock had closed its own). Returns the node id, or
+    /// EMFILE when the guest's fd budget is spent and nothing can be closed.
     pub fn add_ref(
         &self,
         id: InodeId,
+        btime: u64,
         kind: u32,
         fd: OwnedFd,
         key: Option<NameKey>,
+        anchor: Anchor,
     ) -> io::Result<u64> {
+        let fd = Arc::new(self.hold(fd)?);
         let mut t = self.table.write().map_err(|_| ebadf())?;
-        if let Some(&node) = t.by_id.get(&id) {
+        if let Some((node, inode)) = t.known(&id, btime) {
+            let inode = Arc::clone(inode);
             if t.take_ref(node, key) {
+                drop(t);
+                let mut slot = lock(&inode.fd);
+                if slot.is_none() {
+                    *slot = Some(fd);
+                    drop(slot);
+                    self.clock_push(&inode);
+                }
                 return Ok(node);
             }
         }
-        if self.budget.is_full() {
-            // Kept readers give way to the inodes the guest asks for.
-            self.drop_readers_in(&t);
-        }
-        let fd = self.budget.hold(fd)?;
         let node = t.next;
         t.next += 1;
-        let inode = Arc::new(Inode {
-            fd,
-            id,
-            kind,
-            reader: Mutex::default(),
-            caps: AtomicU32::new(1),
-        });
+        let inode = Arc::new(Inode::new(id, btime, kind, fd, anchor));
         t.by_node.insert(
             node,
             Slot {
-                inode,
+                inode: Arc::clone(&inode),
                 refs: 1,
                 name: None,
             },
         );
+        // A new file behind a reused inode number takes the identity over; the old node stays
+        // valid under its node id until forgotten.
         t.by_id.insert(id, node);
         if let Some(k) = key {
             t.file_under(k, node);
         }
+        drop(t);
+        self.clock_push(&inode);
         Ok(node)
+    }
+
+    /// Keeps `node`'s fd open from now on (the guest is about to remove its last known name),
+    /// unless the guest does not hold it.
+    pub fn pin(&self, node: u64) {
+        if let Ok(n) = self.get(node) {
+            *lock(&n.anchor) = Anchor::Pinned;
+        }
+    }
+
+    /// `node` is now named `name` in `parent` (the guest renamed it), if it was found by
+    /// name.
+    pub fn rename(&self, node: u64, parent: &Node, name: &std::ffi::CStr) {
+        let Ok(t) = self.table.read() else {
+            return;
+        };
+        if let Some(slot) = t.by_node.get(&node) {
+            let mut a = lock(&slot.inode.anchor);
+            if let Anchor::Name { .. } = *a {
+                *a = Anchor::Name {
+                    parent: Arc::clone(parent.inode()),
+                    name: name.to_owned(),
+                };
+            }
+        }
     }
 
     /// Keeps `h` as `i`'s read-only handle (a racing request's, if it came first, stays).
@@ -296,17 +575,13 @@ impl Inodes {
 
     /// Closes every kept reader (their fds go back to the budget once no request uses them).
     pub fn drop_readers(&self) {
-        if let Ok(t) = self.table.read() {
-            self.drop_readers_in(&t);
-        }
-    }
-
-    fn drop_readers_in(&self, t: &Table) {
         if self.readers.swap(0, Ordering::Relaxed) == 0 {
             return;
         }
-        for slot in t.by_node.values() {
-            slot.inode.reader_slot().take();
+        if let Ok(t) = self.table.read() {
+            for slot in t.by_node.values() {
+                slot.inode.reader_slot().take();
+            }
         }
     }
 
@@ -318,7 +593,7 @@ impl Inodes {
         Ok(())
     }
 
-    /// Gives back `count` references; the last one drops the fd. Unknown nodes and the root
+    /// Gives back `count` references; the last one closes the fd. Unknown nodes and the root
     /// are ignored (FORGET has no reply to carry an error).
     pub fn forget(&self, node: u64, count: u64) {
         if node == ROOT_ID {
@@ -331,20 +606,41 @@ impl Inodes {
             return;
         };
         slot.refs = slot.refs.saturating_sub(count);
-        if slot.refs == 0 {
-            if let Some(slot) = t.by_node.remove(&node) {
-                t.by_id.remove(&slot.inode.id);
-                if let Some(k) = slot.name {
-                    t.by_name.remove(&k);
-                }
-            }
+        if slot.refs > 0 {
+            return;
         }
+        let Some(slot) = t.by_node.remove(&node) else {
+            return;
+        };
+        let i = slot.inode;
+        if t.by_id.get(&i.id) == Some(&node) {
+            t.by_id.remove(&i.id);
+        }
+        if let Some(k) = slot.name {
+            t.by_name.remove(&k);
+        }
+        drop(t);
+        // The inode may live on as a child's anchor: without its fd and reader.
+        i.live.store(false, Ordering::Release);
+        lock(&i.fd).take();
+        i.reader_slot().take();
     }
 
     /// How many nodes the guest holds (the root included).
     #[cfg(test)]
     pub fn len(&self) -> usize {
         self.table.read().map_or(0, |t| t.by_node.len())
+    }
+
+    /// How many nodes have an open fd now.
+    #[cfg(test)]
+    pub fn open_fds(&self) -> usize {
+        self.table.read().map_or(0, |t| {
+            t.by_node
+                .values()
+                .filter(|s| s.inode.current().is_some())
+                .count()
+        })
     }
 }
 
@@ -366,20 +662,28 @@ mod tests {
 
     #[test]
     fn same_inode_same_node_until_forgotten() {
-        let t = Inodes::new(fd(), id(1), Budget::with_cap(100)).unwrap();
-        let a = t.add_ref(id(5), libc::S_IFREG, fd(), None).unwrap();
-        assert_eq!(t.add_ref(id(5), libc::S_IFREG, fd(), None).unwrap(), a);
+        let t = Inodes::new(fd(), id(1), 0, Budget::with_cap(100)).unwrap();
+        let a = t
+            .add_ref(id(5), 0, libc::S_IFREG, fd(), None, Anchor::Pinned)
+            .unwrap();
+        assert_eq!(
+            t.add_ref(id(5), 0, libc::S_IFREG, fd(), None, Anchor::Pinned)
+                .unwrap(),
+            a
+        );
         t.forget(a, 1);
         assert!(t.get(a).is_ok(), "one reference left");
         t.forget(a, 1);
         assert_eq!(t.get(a).unwrap_err().raw_os_error(), Some(libc::EBADF));
-        let b = t.add_ref(id(5), libc::S_IFREG, fd(), None).unwrap();
+        let b = t
+            .add_ref(id(5), 0, libc::S_IFREG, fd(), None, Anchor::Pinned)
+            .unwrap();
         assert_ne!(a, b, "node ids are not reused");
     }
 
     #[test]
     fn root_survives_any_forget_and_forged_nodes_are_ebadf() {
-        let t = Inodes::new(fd(), id(1), Budget::with_cap(100)).unwrap();
+        let t = Inodes::new(fd(), id(1), 0, Budget::with_cap(100)).unwrap();
         t.forget(ROOT_ID, u64::MAX);
         assert!(t.get(ROOT_ID).is_ok());
         assert!(t.get(0).is_err());
@@ -390,21 +694,25 @@ mod tests {
 
     #[test]
     fn a_name_key_follows_the_last_node_filed_under_it_and_leaves_with_it() {
-        let t = Inodes::new(fd(), id(1), Budget::with_cap(100)).unwrap();
+        let t = Inodes::new(fd(), id(1), 0, Budget::with_cap(100)).unwrap();
         let k = t.name_key(ROOT_ID, b"f");
         assert_ne!(k, t.name_key(ROOT_ID, b"g"));
         assert_ne!(k, t.name_key(ROOT_ID + 1, b"f"));
         assert!(!t.is_named(k));
-        let a = t.add_ref(id(5), libc::S_IFREG, fd(), Some(k)).unwrap();
+        let a = t
+            .add_ref(id(5), 0, libc::S_IFREG, fd(), Some(k), Anchor::Pinned)
+            .unwrap();
         assert!(t.is_named(k));
         // Another inode found under the name takes the key over; forgetting the first then
         // leaves the key with the second.
-        let b = t.add_ref(id(6), libc::S_IFREG, fd(), Some(k)).unwrap();
+        let b = t
+            .add_ref(id(6), 0, libc::S_IFREG, fd(), Some(k), Anchor::Pinned)
+            .unwrap();
         t.forget(a, 1);
         assert!(t.is_named(k));
         // A known node found under a second name keeps its first.
         let k2 = t.name_key(ROOT_ID, b"link");
-        assert_eq!(t.ref_known(&id(6), Some(k2)), Some(b));
+        assert_eq!(t.ref_known(&id(6), 0, Some(k2)), Some(b));
         assert!(!t.is_named(k2));
         t.forget(b, 2);
         assert!(!t.is_named(k));
@@ -413,8 +721,10 @@ mod tests {
 
     #[test]
     fn oversized_forget_counts_saturate() {
-        let t = Inodes::new(fd(), id(1), Budget::with_cap(100)).unwrap();
-        let a = t.add_ref(id(7), libc::S_IFDIR, fd(), None).unwrap();
+        let t = Inodes::new(fd(), id(1), 0, Budget::with_cap(100)).unwrap();
+        let a = t
+            .add_ref(id(7), 0, libc::S_IFDIR, fd(), None, Anchor::Pinned)
+            .unwrap();
         t.forget(a, u64::MAX);
         assert_eq!(t.len(), 1);
     }

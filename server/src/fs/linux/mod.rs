@@ -24,7 +24,7 @@ mod xattr;
 
 use std::ffi::CStr;
 use std::io;
-use std::os::fd::{AsFd, OwnedFd};
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -38,7 +38,7 @@ use fuse_backend_rs::api::filesystem::{
     ZeroCopyWriter,
 };
 
-use crate::config::CachePolicy;
+use crate::config::{CachePolicy, FileHandles};
 use handle::Handles;
 use inode::{InodeId, Inodes};
 
@@ -59,6 +59,8 @@ pub struct Options {
     pub announce_submounts: bool,
     /// Fds the guest may make the daemon hold; None: RLIMIT_NOFILE minus a reserve.
     pub max_guest_fds: Option<usize>,
+    /// How an inode whose fd was closed is found again (see [`inode`]).
+    pub file_handles: FileHandles,
     /// Zero-message opens of regular files (see [`file`]): OPEN answers ENOSYS, which tells a
     /// guest that offered FUSE_NO_OPEN_SUPPORT to stop sending OPEN, FLUSH and RELEASE for
     /// files; its I/O then names handle 0 and is served through the node. Only where no open
@@ -87,6 +89,8 @@ pub struct LinuxFs {
     switch_creds: bool,
     /// The host name of the guest's `security.capability` where the xattr map moves it.
     caps_name: Option<std::ffi::CString>,
+    /// `opts.file_handles`, or Never where the daemon cannot open file handles.
+    file_handles: FileHandles,
 }
 
 fn err(errno: libc::c_int) -> io::Error {
@@ -106,17 +110,23 @@ impl LinuxFs {
             libc::O_PATH | libc::O_DIRECTORY,
             0,
         )?;
+        let (st, ident) = sys::stat_fd(at.as_fd())?;
+        let id = InodeId::of(&st, ident.mnt);
         let proc = open_dir(c"/proc/self/fd")?;
-        let (st, mnt) = sys::stat_fd(at.as_fd())?;
-        let id = InodeId::of(&st, mnt);
+
         sys::fchdir(proc.as_fd())?;
         sys::umask(0);
         let budget = match opts.max_guest_fds {
             Some(n) => fds::Budget::with_cap(n),
             None => fds::Budget::from_rlimit(),
         };
+        let inodes = Inodes::new(at, id, ident.btime, Arc::clone(&budget))?;
+        let root = inodes.get(fuse_backend_rs::abi::fuse_abi::ROOT_ID)?;
+        let file_handles =
+            usable_file_handles(opts.file_handles, &proc, root.fd(), ident.mnt, &inodes)?;
+        drop(root);
         Ok(LinuxFs {
-            inodes: Inodes::new(at, id, Arc::clone(&budget))?,
+            inodes,
             handles: Handles::new(Arc::clone(&budget)),
             writers: writers::Writers::default(),
             budget,
@@ -126,8 +136,15 @@ impl LinuxFs {
             zero_open: AtomicBool::new(false),
             switch_creds: sys::geteuid() == 0,
             caps_name: opts.xattr.as_ref().and_then(|m| m.remapped_caps()),
+            file_handles,
             opts,
         })
+    }
+
+    /// Whether inodes are found again by file handle (the daemon must keep
+    /// CAP_DAC_READ_SEARCH).
+    pub fn uses_file_handles(&self) -> bool {
+        self.file_handles != FileHandles::Never
     }
 
     /// Puts the working directory back at /proc/self/fd (after a chroot).
@@ -164,6 +181,38 @@ impl LinuxFs {
         }
     }
 
+    /// The node the guest holds for what `name` in `parent` is now, if any.
+    fn node_named(&self, parent: &inode::Node, name: &CStr) -> Option<u64> {
+        let (st, ident) = sys::stat_at(parent.fd(), name).ok()?;
+        self.inodes.find(&InodeId::of(&st, ident.mnt))
+    }
+
+    /// Keeps the fd of the node behind `name` in `parent` open from now on: the guest is about
+    /// to remove or replace the name, after which nothing leads back to the inode (the guest
+    /// may still hold it open, or unlinked but in use).
+    fn pin_named(&self, parent: &inode::Node, name: &CStr) {
+        if let Some(node) = self.node_named(parent, name) {
+            self.inodes.pin(node);
+        }
+    }
+
+    /// The guest renamed the inode now behind `name` in `parent`: its node is found there
+    /// from now on.
+    fn renamed(&self, parent: &inode::Node, name: &CStr) {
+        if let Some(node) = self.node_named(parent, name) {
+            self.inodes.rename(node, parent, name);
+        }
+    }
+
+    /// Makes room in the guest's fd budget when it is spent: kept readers and writers, then
+    /// the fds of the nodes used least recently, give way to the request at hand.
+    fn make_room(&self) {
+        if self.budget.is_full() {
+            self.writers.clear();
+            self.inodes.make_room();
+        }
+    }
+
     /// Runs `f` with the caller's uid/gid as this thread's effective ids (when the daemon is
     /// root and the caller is not).
     fn as_caller<T>(&self, ctx: &Context, f: impl FnOnce() -> io::Result<T>) -> io::Result<T> {
@@ -178,6 +227,42 @@ impl LinuxFs {
             std::process::abort();
         }
         r
+    }
+}
+
+/// The file handle mode the daemon can serve: `prefer` falls back to names where file handles
+/// cannot be opened here (no CAP_DAC_READ_SEARCH, or a filesystem without them); `mandatory`
+/// is an error then. Where they can, the share's root directory is kept to open handles on
+/// its mount with.
+fn usable_file_handles(
+    want: FileHandles,
+    proc: &OwnedFd,
+    root: BorrowedFd<'_>,
+    mnt: u64,
+    inodes: &Inodes,
+) -> io::Result<FileHandles> {
+    if want == FileHandles::Never {
+        return Ok(want);
+    }
+    let dir = libc::O_RDONLY | libc::O_DIRECTORY;
+    let probe =
+        sys::reopen(proc.as_fd(), std::os::fd::AsRawFd::as_raw_fd(&root), dir).and_then(|m| {
+            let h = sys::file_handle(root)?;
+            sys::open_by_handle(m.as_fd(), &h, libc::O_PATH).map(|_| m)
+        });
+    match (probe, want) {
+        (Ok(m), _) => {
+            inodes.add_mount(mnt, m);
+            Ok(want)
+        }
+        (Err(e), FileHandles::Mandatory) => Err(io::Error::new(
+            e.kind(),
+            format!("--inode-file-handles=mandatory: cannot open a file handle of the shared directory: {e}"),
+        )),
+        (Err(e), _) => {
+            log::warn!("--inode-file-handles=prefer: file handles unusable here ({e}); finding inodes by name");
+            Ok(FileHandles::Never)
+        }
     }
 }
 
@@ -345,11 +430,13 @@ impl FileSystem for LinuxFs {
     fn unlink(&self, _ctx: &Context, parent: u64, name: &CStr) -> io::Result<()> {
         let p = self.inodes.get(parent)?;
         self.close_writer_of(parent, name);
+        self.pin_named(&p, name);
         sys::unlinkat(p.fd(), name, 0)
     }
 
     fn rmdir(&self, _ctx: &Context, parent: u64, name: &CStr) -> io::Result<()> {
         let p = self.inodes.get(parent)?;
+        self.pin_named(&p, name);
         sys::unlinkat(p.fd(), name, libc::AT_REMOVEDIR)
     }
 
@@ -364,10 +451,17 @@ impl FileSystem for LinuxFs {
     ) -> io::Result<()> {
         let o = self.inodes.get(olddir)?;
         let n = self.inodes.get(newdir)?;
-        if flags & libc::RENAME_EXCHANGE == 0 {
+        let exchange = flags & libc::RENAME_EXCHANGE != 0;
+        if !exchange {
             self.close_writer_of(newdir, newname);
+            self.pin_named(&n, newname);
         }
-        sys::renameat2(o.fd(), oldname, n.fd(), newname, flags)
+        sys::renameat2(o.fd(), oldname, n.fd(), newname, flags)?;
+        self.renamed(&n, newname);
+        if exchange {
+            self.renamed(&o, oldname);
+        }
+        Ok(())
     }
 
     fn link(

@@ -126,18 +126,28 @@ pub fn statx(fd: BorrowedFd<'_>, flags: libc::c_int, mask: u32) -> io::Result<li
     Ok(unsafe { stx.assume_init() })
 }
 
+/// What tells one host file from another beyond its stat: the mount it was reached through
+/// and its birth time (0 where the filesystem reports none), which tells a reused inode
+/// number from the file that had it before.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Ident {
+    pub mnt: u64,
+    pub btime: u64,
+}
+
 /// lstat of `name` (one checked component) in `dir`, never following a symlink nor
-/// triggering an automount, with the mount id (0 if the kernel does not report it): one statx.
-pub fn stat_at(dir: BorrowedFd<'_>, name: &CStr) -> io::Result<(stat64, u64)> {
+/// triggering an automount, with the mount id (0 if the kernel does not report it) and the
+/// birth time: one statx.
+pub fn stat_at(dir: BorrowedFd<'_>, name: &CStr) -> io::Result<(stat64, Ident)> {
     stat_mnt(dir, name, libc::AT_SYMLINK_NOFOLLOW | libc::AT_NO_AUTOMOUNT)
 }
 
 /// [`stat_at`] of the fd itself (an O_PATH fd is fine).
-pub fn stat_fd(fd: BorrowedFd<'_>) -> io::Result<(stat64, u64)> {
+pub fn stat_fd(fd: BorrowedFd<'_>) -> io::Result<(stat64, Ident)> {
     stat_mnt(fd, EMPTY, libc::AT_EMPTY_PATH | libc::AT_SYMLINK_NOFOLLOW)
 }
 
-fn stat_mnt(dir: BorrowedFd<'_>, name: &CStr, flags: libc::c_int) -> io::Result<(stat64, u64)> {
+fn stat_mnt(dir: BorrowedFd<'_>, name: &CStr, flags: libc::c_int) -> io::Result<(stat64, Ident)> {
     let mut stx = MaybeUninit::<libc::statx>::zeroed();
     // SAFETY: statx writes one struct statx into `stx`; the name is NUL-terminated.
     check(unsafe {
@@ -145,7 +155,7 @@ fn stat_mnt(dir: BorrowedFd<'_>, name: &CStr, flags: libc::c_int) -> io::Result<
             dir.as_raw_fd(),
             name.as_ptr(),
             flags,
-            libc::STATX_BASIC_STATS | libc::STATX_MNT_ID,
+            libc::STATX_BASIC_STATS | libc::STATX_MNT_ID | libc::STATX_BTIME,
             stx.as_mut_ptr(),
         )
     })?;
@@ -156,7 +166,86 @@ fn stat_mnt(dir: BorrowedFd<'_>, name: &CStr, flags: libc::c_int) -> io::Result<
     } else {
         0
     };
-    Ok((stat64_of(&x), mnt))
+    let btime = if x.stx_mask & libc::STATX_BTIME != 0 {
+        (x.stx_btime.tv_sec as u64)
+            .wrapping_mul(1_000_000_000)
+            .wrapping_add(u64::from(x.stx_btime.tv_nsec))
+    } else {
+        0
+    };
+    Ok((stat64_of(&x), Ident { mnt, btime }))
+}
+
+/// MAX_HANDLE_SZ: the largest file handle the kernel makes.
+const MAX_HANDLE_SZ: usize = 128;
+
+/// A host file handle (name_to_handle_at): names an inode on its filesystem without holding
+/// it open, and stops naming it once the inode is gone (the generation is inside).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FileHandle {
+    handle_type: i32,
+    bytes: Box<[u8]>,
+}
+
+/// `struct file_handle` with room for the largest handle.
+#[repr(C)]
+struct RawHandle {
+    handle_bytes: u32,
+    handle_type: i32,
+    f_handle: [u8; MAX_HANDLE_SZ],
+}
+
+/// The file handle of the inode `fd` (an O_PATH fd is fine) refers to.
+pub fn file_handle(fd: BorrowedFd<'_>) -> io::Result<FileHandle> {
+    let mut raw = RawHandle {
+        handle_bytes: MAX_HANDLE_SZ as u32,
+        handle_type: 0,
+        f_handle: [0; MAX_HANDLE_SZ],
+    };
+    let mut mount_id: libc::c_int = 0;
+    // SAFETY: the kernel writes at most handle_bytes bytes after the header of `raw` and one
+    // int into `mount_id`; the path is the empty C string.
+    check(unsafe {
+        libc::syscall(
+            libc::SYS_name_to_handle_at,
+            fd.as_raw_fd(),
+            EMPTY.as_ptr(),
+            &mut raw as *mut RawHandle,
+            &mut mount_id as *mut libc::c_int,
+            libc::AT_EMPTY_PATH,
+        )
+    })?;
+    let n = (raw.handle_bytes as usize).min(MAX_HANDLE_SZ);
+    Ok(FileHandle {
+        handle_type: raw.handle_type,
+        bytes: raw.f_handle[..n].into(),
+    })
+}
+
+/// Opens the inode `h` names, on the filesystem `mount` (any fd on it) is on. Needs
+/// CAP_DAC_READ_SEARCH; ESTALE once the inode is gone.
+pub fn open_by_handle(
+    mount: BorrowedFd<'_>,
+    h: &FileHandle,
+    flags: libc::c_int,
+) -> io::Result<OwnedFd> {
+    let mut raw = RawHandle {
+        handle_bytes: h.bytes.len() as u32,
+        handle_type: h.handle_type,
+        f_handle: [0; MAX_HANDLE_SZ],
+    };
+    raw.f_handle[..h.bytes.len()].copy_from_slice(&h.bytes);
+    // SAFETY: `raw` holds handle_bytes valid bytes after its header and outlives the call.
+    let fd = check(unsafe {
+        libc::syscall(
+            libc::SYS_open_by_handle_at,
+            mount.as_raw_fd(),
+            &raw as *const RawHandle,
+            flags | libc::O_CLOEXEC,
+        )
+    })?;
+    // SAFETY: the kernel just returned this fd to us.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd as RawFd) })
 }
 
 /// The stat64 that fstatat would have filled for the same file.

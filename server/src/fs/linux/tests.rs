@@ -27,6 +27,7 @@ fn opts() -> Options {
         locks: true,
         announce_submounts: false,
         max_guest_fds: None,
+        file_handles: crate::config::FileHandles::Never,
         zero_open: false,
     }
 }
@@ -391,7 +392,7 @@ fn special_files_are_never_opened() {
 }
 
 #[test]
-fn a4_25_lookup_flood_gets_emfile_and_the_daemon_goes_on() {
+fn a4_25_a_lookup_flood_past_the_fd_budget_closes_idle_nodes_and_the_daemon_goes_on() {
     let dir = tempfile::tempdir().unwrap();
     for i in 0..10 {
         std::fs::write(dir.path().join(format!("f{i}")), b"").unwrap();
@@ -405,21 +406,32 @@ fn a4_25_lookup_flood_gets_emfile_and_the_daemon_goes_on() {
     )
     .unwrap();
     let ctx = Context::default();
-    // The root holds one; four more lookups fit, the fifth does not.
+    // Twice as many nodes as the budget has fds: the idle ones give theirs up.
     let mut got = Vec::new();
-    for i in 0..4 {
+    for i in 0..10 {
         got.push(
             fs.lookup(&ctx, ROOT_ID, &c(&format!("f{i}")))
                 .unwrap()
                 .inode,
         );
+        assert!(fs.budget.used() <= 5);
     }
-    assert_eq!(errno(fs.lookup(&ctx, ROOT_ID, &c("f4"))), libc::EMFILE);
+    for &n in &got {
+        fs.getattr(&ctx, n, None).unwrap();
+    }
+    assert!(fs.inodes.open_fds() <= 5);
+    // Handles the guest holds are not taken back: once they and the root fill the budget, a
+    // request that needs another fd gets EMFILE, and the daemon goes on.
+    let dirs: Vec<u64> = (0..4)
+        .map(|_| fs.opendir(&ctx, ROOT_ID, 0).unwrap().0.unwrap())
+        .collect();
     assert_eq!(errno(fs.opendir(&ctx, ROOT_ID, 0)), libc::EMFILE);
-    // A known inode needs no new fd; a forgotten one frees its place.
-    assert_eq!(fs.lookup(&ctx, ROOT_ID, &c("f0")).unwrap().inode, got[0]);
-    fs.forget(&ctx, got[1], 1);
-    fs.lookup(&ctx, ROOT_ID, &c("f4")).unwrap();
+    let closed = got
+        .iter()
+        .find(|&&n| errno(fs.getattr(&ctx, n, None)) == libc::EMFILE);
+    let closed = *closed.expect("a node whose fd was closed needs one");
+    fs.releasedir(&ctx, ROOT_ID, 0, dirs[0]).unwrap();
+    fs.getattr(&ctx, closed, None).unwrap();
     fs.getattr(&ctx, ROOT_ID, None).unwrap();
 }
 
@@ -712,13 +724,16 @@ fn kept_readers_give_way_to_inodes() {
         nodes.push(n);
     }
     assert_eq!(fs.budget.used(), 8, "three readers kept, the fourth not");
-    // Every inode the budget allows still fits: the readers make room.
-    for i in 4..11 {
+    // More inodes than the budget: the readers make room first, then idle nodes' fds.
+    for i in 4..12 {
         nodes.push(look(i).unwrap().inode);
+        assert!(fs.budget.used() <= 12);
     }
-    assert_eq!(errno(look(11)), libc::EMFILE);
     fs.forget(&ctx, nodes[10], 1);
-    assert_eq!(read_all(&fs, nodes[0], 0).unwrap(), b"x");
+    for &n in &nodes[..10] {
+        assert_eq!(read_all(&fs, n, 0).unwrap(), b"x");
+    }
 }
 
+mod fds;
 mod xattr;

@@ -6,11 +6,10 @@
 use std::ffi::CStr;
 use std::io;
 use std::os::fd::{AsRawFd, RawFd};
-use std::sync::Arc;
 
 use fuse_backend_rs::api::filesystem::{GetxattrReply, ListxattrReply};
 
-use super::inode::Inode;
+use super::inode::Node;
 use super::{err, sys, LinuxFs};
 use crate::fs::xattrmap::XattrMap;
 
@@ -22,7 +21,7 @@ const XATTR_LIST_MAX: usize = 64 * 1024;
 impl LinuxFs {
     /// The map and the inode a request reaches (held for the call, so its fd number cannot be
     /// closed and reused meanwhile).
-    fn xattr_inode(&self, node: u64) -> io::Result<(&XattrMap, Arc<Inode>)> {
+    fn xattr_inode(&self, node: u64) -> io::Result<(&XattrMap, Node)> {
         // ENOSYS: the guest stops asking.
         let map = self.opts.xattr.as_ref().ok_or_else(|| err(libc::ENOSYS))?;
         Ok((map, self.inodes.get(node)?))
