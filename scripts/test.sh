@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The tests: cargo test, the perf report scripts' unit tests, the real-guest suite (smoke,
-# pjdfstest, fsx) run against ferryd and upstream virtiofsd in one run, then libvirt domains
+# pjdfstest, fsx) run against ferryd and upstream virtiofsd in one run, ferryd again past its fd
+# limit (file handles with 76 fds; scripts/bigtree-test.sh in both modes), then libvirt domains
 # whose virtiofs binary is ferryd. Each part reports what passed and failed and stops the run
 # if anything failed.
 #
@@ -18,5 +19,13 @@ cargo test --locked --workspace
 # The perf matrix's report scripts (scripts/perf-*.py).
 python3 -m unittest discover -s scripts/tests
 scripts/vm-test.sh --daemon "$daemons" --suites smoke,pjdfstest,fsx,visibility --fsx-ops "$fsx_ops" -- --xattr
+# Past the fd limit: inodes found again by file handle with 76 fds for the guest, then a tree
+# many times larger than the budget walked, stat'ed and copied in the guest, in both modes.
+if [[ $daemons != virtiofsd ]]; then
+	scripts/vm-test.sh --daemon ferryd --suites smoke,pjdfstest,fsx --fsx-ops "$fsx_ops" \
+		-- --xattr --inode-file-handles=mandatory --rlimit-nofile=1100
+	scripts/bigtree-test.sh
+	scripts/bigtree-test.sh -- --inode-file-handles=mandatory
+fi
 # libvirt spawns ferryd itself (--fd, --shared-dir, --cache always, --sandbox chroot).
 scripts/libvirt-test.sh

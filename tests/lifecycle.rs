@@ -230,3 +230,37 @@ fn queues_restarted_by_the_vmm_keep_serving() {
         assert_eq!(h.disconnect().and_then(|s| s.code()), Some(0), "{name}");
     }
 }
+
+/// A driver that publishes an available index more than a queue's worth ahead of what the
+/// device has taken, then puts it right, gets its requests served again: the device keeps
+/// listening for kicks (its notifications re-enabled) instead of leaving the queue for dead.
+#[test]
+fn a_queue_whose_avail_index_goes_wrong_and_comes_back_is_served_again() {
+    let runs = daemons()
+        .into_iter()
+        .flat_map(|k| [&[][..], &["--thread-pool-size=2"][..]].map(|extra| (k.clone(), extra)));
+    for (k, extra) in runs {
+        let h = start(&k, extra);
+        let c = h.c();
+        c.getattr(ROOT, None).unwrap();
+        let q = c.device().request_queue(0);
+        let real = q.avail_idx();
+        for bogus in [
+            real.wrapping_add(1000),
+            real.wrapping_sub(1),
+            real.wrapping_add(0x8000),
+        ] {
+            q.kick_with_avail_idx(Some(bogus)).unwrap();
+            std::thread::sleep(Duration::from_millis(100));
+            q.kick_with_avail_idx(None).unwrap();
+            let a = c.getattr(ROOT, None);
+            if !k.is_ferryd() {
+                eprintln!("NOTICE: {} after avail index {bogus}: {a:?}", h.name());
+                break;
+            }
+            a.unwrap_or_else(|e| {
+                panic!("{} {extra:?}: avail index {bogus} then back: {e}", h.name())
+            });
+        }
+    }
+}

@@ -272,7 +272,10 @@ fn readdir_and_readdirplus_list_the_directory() {
 #[test]
 fn readdirplus_gives_every_name_a_node_past_the_fd_limit() {
     for mode in ["never", "mandatory"] {
-        let flags = ["--rlimit-nofile=128", &format!("--inode-file-handles={mode}")];
+        let flags = [
+            "--rlimit-nofile=128",
+            &format!("--inode-file-handles={mode}"),
+        ];
         let h = common::start(&common::Kind::Ferryd, &flags);
         let c = h.c();
         let d = c.mkdir(ROOT, "d", 0o755, 0).unwrap().nodeid;

@@ -171,6 +171,18 @@ impl Queue {
         }
     }
 
+    /// Publishes `idx` as the ring's available index (None: the driver's own again) and
+    /// kicks, whatever the device asked: what a broken or hostile driver does.
+    pub fn kick_with_avail_idx(&self, idx: Option<u16>) -> Result<()> {
+        lock(&self.state).ring.publish_avail_idx(&self.mem, idx)?;
+        self.kick.write(1).map_err(Error::io("kick"))
+    }
+
+    /// The driver's own available index (how many chains it has published, wrapping).
+    pub fn avail_idx(&self) -> u16 {
+        lock(&self.state).ring.avail_idx()
+    }
+
     /// Writes the chain into guest memory, publishes it and kicks if the device asks.
     pub fn submit(&self, segs: &[Seg]) -> Result<Ticket> {
         let mut bufs = Vec::new();

@@ -117,6 +117,11 @@ impl Vring {
         self.layout
     }
 
+    /// The next available index to publish.
+    pub fn avail_idx(&self) -> u16 {
+        self.avail_idx
+    }
+
     /// Free descriptors.
     pub fn free_descs(&self) -> usize {
         self.free.len()
@@ -155,6 +160,16 @@ impl Vring {
         // Release: the descriptors and the ring entry are visible before the index.
         mem.store_u16(self.layout.avail + 2, self.avail_idx, Ordering::Release)?;
         Ok(idx)
+    }
+
+    /// Publishes `idx` as the available index instead of the driver's own (a hostile or
+    /// broken driver); None publishes the driver's own again.
+    pub fn publish_avail_idx(&self, mem: &GuestMem, idx: Option<u16>) -> Result<()> {
+        mem.store_u16(
+            self.layout.avail + 2,
+            idx.unwrap_or(self.avail_idx),
+            Ordering::Release,
+        )
     }
 
     /// Whether the device asked to be kicked for what was published since the last call.

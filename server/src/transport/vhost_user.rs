@@ -181,6 +181,20 @@ impl<F: Backend + 'static> FsDevice<F> {
         self
     }
 
+    /// A ring the driver left in a state no chain can be taken from (an available index more
+    /// than a queue's worth ahead of the device's): nothing is served now, and notifications
+    /// are turned back on so that the driver's next kick, once it has put the ring right, is
+    /// heard. Without that, a device that had turned them off stays deaf to the queue for
+    /// good. Logged once per daemon: the driver can repeat it at will.
+    fn bad_ring(vring: &FsVring, e: &virtio_queue::Error) -> io::Result<()> {
+        static LOGGED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+        if !LOGGED.swap(true, Ordering::Relaxed) {
+            log::warn!("queue skipped until the driver kicks again: {e}");
+        }
+        vring.enable_notification().map_err(io::Error::other)?;
+        Ok(())
+    }
+
     fn process_queue(&self, vring: &FsVring) -> io::Result<()> {
         let Some(mem) = self
             .mem
@@ -197,12 +211,14 @@ impl<F: Backend + 'static> FsDevice<F> {
             }
             match &self.pool {
                 Some(pool) => {
-                    let chains: Vec<Chain> = vring
-                        .get_mut()
-                        .get_queue_mut()
+                    // The queue's lock is let go before a bad ring is dealt with.
+                    let popped = (vring.get_mut().get_queue_mut())
                         .iter(mem.memory())
-                        .map_err(io::Error::other)?
-                        .collect();
+                        .map(|it| it.collect::<Vec<Chain>>());
+                    let chains = match popped {
+                        Ok(chains) => chains,
+                        Err(e) => return Self::bad_ring(vring, &e),
+                    };
                     for chain in chains {
                         let server = Arc::clone(&self.server);
                         let vring = vring.clone();
@@ -219,12 +235,18 @@ impl<F: Backend + 'static> FsDevice<F> {
                     let m = mem.memory();
                     let mut done: SmallVec<[(u16, u32); COMPLETE_BATCH]> = SmallVec::new();
                     loop {
-                        let next = vring
-                            .get_mut()
-                            .get_queue_mut()
+                        let popped = (vring.get_mut().get_queue_mut())
                             .iter(&*m)
-                            .map_err(io::Error::other)?
-                            .next();
+                            .map(|mut it| it.next());
+                        let next = match popped {
+                            Ok(next) => next,
+                            Err(e) => {
+                                if !done.is_empty() {
+                                    complete(vring, &done);
+                                }
+                                return Self::bad_ring(vring, &e);
+                            }
+                        };
                         let Some(chain) = next else { break };
                         done.push((chain.head_index(), serve_chain(&self.server, chain)));
                         if done.len() == COMPLETE_BATCH {
