@@ -63,6 +63,7 @@ impl Flags {
             allow_mmap: self.has(Self::WRITEBACK),
             allow_devices: self.has(Self::ALLOW_DEVICES),
             flush_needed: self.has(Self::KILLPRIV_V2),
+            ids: Default::default(),
         }
     }
 }

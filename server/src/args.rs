@@ -12,6 +12,7 @@ use clap::Parser;
 use crate::config::{CachePolicy, Config, FileHandles, Listen, Readdirplus, Sandbox};
 use crate::fs::xattrmap;
 use crate::sandbox::{caps, seccomp};
+use crate::server::ids::{IdMap, Ids};
 
 /// What `--print-capabilities` prints: libvirt reads it to learn which options it may pass.
 pub const CAPABILITIES: &str = r#"{"type":"fs","features":["separate-options"]}"#;
@@ -165,13 +166,24 @@ pub struct Args {
     pub syslog: bool,
     #[arg(long, hide = true, num_args = 0..=1, default_missing_value = "auto")]
     pub security_label: Option<String>,
-    #[arg(long, hide = true)]
+    /// Map a range of guest user ids to host ones as a user namespace would (libvirt's
+    /// <idmap>): :GUEST_UID:HOST_UID:COUNT: (repeatable). Host owners outside the map look like
+    /// 65534 to the guest; a guest id outside it never acts on the host (changes EPERM, chown
+    /// to it EINVAL)
+    #[arg(long, value_name = ":GUEST:HOST:COUNT:")]
     pub uid_map: Vec<String>,
-    #[arg(long, hide = true)]
+    /// As --uid-map, for group ids
+    #[arg(long, value_name = ":GUEST:HOST:COUNT:")]
     pub gid_map: Vec<String>,
-    #[arg(long, hide = true)]
+    /// Translate user ids between guest and host (repeatable): map:GUEST:HOST:COUNT (both
+    /// ways), guest:GUEST:HOST:COUNT and host:HOST:GUEST:COUNT (one way), squash-guest:GUEST:
+    /// HOST:COUNT (a guest range to one host id), squash-host:HOST:GUEST:COUNT (a host range to
+    /// one guest id), forbid-guest:GUEST:COUNT (those guest ids never act on the host). Ids no
+    /// rule covers are unchanged
+    #[arg(long, value_name = "TYPE:...")]
     pub translate_uid: Vec<String>,
-    #[arg(long, hide = true)]
+    /// As --translate-uid, for group ids
+    #[arg(long, value_name = "TYPE:...")]
     pub translate_gid: Vec<String>,
     #[arg(long, hide = true)]
     pub preserve_noatime: bool,
@@ -198,6 +210,8 @@ pub enum ArgsError {
     },
     #[error("{0} is required")]
     Missing(&'static str),
+    #[error("{0}: {1}")]
+    Ids(&'static str, String),
     #[error("--xattrmap: {0}")]
     Xattrmap(String),
     #[error("--modcaps: {0}")]
@@ -213,13 +227,9 @@ fn unsupported(flag: &str) -> ArgsError {
 impl Args {
     /// Refuses every virtiofsd flag ferryd does not implement, naming it.
     fn refuse_unsupported(&self) -> Result<(), ArgsError> {
-        let set: [(&str, bool); 11] = [
+        let set: [(&str, bool); 7] = [
             ("--syslog", self.syslog),
             ("--security-label", self.security_label.is_some()),
-            ("--uid-map", !self.uid_map.is_empty()),
-            ("--gid-map", !self.gid_map.is_empty()),
-            ("--translate-uid", !self.translate_uid.is_empty()),
-            ("--translate-gid", !self.translate_gid.is_empty()),
             ("--preserve-noatime", self.preserve_noatime),
             ("--migration-mode", self.migration_mode.is_some()),
             ("--migration-on-error", self.migration_on_error.is_some()),
@@ -326,6 +336,10 @@ impl TryFrom<Args> for Config {
                     .map_err(|e: xattrmap::ParseError| ArgsError::Xattrmap(e.to_string()))?,
             ),
         };
+        let ids = Ids {
+            uid: id_map("--uid-map", &a.uid_map, "--translate-uid", &a.translate_uid)?,
+            gid: id_map("--gid-map", &a.gid_map, "--translate-gid", &a.translate_gid)?,
+        };
         if a.locks && a.thread_pool_size == 0 {
             // A waiting lock on a queue thread would also hold up the request that frees it.
             return Err(ArgsError::Conflict("--locks", "--thread-pool-size=0"));
@@ -397,6 +411,7 @@ impl TryFrom<Args> for Config {
             killpriv_v2: !a.no_killpriv_v2,
             rlimit_nofile: a.rlimit_nofile,
             inode_file_handles,
+            ids,
             log_level,
         })
     }
@@ -423,6 +438,21 @@ fn parse_window(v: &str) -> Result<u64, &'static str> {
         .parse_size(v)
         .map_err(|_| "expected a size such as 512M or 2G")?;
     crate::transport::shmem::check_size(n).map(|()| n)
+}
+
+/// One kind's id map from its user-namespace ranges or its translation rules (not both: the
+/// two would disagree on what an id no rule covers becomes).
+fn id_map(
+    ns_flag: &'static str,
+    ns: &[String],
+    tr_flag: &'static str,
+    tr: &[String],
+) -> Result<IdMap, ArgsError> {
+    match (ns.is_empty(), tr.is_empty()) {
+        (false, false) => Err(ArgsError::Conflict(ns_flag, tr_flag)),
+        (false, true) => IdMap::from_userns(ns).map_err(|e| ArgsError::Ids(ns_flag, e)),
+        _ => IdMap::from_translate(tr).map_err(|e| ArgsError::Ids(tr_flag, e)),
+    }
 }
 
 fn invalid(flag: &'static str, value: String, why: &'static str) -> ArgsError {

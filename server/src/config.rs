@@ -136,5 +136,7 @@ pub struct Config {
     pub dax_window: Option<u64>,
     pub rlimit_nofile: Option<u64>,
     pub inode_file_handles: FileHandles,
+    /// How guest ids map to host ids (`--uid-map`, `--gid-map`, `--translate-uid/gid`).
+    pub ids: crate::server::ids::Ids,
     pub log_level: log::LevelFilter,
 }

@@ -77,6 +77,7 @@ fn run(cfg: Config) -> Result<(), Box<dyn std::error::Error>> {
         allow_mmap: cfg.allow_mmap,
         allow_devices: cfg.allow_devices,
         flush_needed: cfg.locks,
+        ids: cfg.ids.clone(),
     };
     let mut server = Server::new(backend, opts);
     let stats = cfg.stats.then(|| Arc::new(Stats::default()));

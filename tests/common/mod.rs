@@ -113,6 +113,21 @@ pub fn spawn_at(kind: &Kind, dir: &Path, extra: &[&str]) -> (Daemon, TempDir) {
     (daemon, sock_dir)
 }
 
+/// Starts `kind` serving `dir` (prepared by the caller), with a connected client.
+#[allow(dead_code)]
+pub fn start_at_owned(kind: &Kind, dir: TempDir, extra: &[&str]) -> Harness {
+    let (daemon, sock_dir) = spawn_at(kind, dir.path(), extra);
+    let client = Client::connect_and_init(daemon.socket(), ClientOptions::default())
+        .unwrap_or_else(|e| panic!("{}: cannot connect: {e}", kind.name()));
+    Harness {
+        client,
+        daemon,
+        kind: kind.clone(),
+        dir,
+        sock_dir,
+    }
+}
+
 pub fn try_start(
     kind: &Kind,
     extra: &[&str],

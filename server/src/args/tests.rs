@@ -75,7 +75,6 @@ fn unsupported_flags_are_named() {
         ("--migration-mode=find-paths", "--migration-mode"),
         ("--syslog", "--syslog"),
         ("--security-label", "--security-label"),
-        ("--uid-map=:0:1000:1:", "--uid-map"),
         ("--preserve-noatime", "--preserve-noatime"),
     ] {
         let mut argv = base.to_vec();
@@ -217,4 +216,30 @@ fn xattrmap_implies_xattr_and_killpriv_v2_is_on_by_default() {
     assert!(c.xattr && c.xattrmap.is_some());
     let e = with(&["--xattrmap=:prefix:all:x"]).unwrap_err().to_string();
     assert_eq!(e, "--xattrmap: rule 1: not terminated by its separator");
+}
+
+#[test]
+fn id_maps_as_libvirt_and_virtiofsd_spell_them() {
+    let base = ["--socket-path=/tmp/s", "--shared-dir=/srv"];
+    let with = |extra: &[&str]| parse(&[&base[..], extra].concat());
+    let c = with(&["--uid-map=:0:100000:65536:", "--gid-map=:0:100000:65536:"]).unwrap();
+    assert_eq!(c.ids.caller(0, 0), Some((100000, 100000)));
+    assert_eq!(c.ids.caller(65536, 0), None);
+    let c = with(&[
+        "--translate-uid=map:1000:2000:1",
+        "--translate-gid",
+        "squash-guest:0:5:10",
+    ])
+    .unwrap();
+    assert_eq!(c.ids.caller(1000, 3), Some((2000, 5)));
+    assert!(with(&[]).unwrap().ids.is_identity());
+    let e = with(&["--uid-map=:0:1:1:", "--translate-uid=map:0:1:1"]).unwrap_err();
+    assert_eq!(
+        e.to_string(),
+        "--uid-map and --translate-uid cannot be used together"
+    );
+    let e = with(&["--gid-map=:0:1:0:"]).unwrap_err().to_string();
+    assert!(e.starts_with("--gid-map: "), "{e}");
+    let e = with(&["--translate-gid=map:0:1:1", "--translate-gid=map:0:5:1"]).unwrap_err();
+    assert!(e.to_string().contains("overlaps"), "{e}");
 }

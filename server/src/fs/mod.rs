@@ -32,6 +32,7 @@ pub fn linux(cfg: &Config) -> io::Result<LinuxFs> {
         announce_submounts: cfg.announce_submounts,
         max_guest_fds: None,
         file_handles: cfg.inode_file_handles,
+        guest_root: cfg.ids.caller(0, 0),
         zero_open: cfg.zero_open,
     };
     LinuxFs::new(&root, opts)

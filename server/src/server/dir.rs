@@ -3,7 +3,6 @@
 use fuse_backend_rs::abi::fuse_abi::{EntryOut, OpenIn, ReadIn};
 use fuse_backend_rs::api::filesystem::{DirEntry, Entry};
 
-use super::entry::entry_out;
 use super::io::open_out;
 use super::{errno, Backend, Ctx, Errno, Server};
 use crate::fuse::decode::MAX_WRITE;
@@ -42,7 +41,7 @@ impl<F: Backend> Server<F> {
                 size,
                 offset,
                 &mut |d: DirEntry, e: Entry| {
-                    Ok(reply.push_direntplus(limit, &entry_out(e), d.offset, d.type_, d.name))
+                    Ok(reply.push_direntplus(limit, &self.entry_out(e), d.offset, d.type_, d.name))
                 },
             )
         } else {

@@ -17,22 +17,34 @@ use crate::fuse::statx::{self, StatxIn};
 const DOT: &CStr = c".";
 const DOTDOT: &CStr = c"..";
 
-pub(super) fn entry_out(e: Entry) -> EntryOut {
-    EntryOut::from(e)
-}
-
-fn attr_out(st: libc::stat64, valid: Duration) -> AttrOut {
-    AttrOut {
-        attr_valid: valid.as_secs(),
-        attr_valid_nsec: valid.subsec_nanos(),
-        dummy: 0,
-        attr: Attr::from(st),
-    }
-}
-
 impl<F: Backend> Server<F> {
+    /// `st` with its owner in the guest's ids.
+    fn owner_to_guest(&self, st: &mut libc::stat64) {
+        let ids = &self.opts.ids;
+        if !ids.is_identity() {
+            st.st_uid = ids.uid.to_guest(st.st_uid);
+            st.st_gid = ids.gid.to_guest(st.st_gid);
+        }
+    }
+
+    /// An entry as the guest is told of it (every entry a reply carries passes here).
+    pub(super) fn entry_out(&self, mut e: Entry) -> EntryOut {
+        self.owner_to_guest(&mut e.attr);
+        EntryOut::from(e)
+    }
+
+    fn attr_out(&self, mut st: libc::stat64, valid: Duration) -> AttrOut {
+        self.owner_to_guest(&mut st);
+        AttrOut {
+            attr_valid: valid.as_secs(),
+            attr_valid_nsec: valid.subsec_nanos(),
+            dummy: 0,
+            attr: Attr::from(st),
+        }
+    }
+
     fn reply_entry(&self, c: &mut Ctx<'_, '_>, e: Entry) -> Result<(), Errno> {
-        c.reply.push_obj(&entry_out(e));
+        c.reply.push_obj(&self.entry_out(e));
         Ok(())
     }
 
@@ -52,16 +64,21 @@ impl<F: Backend> Server<F> {
     pub(super) fn getattr(&self, c: &mut Ctx<'_, '_>, a: GetattrIn) -> Result<(), Errno> {
         let fh = (a.flags & GETATTR_FH != 0).then_some(a.fh);
         let (st, valid) = self.fs.getattr(&c.ctx, c.h.nodeid, fh).map_err(errno)?;
-        c.reply.push_obj(&attr_out(st, valid));
+        c.reply.push_obj(&self.attr_out(st, valid));
         Ok(())
     }
 
     pub(super) fn statx(&self, c: &mut Ctx<'_, '_>, a: StatxIn) -> Result<(), Errno> {
         let fh = (a.getattr_flags & GETATTR_FH != 0).then_some(a.fh);
-        let (st, valid) = self
+        let (mut st, valid) = self
             .fs
             .statx(&c.ctx, c.h.nodeid, fh, a.sx_flags, a.sx_mask)
             .map_err(errno)?;
+        let ids = &self.opts.ids;
+        if !ids.is_identity() {
+            st.stx_uid = ids.uid.to_guest(st.stx_uid);
+            st.stx_gid = ids.gid.to_guest(st.stx_gid);
+        }
         c.reply.push_bytes(&statx::encode_out(&st, valid, 0));
         Ok(())
     }
@@ -69,11 +86,21 @@ impl<F: Backend> Server<F> {
     pub(super) fn setattr(&self, c: &mut Ctx<'_, '_>, a: SetattrIn) -> Result<(), Errno> {
         let fh = (a.valid & FATTR_FH != 0).then_some(a.fh);
         let valid = SetattrValid::from_bits_truncate(a.valid);
+        let mut attr: libc::stat64 = a.into();
+        // The owner to set, in the host's ids; one outside the map is no owner at all (EINVAL,
+        // as chown(2) to an id a user namespace does not map).
+        let ids = &self.opts.ids;
+        if valid.contains(SetattrValid::UID) {
+            attr.st_uid = ids.uid.to_host(attr.st_uid).ok_or(libc::EINVAL)?;
+        }
+        if valid.contains(SetattrValid::GID) {
+            attr.st_gid = ids.gid.to_host(attr.st_gid).ok_or(libc::EINVAL)?;
+        }
         let (st, v) = self
             .fs
-            .setattr(&c.ctx, c.h.nodeid, a.into(), fh, valid)
+            .setattr(&c.ctx, c.h.nodeid, attr, fh, valid)
             .map_err(errno)?;
-        c.reply.push_obj(&attr_out(st, v));
+        c.reply.push_obj(&self.attr_out(st, v));
         Ok(())
     }
 

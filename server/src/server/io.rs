@@ -7,7 +7,6 @@ use fuse_backend_rs::abi::fuse_abi::{
 };
 use fuse_backend_rs::api::filesystem::ZeroCopyReader;
 
-use super::entry::entry_out;
 use super::{errno, Backend, CopyRange, Ctx, Errno, Server};
 use crate::fuse::decode::MAX_WRITE;
 use crate::fuse::name::Name;
@@ -57,7 +56,7 @@ impl<F: Backend> Server<F> {
             .fs
             .create(&c.ctx, c.h.nodeid, name.as_cstr(), a)
             .map_err(errno)?;
-        c.reply.push_obj(&entry_out(e));
+        c.reply.push_obj(&self.entry_out(e));
         c.reply.push_obj(&self.file_open_out(fh, opts));
         Ok(())
     }
@@ -178,7 +177,7 @@ impl<F: Backend> Server<F> {
 
     pub(super) fn tmpfile(&self, c: &mut Ctx<'_, '_>, a: CreateIn) -> Result<(), Errno> {
         let (e, fh, opts) = self.fs.tmpfile(&c.ctx, c.h.nodeid, a).map_err(errno)?;
-        c.reply.push_obj(&entry_out(e));
+        c.reply.push_obj(&self.entry_out(e));
         c.reply.push_obj(&self.file_open_out(fh, opts));
         Ok(())
     }

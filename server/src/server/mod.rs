@@ -6,6 +6,7 @@
 mod dax;
 mod dir;
 mod entry;
+pub mod ids;
 mod init;
 mod io;
 pub mod stats;
@@ -48,6 +49,8 @@ pub struct ServerOptions {
     /// The backend acts on FLUSH (host locks to drop): without it, files are opened with
     /// FOPEN_NOFLUSH.
     pub flush_needed: bool,
+    /// How the guest's user and group ids map to the host's (`--uid-map`, `--translate-uid`).
+    pub ids: ids::Ids,
 }
 
 /// Requests fuse-backend-rs's `FileSystem` trait has no method for. A backend without them
@@ -121,6 +124,8 @@ struct Ctx<'a, 'b> {
     data: Option<&'b mut dyn ZeroCopyWriter>,
     /// A WRITE's payload left in the guest's buffers.
     payload: Option<&'b mut dyn ZeroCopyReader>,
+    /// The caller's ids have no host counterpart ([`ids`]): it must not act on the host.
+    unmapped: bool,
 }
 
 /// The guest's own buffers, which a transport lets a request use in place of copies.
@@ -249,12 +254,14 @@ impl<F: Backend> Server<F> {
             // Nowhere to put an answer: do nothing rather than act unseen.
             return 0;
         }
+        let (ctx, unmapped) = self.caller(&h);
         let mut c = Ctx {
             h,
-            ctx: Context::from(&h),
+            ctx,
             reply: Reply::new(out, h.unique, cap),
             data: bufs.reply,
             payload,
+            unmapped,
         };
         let res = self.dispatch(&mut c, r);
         if noreply {
@@ -264,6 +271,22 @@ impl<F: Backend> Server<F> {
             Ok(()) => c.reply.ok(),
             Err(e) => c.reply.err(e),
         }
+    }
+
+    /// The backend's view of the caller: the host's ids for the guest's, and whether they have
+    /// none (then the overflow ids stand in, for requests that do not act as the caller).
+    fn caller(&self, h: &InHeader) -> (Context, bool) {
+        let mut ctx = Context::from(h);
+        if self.opts.ids.is_identity() {
+            return (ctx, false);
+        }
+        let (uid, gid, unmapped) = match self.opts.ids.caller(h.uid, h.gid) {
+            Some((u, g)) => (u, g, false),
+            None => (ids::OVERFLOW_ID, ids::OVERFLOW_ID, true),
+        };
+        ctx.uid = uid;
+        ctx.gid = gid;
+        (ctx, unmapped)
     }
 
     fn dispatch(&self, c: &mut Ctx<'_, '_>, r: Request<'_>) -> Result<(), Errno> {
@@ -299,6 +322,14 @@ impl<F: Backend> Server<F> {
         }
         if self.opts.readonly && r.mutates() {
             return Err(libc::EROFS);
+        }
+        if c.unmapped {
+            // A guest id outside the map never acts on the host.
+            match r {
+                _ if r.mutates() => return Err(libc::EPERM),
+                Request::Access(_) => return Err(libc::EACCES),
+                _ => {}
+            }
         }
         let node = c.h.nodeid;
         match r {

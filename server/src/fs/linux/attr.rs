@@ -45,7 +45,7 @@ impl LinuxFs {
         let proc = self.proc.as_fd();
         let raw = i.fd().as_raw_fd();
 
-        if valid.intersects(SetattrValid::UID | SetattrValid::GID) && ctx.uid != 0 {
+        if valid.intersects(SetattrValid::UID | SetattrValid::GID) && !self.is_guest_root(ctx) {
             // The ownership rules the host would apply to the caller (A4 #24), checked here
             // because the change itself runs as the daemon: only root gives a file away, and
             // only the owner changes its group (to one of the caller's groups, which the guest

@@ -302,7 +302,8 @@ impl LinuxFs {
         // The daemon writes as root, which keeps setuid/setgid bits; the host kernel clears them
         // for an unprivileged writer (A4 #24). The guest asks for that with WRITE_KILL_PRIV
         // under killpriv_v2, and a non-root caller gets it whatever the guest asked.
-        if ctx.uid != 0 || (self.opts.killpriv_v2 && fuse_flags & WRITE_KILL_PRIV != 0) {
+        if !self.is_guest_root(ctx) || (self.opts.killpriv_v2 && fuse_flags & WRITE_KILL_PRIV != 0)
+        {
             kill_suidgid(h.fd())?;
         }
         Ok(n)

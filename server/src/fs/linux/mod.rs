@@ -61,6 +61,9 @@ pub struct Options {
     pub max_guest_fds: Option<usize>,
     /// How an inode whose fd was closed is found again (see [`inode`]).
     pub file_handles: FileHandles,
+    /// The host uid and gid the guest's root acts as (None: the guest's root is not mapped):
+    /// a caller with that uid is privileged (may chown, keeps setuid bits on write).
+    pub guest_root: Option<(u32, u32)>,
     /// Zero-message opens of regular files (see [`file`]): OPEN answers ENOSYS, which tells a
     /// guest that offered FUSE_NO_OPEN_SUPPORT to stop sending OPEN, FLUSH and RELEASE for
     /// files; its I/O then names handle 0 and is served through the node. Only where no open
@@ -211,6 +214,11 @@ impl LinuxFs {
             self.writers.clear();
             self.inodes.make_room();
         }
+    }
+
+    /// Whether the caller is the guest's root (its ids as the session mapped them).
+    fn is_guest_root(&self, ctx: &Context) -> bool {
+        self.opts.guest_root.is_some_and(|(uid, _)| ctx.uid == uid)
     }
 
     /// Runs `f` with the caller's uid/gid as this thread's effective ids (when the daemon is

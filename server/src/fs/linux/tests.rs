@@ -28,6 +28,7 @@ fn opts() -> Options {
         announce_submounts: false,
         max_guest_fds: None,
         file_handles: crate::config::FileHandles::Never,
+        guest_root: Some((0, 0)),
         zero_open: false,
     }
 }
