@@ -3,7 +3,7 @@
 # that its guest reads and writes the share.
 #
 #   scripts/libvirt-test.sh [--ferryd PATH] [--timeout MINUTES]
-#                           [--configs default,cache-always,sandbox-chroot]
+#                           [--configs default,cache-always,sandbox-chroot,idmap]
 #
 # Needs root. Steps:
 #   1. apt-get installs libvirt 11.x from <codename>-backports when missing
@@ -13,14 +13,18 @@
 #      without systemd, AppArmor or SELinux allows) and starts virtlogd and
 #      libvirtd by hand when they are not running (no systemd needed).
 #   2. For each config ("default": no daemon options; "cache-always":
-#      <cache mode='always'/>; "sandbox-chroot": <sandbox mode='chroot'/>) boots a transient TCG domain (virsh create) with
+#      <cache mode='always'/>; "sandbox-chroot": <sandbox mode='chroot'/>; "idmap":
+#      <idmap> mapping guest ids 0-65535 to host 100000-165535, the share owned
+#      by host 100000) boots a transient TCG domain (virsh create) with
 #      the kernel and initramfs of scripts/prepare-guest.sh, memfd shared
 #      memory and a virtiofs <filesystem> whose <binary path> is ferryd. The
 #      guest runs <share>/ferry-script.sh: it checks a host-written file,
 #      writes a file back, creates a directory and lists it, then powers off.
 #      Prints the ferryd command line libvirt used and how ferryd exited.
 #   3. Checks per config: the guest's "FERRY-RESULT script" line says passed;
-#      the host sees what the guest wrote. A guest that times out with
+#      the host sees what the guest wrote; with "idmap", what the guest (root)
+#      wrote is owned by host uid/gid 100000 and the guest saw its own files as
+#      root's and the host's root-owned file as 65534 (nobody). A guest that times out with
 #      rcu_preempt stall reports on its console and no script result (a TCG
 #      vCPU that stopped taking timer interrupts) is booted once more.
 #
@@ -39,13 +43,15 @@ FERRY_WORK=${FERRY_WORK:-$REPO/.work}
 KERNEL=$FERRY_WORK/kernel/vmlinuz
 INITRD=$FERRY_WORK/guest/base.cpio.gz
 URI=qemu:///system
+# The host id the "idmap" config maps the guest's 0 to.
+IDMAP_BASE=100000
 VM_LOCK=/tmp/ferry-vm.lock
 QEMU_CONF=/etc/libvirt/qemu.conf
 LIBVIRT_PACKAGES=(libvirt-daemon-driver-qemu libvirt-clients libvirt-daemon)
 
 ferryd_bin=$REPO/target/release/ferryd
 timeout_min=5
-configs=default,cache-always,sandbox-chroot
+configs=default,cache-always,sandbox-chroot,idmap
 
 usage() {
 	sed -n '2,/^set -euo/{/^set -euo/d;s/^# \{0,1\}//;p}' "${BASH_SOURCE[0]}"
@@ -244,6 +250,14 @@ domain_xml() { # name run_dir config
 	sandbox-chroot) cache="
         <sandbox mode='chroot'/>" ;;
 	esac
+	local idmap=
+	if [[ $config == idmap ]]; then
+		idmap="
+      <idmap>
+        <uid start='0' target='$IDMAP_BASE' count='65536'/>
+        <gid start='0' target='$IDMAP_BASE' count='65536'/>
+      </idmap>"
+	fi
 	cat <<EOF
 <domain type='qemu'>
   <name>$name</name>
@@ -275,7 +289,7 @@ domain_xml() { # name run_dir config
       <binary path='$(xml_escape "$ferryd_bin")'>$cache
       </binary>
       <source dir='$(xml_escape "$run/shared")'/>
-      <target dir='share'/>
+      <target dir='share'/>$idmap
     </filesystem>
     <serial type='file'>
       <source path='$(xml_escape "$run/serial.log")' append='off'/>
@@ -300,6 +314,7 @@ mkdir guest-dir
 echo inner > guest-dir/inner.txt
 ls -la /mnt /mnt/guest-dir
 test "\$(cat guest-file.txt)" = "$2"
+echo "FERRY-OWNERS host-file \$(stat -c '%u:%g' host-file.txt) guest-file \$(stat -c '%u:%g' guest-file.txt)"
 sync
 EOF
 }
@@ -355,6 +370,11 @@ run_config() {
 	guest_content="guest wrote this for $config $token"
 	printf '%s\n' "$host_content" >"$run/shared/host-file.txt"
 	guest_script "$host_content" "$guest_content" >"$run/shared/ferry-script.sh"
+	# With <idmap> the guest's root is host 100000, which owns the share (host-file.txt stays
+	# root's: unmapped, the guest must see it as nobody).
+	if [[ $config == idmap ]]; then
+		chown "$IDMAP_BASE:$IDMAP_BASE" "$run/shared" "$run/shared/ferry-script.sh"
+	fi
 	domain_xml "$name" "$run" "$config" >"$run/domain.xml"
 
 	if [[ $(dom_state "$name") != gone ]]; then
@@ -494,8 +514,20 @@ run_config() {
 		record "$config" host-sees-write fail "guest-file.txt '${got:-<missing>}', guest-dir $([[ -d $run/shared/guest-dir ]] && echo present || echo missing)"
 	fi
 
+	if [[ $config == idmap ]]; then
+		local owners want_owners="host-file 65534:65534 guest-file 0:0" host_owner
+		owners=$(grep -a -o 'FERRY-OWNERS .*' "$run/serial.log" | tr -d '\r' | sed 's/^FERRY-OWNERS //' | tail -n 1)
+		host_owner=$(stat -c '%u:%g' "$run/shared/guest-file.txt" 2>/dev/null || echo missing)
+		if [[ $host_owner == "$IDMAP_BASE:$IDMAP_BASE" && $owners == "$want_owners" ]]; then
+			record "$config" owners ok "host sees $host_owner; guest saw $owners"
+		else
+			record "$config" owners fail "host sees ${host_owner}, want $IDMAP_BASE:$IDMAP_BASE; guest saw '${owners:-nothing}', want '$want_owners'"
+		fi
+	fi
+
 	# What the command line had to show.
 	local want=(--fd= --shared-dir)
+	if [[ $config == idmap ]]; then want+=(--uid-map --gid-map); fi
 	if [[ $config == cache-always ]]; then want+=(--cache); fi
 	if [[ $config == sandbox-chroot ]]; then want+=(--sandbox); fi
 	local w miss=()
