@@ -57,7 +57,10 @@ fn libvirt_idmap_files_land_with_the_mapped_owner_and_read_back_as_the_guest_see
         .filter(|p| p.entry.nodeid != 0)
         .map(|p| (p.dirent.name_str(), p.entry.attr.uid))
         .collect();
-    assert!(owners.contains(&("host-root-file".into(), 65534)), "{owners:?}");
+    assert!(
+        owners.contains(&("host-root-file".into(), 65534)),
+        "{owners:?}"
+    );
     assert!(owners.contains(&("by-root".into(), 0)), "{owners:?}");
     c.releasedir(ROOT, fh).unwrap();
     // chown: to a mapped id lands shifted; to an unmapped one is EINVAL.

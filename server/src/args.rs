@@ -65,8 +65,10 @@ pub struct Args {
     /// this needs --thread-pool-size > 0
     #[arg(long)]
     pub locks: bool,
-    /// POSIX ACL support: only "never" is available
-    #[arg(long, num_args = 0..=1, default_missing_value = "auto")]
+    /// POSIX ACLs: auto or always (what a bare --posix-acl means) offer them to the guest,
+    /// which then enforces them and keeps them as system.posix_acl_* xattrs on the host;
+    /// never (the default). Implies --xattr; not with id mapping (ACL entries hold ids)
+    #[arg(long, value_name = "MODE", num_args = 0..=1, default_missing_value = "auto")]
     pub posix_acl: Option<String>,
     /// Sandbox mode: namespace (new PID, mount and network namespaces with the shared directory
     /// as the root), chroot (confine the daemon to the shared directory, for containers without
@@ -314,9 +316,9 @@ impl TryFrom<Args> for Config {
             Some(m) => caps::parse_modcaps(m).map_err(ArgsError::Modcaps)?,
             None => Vec::new(),
         };
-        match a.posix_acl.as_deref() {
-            None | Some("never") => {}
-            Some(v @ ("auto" | "always")) => return Err(unsupported(&format!("--posix-acl={v}"))),
+        let posix_acl = match a.posix_acl.as_deref() {
+            None | Some("never") => false,
+            Some("auto" | "always") => true,
             Some(v) => {
                 return Err(invalid(
                     "--posix-acl",
@@ -324,7 +326,7 @@ impl TryFrom<Args> for Config {
                     "expected never, auto or always",
                 ))
             }
-        }
+        };
         let inode_file_handles: FileHandles = a
             .inode_file_handles
             .parse()
@@ -340,6 +342,15 @@ impl TryFrom<Args> for Config {
             uid: id_map("--uid-map", &a.uid_map, "--translate-uid", &a.translate_uid)?,
             gid: id_map("--gid-map", &a.gid_map, "--translate-gid", &a.translate_gid)?,
         };
+        if posix_acl && !ids.is_identity() {
+            // The ids inside ACL entries would need the same mapping.
+            let flag = if a.uid_map.is_empty() && a.gid_map.is_empty() {
+                "--translate-uid/--translate-gid"
+            } else {
+                "--uid-map/--gid-map"
+            };
+            return Err(ArgsError::Conflict("--posix-acl", flag));
+        }
         if a.locks && a.thread_pool_size == 0 {
             // A waiting lock on a queue thread would also hold up the request that frees it.
             return Err(ArgsError::Conflict("--locks", "--thread-pool-size=0"));
@@ -392,7 +403,7 @@ impl TryFrom<Args> for Config {
             tag: a.tag,
             thread_pool_size: a.thread_pool_size,
             request_queues: a.request_queues,
-            xattr: a.xattr || xattrmap.is_some(),
+            xattr: a.xattr || xattrmap.is_some() || posix_acl,
             xattrmap,
             sandbox,
             seccomp,
@@ -412,6 +423,7 @@ impl TryFrom<Args> for Config {
             rlimit_nofile: a.rlimit_nofile,
             inode_file_handles,
             ids,
+            posix_acl,
             log_level,
         })
     }

@@ -138,5 +138,7 @@ pub struct Config {
     pub inode_file_handles: FileHandles,
     /// How guest ids map to host ids (`--uid-map`, `--gid-map`, `--translate-uid/gid`).
     pub ids: crate::server::ids::Ids,
+    /// POSIX ACLs (`--posix-acl`): negotiated with the guest, served as their xattrs.
+    pub posix_acl: bool,
     pub log_level: log::LevelFilter,
 }

@@ -72,7 +72,7 @@ fn run(cfg: Config) -> Result<(), Box<dyn std::error::Error>> {
         readonly: cfg.readonly,
         readdirplus: cfg.readdirplus,
         announce_submounts: cfg.announce_submounts,
-        posix_acl: false,
+        posix_acl: cfg.posix_acl,
         auto_inval_data: cfg.cache != CachePolicy::Never,
         allow_mmap: cfg.allow_mmap,
         allow_devices: cfg.allow_devices,

@@ -27,6 +27,19 @@ impl Client {
         value: &[u8],
         flags: u32,
     ) -> Result<()> {
+        self.setxattr_ext(nodeid, name, value, flags, 0)
+    }
+
+    /// SETXATTR with `setxattr_flags` in the extended form (FUSE_SETXATTR_ACL_KILL_SGID 1),
+    /// which Linux sends only once INIT agreed on FUSE_SETXATTR_EXT (dropped otherwise).
+    pub fn setxattr_ext(
+        &self,
+        nodeid: u64,
+        name: impl AsRef<[u8]>,
+        value: &[u8],
+        flags: u32,
+        setxattr_flags: u32,
+    ) -> Result<()> {
         let size = u32::try_from(value.len())
             .map_err(|_| Error::InvalidRequest("xattr value over 4 GiB".into()))?;
         let mut head = Vec::with_capacity(16);
@@ -34,7 +47,8 @@ impl Client {
         head.extend(flags.to_le_bytes());
         if self.has(init::SETXATTR_EXT) {
             // setxattr_flags (ACL kill-sgid), padding
-            head.extend([0u8; 8]);
+            head.extend(setxattr_flags.to_le_bytes());
+            head.extend([0u8; 4]);
         }
         self.call(opcode::SETXATTR, nodeid, &[&head, &cstr(name), value], 0)
             .map(drop)

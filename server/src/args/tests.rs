@@ -243,3 +243,21 @@ fn id_maps_as_libvirt_and_virtiofsd_spell_them() {
     let e = with(&["--translate-gid=map:0:1:1", "--translate-gid=map:0:5:1"]).unwrap_err();
     assert!(e.to_string().contains("overlaps"), "{e}");
 }
+
+#[test]
+fn posix_acl_modes_imply_xattr_and_refuse_id_maps() {
+    let base = ["--socket-path=/tmp/s", "--shared-dir=/srv"];
+    let with = |extra: &[&str]| parse(&[&base[..], extra].concat());
+    let c = with(&["--posix-acl"]).unwrap();
+    assert!(c.posix_acl && c.xattr);
+    assert!(with(&["--posix-acl=always"]).unwrap().posix_acl);
+    assert!(!with(&["--posix-acl=never"]).unwrap().posix_acl);
+    assert!(!with(&[]).unwrap().posix_acl);
+    assert!(with(&["--posix-acl=sometimes"]).is_err());
+    let e = with(&["--posix-acl", "--uid-map=:0:100000:10:"]).unwrap_err();
+    assert_eq!(
+        e.to_string(),
+        "--posix-acl and --uid-map/--gid-map cannot be used together"
+    );
+    assert!(with(&["--posix-acl", "--translate-gid=map:0:1:1"]).is_err());
+}

@@ -33,6 +33,7 @@ pub fn linux(cfg: &Config) -> io::Result<LinuxFs> {
         max_guest_fds: None,
         file_handles: cfg.inode_file_handles,
         guest_root: cfg.ids.caller(0, 0),
+        posix_acl: cfg.posix_acl,
         zero_open: cfg.zero_open,
     };
     LinuxFs::new(&root, opts)

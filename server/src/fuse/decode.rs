@@ -92,6 +92,8 @@ pub enum Request<'a> {
     Fsync(FsyncIn),
     Setxattr {
         arg: SetxattrIn,
+        /// FUSE_SETXATTR_* flags of the extended form (0 without FUSE_SETXATTR_EXT).
+        setxattr_flags: u32,
         name: &'a CStr,
         value: &'a [u8],
     },
@@ -193,16 +195,27 @@ fn cstr<'a>(buf: &mut &'a [u8]) -> Result<&'a CStr, libc::c_int> {
     Ok(c)
 }
 
+/// What INIT agreed on that changes how requests are laid out.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Layout {
+    /// FUSE_SETXATTR_EXT: SETXATTR carries setxattr_flags and padding after size and flags.
+    pub setxattr_ext: bool,
+}
+
 /// Decodes one request. `buf` holds exactly the readable bytes of the descriptor chain (possibly
 /// cut at [`MAX_REQUEST`] + 1 bytes by the transport).
 pub fn decode(buf: &[u8]) -> Result<(InHeader, Request<'_>), Rejected> {
-    decode_split(buf, 0)
+    decode_split(buf, 0, Layout::default())
 }
 
 /// [`decode`] of a request whose last `external` bytes are not in `buf`: a WRITE whose payload
 /// the transport leaves in the guest's buffers (`buf` then ends with the write_in, and the
 /// request decodes with `data: None`). Any other request with `external` > 0 is EINVAL.
-pub fn decode_split(buf: &[u8], external: usize) -> Result<(InHeader, Request<'_>), Rejected> {
+pub fn decode_split(
+    buf: &[u8],
+    external: usize,
+    layout: Layout,
+) -> Result<(InHeader, Request<'_>), Rejected> {
     let mut rest = buf;
     let h: InHeader = take(&mut rest).ok_or(Rejected::NoReply)?;
     let reject = |errno| Rejected::Errno {
@@ -216,7 +229,7 @@ pub fn decode_split(buf: &[u8], external: usize) -> Result<(InHeader, Request<'_
         return Err(reject(libc::EINVAL));
     }
     let req = if external == 0 {
-        decode_body(h.opcode, rest)
+        decode_body(h.opcode, rest, layout)
     } else {
         decode_split_write(h.opcode, rest, external)
     };
@@ -272,16 +285,20 @@ const ENDS_WITH_STRING: &[u32] = &[
     op::REMOVEXATTR,
 ];
 
-fn decode_body(opcode: u32, mut b: &[u8]) -> Result<Request<'_>, libc::c_int> {
+fn decode_body(opcode: u32, mut b: &[u8], layout: Layout) -> Result<Request<'_>, libc::c_int> {
     let b = &mut b;
-    let req = decode_args(opcode, b)?;
+    let req = decode_args(opcode, b, layout)?;
     if !b.is_empty() && ENDS_WITH_STRING.contains(&opcode) {
         return Err(libc::EINVAL);
     }
     Ok(req)
 }
 
-fn decode_args<'a>(opcode: u32, b: &mut &'a [u8]) -> Result<Request<'a>, libc::c_int> {
+fn decode_args<'a>(
+    opcode: u32,
+    b: &mut &'a [u8],
+    layout: Layout,
+) -> Result<Request<'a>, libc::c_int> {
     Ok(match opcode {
         op::INIT => {
             let i: InitIn = args(b)?;
@@ -388,6 +405,13 @@ fn decode_args<'a>(opcode: u32, b: &mut &'a [u8]) -> Result<Request<'a>, libc::c
         op::FSYNC => Request::Fsync(args(b)?),
         op::SETXATTR => {
             let arg: SetxattrIn = args(b)?;
+            let setxattr_flags = if layout.setxattr_ext {
+                let flags: u32 = args(b)?;
+                let _padding: u32 = args(b)?;
+                flags
+            } else {
+                0
+            };
             let name = cstr(b)?;
             check_xattr_name(name)?;
             if arg.size as usize > XATTR_SIZE_MAX {
@@ -398,7 +422,12 @@ fn decode_args<'a>(opcode: u32, b: &mut &'a [u8]) -> Result<Request<'a>, libc::c
                 return Err(libc::EINVAL);
             }
             let value = std::mem::take(b);
-            Request::Setxattr { arg, name, value }
+            Request::Setxattr {
+                arg,
+                setxattr_flags,
+                name,
+                value,
+            }
         }
         op::GETXATTR => {
             let g: GetxattrIn = args(b)?;

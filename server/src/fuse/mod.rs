@@ -70,6 +70,10 @@ pub mod opcode {
 
     /// FUSE_INIT_EXT: flags2 follows in the INIT request and reply.
     pub const INIT_EXT: u64 = 1 << 30;
+    /// FUSE_SETXATTR_EXT: SETXATTR's extended form, with setxattr_flags.
+    pub const SETXATTR_EXT: u64 = 1 << 29;
+    /// setxattr_flags: clear the setgid bit along with a POSIX ACL (the caller may not keep it).
+    pub const SETXATTR_ACL_KILL_SGID: u32 = 1;
 
     /// A short name for logs and statistics.
     pub fn name(op: u32) -> &'static str {

@@ -9,7 +9,7 @@ use vm_memory_fbr::ByteValued;
 use super::{errno, Backend, Ctx, Errno, Readdirplus, Server};
 use crate::fuse::decode::MAX_WRITE;
 use crate::fuse::mapping::MAP_ALIGNMENT_SHIFT;
-use crate::fuse::opcode::INIT_EXT;
+use crate::fuse::opcode::{INIT_EXT, SETXATTR_EXT};
 use crate::fuse::{KERNEL_MINOR_VERSION, KERNEL_VERSION};
 
 /// FUSE_DIRECT_IO_ALLOW_MMAP (7.39), not among fuse-backend-rs's named flags.
@@ -86,6 +86,13 @@ impl<F: Backend> Server<F> {
         if self.opts.allow_mmap {
             bits |= flags & DIRECT_IO_ALLOW_MMAP;
         }
+        // With POSIX ACLs the guest needs SETXATTR's extended form to ask for the setgid bit
+        // to go along with an ACL (SETXATTR_ACL_KILL_SGID).
+        let setxattr_ext = self.opts.posix_acl && flags & SETXATTR_EXT != 0;
+        if setxattr_ext {
+            bits |= SETXATTR_EXT;
+        }
+        self.setxattr_ext.store(setxattr_ext, Ordering::Release);
         let out = InitOut {
             major: KERNEL_VERSION,
             minor: KERNEL_MINOR_VERSION,

@@ -109,6 +109,8 @@ pub struct Server<F: Backend> {
     fs: F,
     opts: ServerOptions,
     initialized: AtomicBool,
+    /// Whether INIT agreed on FUSE_SETXATTR_EXT (SETXATTR's layout).
+    setxattr_ext: AtomicBool,
     warned_short: AtomicBool,
     stats: Option<Arc<Stats>>,
     /// The DAX cache window, if the device has one.
@@ -152,6 +154,7 @@ impl<F: Backend> Server<F> {
             fs,
             opts,
             initialized: AtomicBool::new(false),
+            setxattr_ext: AtomicBool::new(false),
             warned_short: AtomicBool::new(false),
             stats: None,
             window: None,
@@ -226,7 +229,10 @@ impl<F: Backend> Server<F> {
             Some((p, len)) => (Some(p), len),
             None => (None, 0),
         };
-        let (h, r) = match decode_split(req, external) {
+        let layout = crate::fuse::decode::Layout {
+            setxattr_ext: self.setxattr_ext.load(Ordering::Acquire),
+        };
+        let (h, r) = match decode_split(req, external, layout) {
             Ok(v) => v,
             Err(Rejected::NoReply) => {
                 if !self.warned_short.swap(true, Ordering::Relaxed) {
@@ -366,7 +372,12 @@ impl<F: Backend> Server<F> {
                 let datasync = a.fsync_flags & 1 != 0;
                 self.fs.fsync(&c.ctx, node, datasync, a.fh).map_err(errno)
             }
-            Request::Setxattr { arg, name, value } => self.setxattr(c, arg, name, value),
+            Request::Setxattr {
+                arg,
+                setxattr_flags,
+                name,
+                value,
+            } => self.setxattr(c, arg, setxattr_flags, name, value),
             Request::Getxattr { size, name } => self.getxattr(c, size, name),
             Request::Listxattr { size } => self.listxattr(c, size),
             Request::Removexattr(name) => self.fs.removexattr(&c.ctx, node, name).map_err(errno),

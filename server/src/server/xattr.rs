@@ -2,11 +2,15 @@
 
 use std::ffi::CStr;
 
-use fuse_backend_rs::abi::fuse_abi::{GetxattrOut, SetxattrIn};
+use fuse_backend_rs::abi::fuse_abi::{GetxattrOut, SetattrValid, SetxattrIn};
 use fuse_backend_rs::api::filesystem::{GetxattrReply, ListxattrReply};
 
 use super::{errno, Backend, Ctx, Errno, Server};
 use crate::fuse::decode::XATTR_SIZE_MAX;
+use crate::fuse::opcode::SETXATTR_ACL_KILL_SGID;
+
+/// The attribute that holds a file's access ACL.
+const POSIX_ACL_ACCESS: &CStr = c"system.posix_acl_access";
 
 /// Largest LISTXATTR reply Linux asks for (XATTR_LIST_MAX).
 const XATTR_LIST_MAX: u32 = 65536;
@@ -16,12 +20,27 @@ impl<F: Backend> Server<F> {
         &self,
         c: &mut Ctx<'_, '_>,
         a: SetxattrIn,
+        setxattr_flags: u32,
         name: &CStr,
         value: &[u8],
     ) -> Result<(), Errno> {
         self.fs
             .setxattr(&c.ctx, c.h.nodeid, name, value, a.flags)
-            .map_err(errno)
+            .map_err(errno)?;
+        // The daemon (CAP_FSETID) keeps the setgid bit where the guest's caller would lose it
+        // by setting an access ACL: the guest says so, and the bit goes here.
+        if setxattr_flags & SETXATTR_ACL_KILL_SGID != 0 && name == POSIX_ACL_ACCESS {
+            let (st, _) = self.fs.getattr(&c.ctx, c.h.nodeid, None).map_err(errno)?;
+            if st.st_mode & libc::S_ISGID != 0 {
+                // SAFETY: stat64 is plain data; zero is valid for every field.
+                let mut attr: libc::stat64 = unsafe { std::mem::zeroed() };
+                attr.st_mode = st.st_mode & 0o7777 & !libc::S_ISGID;
+                self.fs
+                    .setattr(&c.ctx, c.h.nodeid, attr, None, SetattrValid::MODE)
+                    .map_err(errno)?;
+            }
+        }
+        Ok(())
     }
 
     pub(super) fn getxattr(

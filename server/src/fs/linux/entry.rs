@@ -183,9 +183,10 @@ impl LinuxFs {
         parent: u64,
         name: &CStr,
         mode: u32,
+        umask: u32,
     ) -> io::Result<Entry> {
         self.make(ctx, parent, name, |p| {
-            sys::mkdirat(p.fd(), name, mode & 0o7777)
+            sys::mkdirat(p.fd(), name, self.create_mode(p, mode, umask) & 0o7777)
         })
     }
 
@@ -195,9 +196,11 @@ impl LinuxFs {
         parent: u64,
         name: &CStr,
         mode: u32,
+        umask: u32,
         rdev: u32,
     ) -> io::Result<Entry> {
         self.make(ctx, parent, name, |p| {
+            let mode = (mode & libc::S_IFMT) | self.create_mode(p, mode & 0o7777, umask);
             sys::mknodat(p.fd(), name, mode, u64::from(rdev))
         })
     }

@@ -161,7 +161,7 @@ impl LinuxFs {
         let p = self.inodes.get(parent)?;
         let key = Some(self.inodes.name_key(parent, name.to_bytes()));
         let f = self.host_flags(a.flags);
-        let mode = a.mode & !a.umask & 0o7777;
+        let mode = self.create_mode(&p, a.mode, a.umask) & 0o7777;
         // Always created exclusively: open(O_CREAT) of an existing name would open whatever is
         // there, a FIFO (blocking the worker) or a device included.
         let created = self.as_caller(ctx, || {
@@ -228,7 +228,7 @@ impl LinuxFs {
         if f & libc::O_ACCMODE == libc::O_RDONLY {
             f |= libc::O_RDWR;
         }
-        let mode = a.mode & !a.umask & 0o7777;
+        let mode = self.create_mode(&p, a.mode, a.umask) & 0o7777;
         let fd = self.as_caller(ctx, || sys::openat(p.fd(), c".", f | libc::O_TMPFILE, mode))?;
         self.entry_with_handle(&p, None, fd, f, None)
     }

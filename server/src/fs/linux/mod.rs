@@ -64,6 +64,9 @@ pub struct Options {
     /// The host uid and gid the guest's root acts as (None: the guest's root is not mapped):
     /// a caller with that uid is privileged (may chown, keeps setuid bits on write).
     pub guest_root: Option<(u32, u32)>,
+    /// POSIX ACLs negotiated: a parent's default ACL, not the guest's umask, shapes a new
+    /// entry's mode (the host kernel applies it).
+    pub posix_acl: bool,
     /// Zero-message opens of regular files (see [`file`]): OPEN answers ENOSYS, which tells a
     /// guest that offered FUSE_NO_OPEN_SUPPORT to stop sending OPEN, FLUSH and RELEASE for
     /// files; its I/O then names handle 0 and is served through the node. Only where no open
@@ -213,6 +216,21 @@ impl LinuxFs {
         if self.budget.is_full() {
             self.writers.clear();
             self.inodes.make_room();
+        }
+    }
+
+    /// The mode a new entry is created with: the guest's less its umask, except where POSIX
+    /// ACLs are on and the parent has a default ACL, which decides instead (the host kernel
+    /// applies it; the daemon's own umask is 0), as Linux does.
+    fn create_mode(&self, parent: &inode::Node, mode: u32, umask: u32) -> u32 {
+        let default_acl = || {
+            let fd = std::os::fd::AsRawFd::as_raw_fd(&parent.fd());
+            sys::xattr::get(fd, c"system.posix_acl_default", &mut []).is_ok_and(|n| n > 0)
+        };
+        if self.opts.posix_acl && default_acl() {
+            mode
+        } else {
+            mode & !umask
         }
     }
 
@@ -421,7 +439,7 @@ impl FileSystem for LinuxFs {
         rdev: u32,
         umask: u32,
     ) -> io::Result<Entry> {
-        self.do_mknod(ctx, parent, name, mode & !umask, rdev)
+        self.do_mknod(ctx, parent, name, mode, umask, rdev)
     }
 
     fn mkdir(
@@ -432,7 +450,7 @@ impl FileSystem for LinuxFs {
         mode: u32,
         umask: u32,
     ) -> io::Result<Entry> {
-        self.do_mkdir(ctx, parent, name, mode & !umask)
+        self.do_mkdir(ctx, parent, name, mode, umask)
     }
 
     fn unlink(&self, _ctx: &Context, parent: u64, name: &CStr) -> io::Result<()> {

@@ -29,6 +29,7 @@ fn opts() -> Options {
         max_guest_fds: None,
         file_handles: crate::config::FileHandles::Never,
         guest_root: Some((0, 0)),
+        posix_acl: false,
         zero_open: false,
     }
 }

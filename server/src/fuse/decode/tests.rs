@@ -84,7 +84,7 @@ fn split(opcode: u32, head: &[u8], total: usize) -> Result<(InHeader, Request<'s
     let mut r = req(opcode, 2, head);
     r[0..4].copy_from_slice(&(total as u32).to_le_bytes());
     let r: &'static [u8] = r.leak();
-    decode_split(r, total - r.len())
+    decode_split(r, total - r.len(), Layout::default())
 }
 
 #[test]
@@ -132,7 +132,7 @@ fn a_split_write_leaves_its_payload_out_and_is_checked_the_same() {
     assert_eq!(errno(split(op::WRITE, w.as_slice(), head + 4)), libc::EFBIG);
     // The header's length must still be the whole request's.
     let r = req(op::WRITE, 2, w.as_slice()).leak();
-    assert!(decode_split(r, 5).is_err());
+    assert!(decode_split(r, 5, Layout::default()).is_err());
 }
 
 #[test]
@@ -282,6 +282,39 @@ fn xattr_checks() {
         libc::EINVAL,
         "empty name"
     );
+}
+
+#[test]
+fn setxattr_extended_form_once_negotiated() {
+    // size 3, flags 0, setxattr_flags ACL_KILL_SGID, padding; name; value.
+    let mut b = SetxattrIn { size: 3, flags: 0 }.as_slice().to_vec();
+    b.extend_from_slice(&1u32.to_ne_bytes());
+    b.extend_from_slice(&0u32.to_ne_bytes());
+    b.extend_from_slice(b"user.a\0abc");
+    let buf = req(op::SETXATTR, 1, &b);
+    let ext = Layout { setxattr_ext: true };
+    let (_, r) = decode_split(&buf, 0, ext).unwrap();
+    match r {
+        Request::Setxattr {
+            setxattr_flags,
+            name,
+            value,
+            ..
+        } => {
+            assert_eq!(setxattr_flags, 1);
+            assert_eq!(name.to_bytes(), b"user.a");
+            assert_eq!(value, b"abc");
+        }
+        other => panic!("{other:?}"),
+    }
+    // The same bytes in the short form do not pass for a request (the flags word holds a NUL).
+    assert!(decode(&buf).is_err());
+    // The short form under the extended layout: too short, or a name that is not there.
+    let mut b = SetxattrIn { size: 1, flags: 0 }.as_slice().to_vec();
+    b.extend_from_slice(b"user.a\0v");
+    assert!(decode_split(&req(op::SETXATTR, 1, &b), 0, ext).is_err());
+    let b = SetxattrIn { size: 0, flags: 0 }.as_slice().to_vec();
+    assert!(decode_split(&req(op::SETXATTR, 1, &b), 0, ext).is_err());
 }
 
 #[test]
