@@ -19,11 +19,12 @@ cargo test --locked --workspace
 # The perf matrix's report scripts (scripts/perf-*.py).
 python3 -m unittest discover -s scripts/tests
 scripts/vm-test.sh --daemon "$daemons" --suites smoke,pjdfstest,fsx,visibility --fsx-ops "$fsx_ops" -- --xattr
-# Past the fd limit: inodes found again by file handle with 76 fds for the guest, then a tree
-# many times larger than the budget walked, stat'ed and copied in the guest, in both modes.
+# Past the fd limit, with POSIX ACLs (smoke checks them): inodes found again by file handle
+# with 76 fds for the guest, then a tree many times larger than the budget walked, stat'ed
+# and copied in the guest, in both modes.
 if [[ $daemons != virtiofsd ]]; then
 	scripts/vm-test.sh --daemon ferryd --suites smoke,pjdfstest,fsx --fsx-ops "$fsx_ops" \
-		-- --xattr --inode-file-handles=mandatory --rlimit-nofile=1100
+		-- --xattr --inode-file-handles=mandatory --rlimit-nofile=1100 --posix-acl
 	scripts/bigtree-test.sh
 	scripts/bigtree-test.sh -- --inode-file-handles=mandatory
 fi

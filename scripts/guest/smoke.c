@@ -576,6 +576,71 @@ static int t_copy_file_range(void)
 	return 0;
 }
 
+/*
+ * POSIX ACLs, where the mount has them (ferryd --posix-acl): a default ACL on a
+ * directory decides a new file's mode instead of the umask (022 here) and is
+ * inherited as its access ACL, and the kernel enforces a named user's entry.
+ */
+static void acl_entry(unsigned char *p, uint16_t tag, uint16_t perm, uint32_t id)
+{
+	memcpy(p, &tag, 2);
+	memcpy(p + 2, &perm, 2);
+	memcpy(p + 4, &id, 4);
+}
+
+static int as_user_open(const char *path, uid_t uid)
+{
+	pid_t pid = fork();
+	if (pid < 0)
+		return -1;
+	if (pid == 0) {
+		if (setgid(uid) < 0 || setuid(uid) < 0)
+			_exit(2);
+		int fd = open(path, O_WRONLY);
+		_exit(fd >= 0 ? 0 : errno == EACCES ? 1 : 3);
+	}
+	int st;
+	if (waitpid(pid, &st, 0) < 0 || !WIFEXITED(st))
+		return -1;
+	return WEXITSTATUS(st);
+}
+
+static int t_posix_acl(void)
+{
+	unsigned char acl[4 + 5 * 8], got[256];
+	uint32_t version = 2;
+	memcpy(acl, &version, 4);
+	acl_entry(acl + 4, 0x01, 7, (uint32_t)-1);   /* user::rwx */
+	acl_entry(acl + 12, 0x02, 7, 1000);          /* user:1000:rwx */
+	acl_entry(acl + 20, 0x04, 5, (uint32_t)-1);  /* group::r-x */
+	acl_entry(acl + 28, 0x10, 7, (uint32_t)-1);  /* mask::rwx */
+	acl_entry(acl + 36, 0x20, 5, (uint32_t)-1);  /* other::r-x */
+	SYS(mkdir("acl", 0777));
+	if (setxattr("acl", "system.posix_acl_default", acl, sizeof(acl), 0) < 0) {
+		int e = errno;
+		rmdir("acl");
+		if (e == EOPNOTSUPP)
+			return NOT_SUPPORTED("no POSIX ACLs on this mount");
+		return failf("setxattr system.posix_acl_default: %s", strerror(e));
+	}
+	int fd;
+	SYS(fd = open("acl/f", O_CREAT | O_WRONLY, 0666));
+	close(fd);
+	struct stat st;
+	SYS(stat("acl/f", &st));
+	if ((st.st_mode & 07777) != 0664)
+		return failf("mode %o under a default ACL, expected 664", st.st_mode & 07777);
+	ssize_t n;
+	SYS(n = getxattr("acl/f", "system.posix_acl_access", got, sizeof(got)));
+	CHK(n == (ssize_t)sizeof(acl));
+	/* user 1000 may write (rwx within mask rw-); user 2000 (other r--) may not. */
+	CHK(as_user_open("acl/f", 1000) == 0);
+	CHK(as_user_open("acl/f", 2000) == 1);
+	SYS(unlink("acl/f"));
+	SYS(rmdir("acl"));
+	return 0;
+}
+
 static const struct {
 	const char *name;
 	int (*fn)(void);
@@ -612,6 +677,7 @@ static const struct {
 	{ "o_excl", t_o_excl },
 	{ "fallocate", t_fallocate },
 	{ "copy_file_range", t_copy_file_range },
+	{ "posix_acl", t_posix_acl },
 };
 
 int main(int argc, char **argv)

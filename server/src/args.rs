@@ -178,10 +178,10 @@ pub struct Args {
     #[arg(long, value_name = ":GUEST:HOST:COUNT:")]
     pub gid_map: Vec<String>,
     /// Translate user ids between guest and host (repeatable): map:GUEST:HOST:COUNT (both
-    /// ways), guest:GUEST:HOST:COUNT and host:HOST:GUEST:COUNT (one way), squash-guest:GUEST:
-    /// HOST:COUNT (a guest range to one host id), squash-host:HOST:GUEST:COUNT (a host range to
-    /// one guest id), forbid-guest:GUEST:COUNT (those guest ids never act on the host). Ids no
-    /// rule covers are unchanged
+    /// ways), guest:GUEST:HOST:COUNT and host:HOST:GUEST:COUNT (one way),
+    /// squash-guest:GUEST:HOST:COUNT (a guest range to one host id),
+    /// squash-host:HOST:GUEST:COUNT (a host range to one guest id), forbid-guest:GUEST:COUNT
+    /// (those guest ids never act on the host). Ids no rule covers are unchanged
     #[arg(long, value_name = "TYPE:...")]
     pub translate_uid: Vec<String>,
     /// As --translate-uid, for group ids
