@@ -24,7 +24,7 @@ scripts/vm-test.sh --daemon "$daemons" --suites smoke,pjdfstest,fsx,visibility -
 # and copied in the guest, in both modes.
 if [[ $daemons != virtiofsd ]]; then
 	scripts/vm-test.sh --daemon ferryd --suites smoke,pjdfstest,fsx --fsx-ops "$fsx_ops" \
-		-- --xattr --inode-file-handles=mandatory --rlimit-nofile=1100 --posix-acl
+		--append ferry.acl=1 -- --xattr --inode-file-handles=mandatory --rlimit-nofile=1100 --posix-acl
 	scripts/bigtree-test.sh
 	scripts/bigtree-test.sh -- --inode-file-handles=mandatory
 fi
