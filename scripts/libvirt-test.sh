@@ -70,8 +70,8 @@ done
 IFS=, read -r -a config_list <<<"$configs"
 for c in "${config_list[@]}"; do
 	case $c in
-	default | cache-always | sandbox-chroot) ;;
-	*) echo "unknown config: $c (default, cache-always, sandbox-chroot)" >&2; exit 2 ;;
+	default | cache-always | sandbox-chroot | idmap) ;;
+	*) echo "unknown config: $c (default, cache-always, sandbox-chroot, idmap)" >&2; exit 2 ;;
 	esac
 done
 
