@@ -25,6 +25,8 @@ use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError, RwLock, Weak};
 
+use arc_swap::ArcSwapOption;
+
 use fuse_backend_rs::abi::fuse_abi::{stat64, ROOT_ID};
 
 use super::fds::{Budget, HeldFd};
@@ -65,8 +67,8 @@ pub enum Anchor {
 /// One inode the guest knows.
 #[derive(Debug)]
 pub struct Inode {
-    /// The O_PATH fd, while it is open.
-    fd: Mutex<Option<Arc<HeldFd>>>,
+    /// The O_PATH fd, while it is open (read without a lock on every request).
+    fd: ArcSwapOption<HeldFd>,
     pub id: InodeId,
     /// The birth time seen when the node was made (0 if the filesystem has none).
     btime: u64,
@@ -95,7 +97,7 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 impl Inode {
     fn new(id: InodeId, btime: u64, kind: u32, fd: Arc<HeldFd>, anchor: Anchor) -> Self {
         Inode {
-            fd: Mutex::new(Some(fd)),
+            fd: ArcSwapOption::new(Some(fd)),
             id,
             btime,
             kind,
@@ -116,7 +118,16 @@ impl Inode {
     }
 
     fn current(&self) -> Option<Arc<HeldFd>> {
-        lock(&self.fd).clone()
+        self.fd.load_full()
+    }
+
+    /// Makes `fd` the open fd unless one is there already; returns the one that is.
+    fn set_fd(&self, fd: &Arc<HeldFd>) -> Arc<HeldFd> {
+        let prev = self.fd.compare_and_swap(&None::<Arc<HeldFd>>, Some(Arc::clone(fd)));
+        match &*prev {
+            Some(old) => Arc::clone(old),
+            None => Arc::clone(fd),
+        }
     }
 
     fn is_pinned(&self) -> bool {
@@ -252,8 +263,11 @@ pub struct Inodes {
     readers: AtomicUsize,
     names: RandomState,
     /// Nodes with an open fd, oldest first (entries of nodes since closed or forgotten are
-    /// skipped when met, and swept out when they outnumber the live ones).
+    /// skipped when met, and swept out when they outnumber the live ones). Kept only once
+    /// the budget has first run short (`clocking`): until then it would cost every new node
+    /// a lock for nothing, and the first pass fills it from the table.
     clock: Mutex<VecDeque<Weak<Inode>>>,
+    clocking: AtomicBool,
     /// An fd on each host mount a file handle was taken on (open_by_handle_at's mount_fd).
     mounts: Mutex<HashMap<u64, OwnedFd>>,
 }
@@ -290,6 +304,7 @@ impl Inodes {
             readers: AtomicUsize::new(0),
             names: RandomState::new(),
             clock: Mutex::default(),
+            clocking: AtomicBool::new(false),
             mounts: Mutex::default(),
         })
     }
@@ -375,12 +390,14 @@ impl Inodes {
         if !i.live.load(Ordering::Acquire) {
             return Ok(held);
         }
-        {
-            let mut slot = lock(&i.fd);
-            if let Some(fd) = &*slot {
-                return Ok(Arc::clone(fd));
-            }
-            *slot = Some(Arc::clone(&held));
+        let fd = i.set_fd(&held);
+        if !Arc::ptr_eq(&fd, &held) {
+            return Ok(fd);
+        }
+        if !i.live.load(Ordering::Acquire) {
+            // Forgotten meanwhile: FORGET may have emptied the slot before this filled it.
+            i.fd.store(None);
+            return Ok(held);
         }
         self.clock_push(i);
         Ok(held)
@@ -406,6 +423,21 @@ impl Inodes {
     /// passed them (second chance); returns how many. A request still using one keeps it
     /// open until it is done.
     pub fn evict(&self, want: usize) -> usize {
+        if !self.clocking.swap(true, Ordering::SeqCst) {
+            // The first time: every node with an fd, from the table (nodes added from now on
+            // enter the clock themselves).
+            let nodes: Vec<Weak<Inode>> = self.table.read().map_or_else(
+                |_| Vec::new(),
+                |t| {
+                    t.by_node
+                        .values()
+                        .filter(|s| s.inode.current().is_some())
+                        .map(|s| Arc::downgrade(&s.inode))
+                        .collect()
+                },
+            );
+            lock(&self.clock).extend(nodes);
+        }
         let mut clock = lock(&self.clock);
         let mut freed = 0;
         let mut steps = clock.len().saturating_mul(2);
@@ -424,7 +456,7 @@ impl Inodes {
                 clock.push_back(w);
                 continue;
             }
-            if lock(&i.fd).take().is_some() {
+            if i.fd.swap(None).is_some() {
                 freed += 1;
             }
         }
@@ -432,6 +464,9 @@ impl Inodes {
     }
 
     fn clock_push(&self, i: &Arc<Inode>) {
+        if !self.clocking.load(Ordering::SeqCst) {
+            return;
+        }
         let mut clock = lock(&self.clock);
         clock.push_back(Arc::downgrade(i));
         if clock.len() > self.budget.cap().saturating_mul(2) + 64 {
@@ -508,10 +543,7 @@ impl Inodes {
             let inode = Arc::clone(inode);
             if t.take_ref(node, key) {
                 drop(t);
-                let mut slot = lock(&inode.fd);
-                if slot.is_none() {
-                    *slot = Some(fd);
-                    drop(slot);
+                if Arc::ptr_eq(&inode.set_fd(&fd), &fd) {
                     self.clock_push(&inode);
                 }
                 return Ok(node);
@@ -622,7 +654,7 @@ impl Inodes {
         drop(t);
         // The inode may live on as a child's anchor: without its fd and reader.
         i.live.store(false, Ordering::Release);
-        lock(&i.fd).take();
+        i.fd.store(None);
         i.reader_slot().take();
     }
 
