@@ -123,7 +123,9 @@ impl Inode {
 
     /// Makes `fd` the open fd unless one is there already; returns the one that is.
     fn set_fd(&self, fd: &Arc<HeldFd>) -> Arc<HeldFd> {
-        let prev = self.fd.compare_and_swap(&None::<Arc<HeldFd>>, Some(Arc::clone(fd)));
+        let prev = self
+            .fd
+            .compare_and_swap(&None::<Arc<HeldFd>>, Some(Arc::clone(fd)));
         match &*prev {
             Some(old) => Arc::clone(old),
             None => Arc::clone(fd),
@@ -406,7 +408,11 @@ impl Inodes {
     /// Takes one fd from the budget, making room first if it is spent (not with the table's
     /// lock held: making room reads the table).
     fn hold(&self, fd: OwnedFd) -> io::Result<HeldFd> {
-        if self.budget.is_full() {
+        // Twice at most: a pass may close fds that requests still use for a moment.
+        for _ in 0..2 {
+            if !self.budget.is_full() {
+                break;
+            }
             self.make_room();
         }
         self.budget.hold(fd)
@@ -452,7 +458,10 @@ impl Inodes {
             if !i.live.load(Ordering::Acquire) || i.is_pinned() {
                 continue;
             }
-            if i.used.swap(false, Ordering::Relaxed) {
+            // A node a request is using keeps its fd open whatever the clock does: closing
+            // its slot would free nothing now.
+            let busy = i.current().is_some_and(|fd| Arc::strong_count(&fd) > 2);
+            if busy || i.used.swap(false, Ordering::Relaxed) {
                 clock.push_back(w);
                 continue;
             }
