@@ -22,8 +22,7 @@ impl<F: Backend> Server<F> {
     fn owner_to_guest(&self, st: &mut libc::stat64) {
         let ids = &self.opts.ids;
         if !ids.is_identity() {
-            st.st_uid = ids.uid.to_guest(st.st_uid);
-            st.st_gid = ids.gid.to_guest(st.st_gid);
+            (st.st_uid, st.st_gid) = ids.owner_to_guest(st.st_uid, st.st_gid);
         }
     }
 
@@ -76,8 +75,7 @@ impl<F: Backend> Server<F> {
             .map_err(errno)?;
         let ids = &self.opts.ids;
         if !ids.is_identity() {
-            st.stx_uid = ids.uid.to_guest(st.stx_uid);
-            st.stx_gid = ids.gid.to_guest(st.stx_gid);
+            (st.stx_uid, st.stx_gid) = ids.owner_to_guest(st.stx_uid, st.stx_gid);
         }
         c.reply.push_bytes(&statx::encode_out(&st, valid, 0));
         Ok(())

@@ -238,6 +238,11 @@ impl Ids {
         self.uid.is_identity() && self.gid.is_identity()
     }
 
+    /// The (uid, gid) the guest sees for a host owner.
+    pub fn owner_to_guest(&self, uid: u32, gid: u32) -> (u32, u32) {
+        (self.uid.to_guest(uid), self.gid.to_guest(gid))
+    }
+
     /// The host's (uid, gid) for the guest's caller, None where either must not act.
     pub fn caller(&self, uid: u32, gid: u32) -> Option<(u32, u32)> {
         Some((self.uid.to_host(uid)?, self.gid.to_host(gid)?))

@@ -58,7 +58,7 @@ impl LinuxFs {
         }
 
         if valid.intersects(SetattrValid::UID | SetattrValid::GID | SetattrValid::SIZE) {
-            self.kill_remapped_caps(node)?;
+            self.kill_remapped_caps(node, i.fd())?;
         }
 
         if valid.contains(SetattrValid::MODE) {

@@ -61,7 +61,7 @@ impl LinuxFs {
 
     /// The file handle of `fd`, on the mount `mnt`, once an fd to open handles on that mount
     /// with is kept (a directory's: the first inode met on a mount is its root directory).
-    fn file_handle(&self, fd: BorrowedFd<'_>, mnt: u64) -> io::Result<sys::FileHandle> {
+    pub(super) fn file_handle(&self, fd: BorrowedFd<'_>, mnt: u64) -> io::Result<sys::FileHandle> {
         let h = sys::file_handle(fd)?;
         if !self.inodes.has_mount(mnt) {
             let dir = libc::O_RDONLY | libc::O_DIRECTORY;

@@ -138,13 +138,10 @@ impl LinuxFs {
         }
         let fd = sys::reopen(self.proc.as_fd(), i.fd().as_raw_fd(), f)?;
         if f & libc::O_TRUNC != 0 {
-            self.kill_remapped_caps(node)?;
-        }
-        if self.opts.killpriv_v2
-            && fuse_flags & FOPEN_IN_KILL_SUIDGID != 0
-            && f & libc::O_TRUNC != 0
-        {
-            kill_suidgid(fd.as_fd())?;
+            self.kill_remapped_caps(node, fd.as_fd())?;
+            if self.opts.killpriv_v2 && fuse_flags & FOPEN_IN_KILL_SUIDGID != 0 {
+                kill_suidgid(fd.as_fd())?;
+            }
         }
         self.make_room();
         let fh = self.handles.insert(node, fd)?;
@@ -296,7 +293,7 @@ impl LinuxFs {
         fuse_flags: u32,
     ) -> io::Result<usize> {
         let h = self.file(handle, node, libc::O_WRONLY)?;
-        self.kill_remapped_caps(node)?;
+        self.kill_remapped_caps(node, h.fd())?;
         let mut f = h.file();
         let n = r.read_to(&mut *f, size as usize, offset)?;
         // The daemon writes as root, which keeps setuid/setgid bits; the host kernel clears them
@@ -312,7 +309,7 @@ impl LinuxFs {
     pub(super) fn do_copy_file_range(&self, _ctx: &Context, a: &CopyRange) -> io::Result<usize> {
         let hi = self.file(a.fh_in, a.node_in, libc::O_RDONLY)?;
         let ho = self.file(a.fh_out, a.node_out, libc::O_WRONLY)?;
-        self.kill_remapped_caps(a.node_out)?;
+        self.kill_remapped_caps(a.node_out, ho.fd())?;
         let flags = u32::try_from(a.flags).map_err(|_| err(libc::EINVAL))?;
         sys::copy_file_range(hi.fd(), a.off_in, ho.fd(), a.off_out, a.len, flags)
     }

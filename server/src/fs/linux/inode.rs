@@ -311,14 +311,18 @@ impl Inodes {
         })
     }
 
+    /// The inode behind a node id, whether or not its fd is open, or EBADF for one the guest
+    /// does not hold.
+    pub fn inode(&self, node: u64) -> io::Result<Arc<Inode>> {
+        let t = self.table.read().map_err(|_| ebadf())?;
+        let slot = t.by_node.get(&node).ok_or_else(ebadf)?;
+        Ok(Arc::clone(&slot.inode))
+    }
+
     /// The inode behind a node id with an open fd (reopened if the clock closed it), or
     /// EBADF for one the guest does not hold.
     pub fn get(&self, node: u64) -> io::Result<Node> {
-        let inode = {
-            let t = self.table.read().map_err(|_| ebadf())?;
-            let slot = t.by_node.get(&node).ok_or_else(ebadf)?;
-            Arc::clone(&slot.inode)
-        };
+        let inode = self.inode(node)?;
         if !inode.used.load(Ordering::Relaxed) {
             inode.used.store(true, Ordering::Relaxed);
         }
@@ -371,11 +375,7 @@ impl Inodes {
                     }
                 })?
             }
-            Anchor::Handle(h) => {
-                let m = lock(&self.mounts);
-                let mount = m.get(&i.id.mnt).ok_or_else(estale)?;
-                sys::open_by_handle(mount.as_fd(), h, libc::O_PATH)?
-            }
+            Anchor::Handle(h) => self.open_handle(i.id.mnt, h)?,
             Anchor::Pinned => return Err(estale()),
         };
         let (st, ident) = sys::stat_fd(fd.as_fd())?;
@@ -489,6 +489,14 @@ impl Inodes {
     /// Whether an fd on the mount `mnt` is kept for reopening by file handle.
     pub fn has_mount(&self, mnt: u64) -> bool {
         lock(&self.mounts).contains_key(&mnt)
+    }
+
+    /// Opens the file handle `h` of the mount `mnt` (O_PATH); ESTALE without an fd kept for
+    /// that mount.
+    pub fn open_handle(&self, mnt: u64, h: &FileHandle) -> io::Result<OwnedFd> {
+        let m = lock(&self.mounts);
+        let mount = m.get(&mnt).ok_or_else(estale)?;
+        sys::open_by_handle(mount.as_fd(), h, libc::O_PATH)
     }
 
     /// Keeps `fd` (a directory opened for reading: open_by_handle_at refuses O_PATH fds) for

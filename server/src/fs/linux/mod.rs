@@ -24,7 +24,7 @@ mod xattr;
 
 use std::ffi::CStr;
 use std::io;
-use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -126,13 +126,8 @@ impl LinuxFs {
             Some(n) => fds::Budget::with_cap(n),
             None => fds::Budget::from_rlimit(),
         };
-        let inodes = Inodes::new(at, id, ident.btime, Arc::clone(&budget))?;
-        let root = inodes.get(fuse_backend_rs::abi::fuse_abi::ROOT_ID)?;
-        let file_handles =
-            usable_file_handles(opts.file_handles, &proc, root.fd(), ident.mnt, &inodes)?;
-        drop(root);
-        Ok(LinuxFs {
-            inodes,
+        let mut fs = LinuxFs {
+            inodes: Inodes::new(at, id, ident.btime, Arc::clone(&budget))?,
             handles: Handles::new(Arc::clone(&budget)),
             writers: writers::Writers::default(),
             budget,
@@ -142,9 +137,36 @@ impl LinuxFs {
             zero_open: AtomicBool::new(false),
             switch_creds: sys::geteuid() == 0,
             caps_name: opts.xattr.as_ref().and_then(|m| m.remapped_caps()),
-            file_handles,
+            file_handles: opts.file_handles,
             opts,
-        })
+        };
+        fs.file_handles = fs.usable_file_handles(ident.mnt)?;
+        Ok(fs)
+    }
+
+    /// The file handle mode the daemon can serve, tried on the share's root (which keeps the
+    /// fd to open handles on its mount with): `prefer` falls back to names where file handles
+    /// cannot be opened here (no CAP_DAC_READ_SEARCH, or a filesystem without them);
+    /// `mandatory` is an error then.
+    fn usable_file_handles(&self, mnt: u64) -> io::Result<FileHandles> {
+        if self.file_handles == FileHandles::Never {
+            return Ok(FileHandles::Never);
+        }
+        let root = self.inodes.get(fuse_backend_rs::abi::fuse_abi::ROOT_ID)?;
+        let probe = self
+            .file_handle(root.fd(), mnt)
+            .and_then(|h| self.inodes.open_handle(mnt, &h));
+        match (probe, self.file_handles) {
+            (Ok(_), want) => Ok(want),
+            (Err(e), FileHandles::Mandatory) => Err(io::Error::new(
+                e.kind(),
+                format!("--inode-file-handles=mandatory: cannot open a file handle of the shared directory: {e}"),
+            )),
+            (Err(e), _) => {
+                log::warn!("--inode-file-handles=prefer: file handles unusable here ({e}); finding inodes by name");
+                Ok(FileHandles::Never)
+            }
+        }
     }
 
     /// Whether inodes are found again by file handle (the daemon must keep
@@ -224,7 +246,7 @@ impl LinuxFs {
     /// applies it; the daemon's own umask is 0), as Linux does.
     fn create_mode(&self, parent: &inode::Node, mode: u32, umask: u32) -> u32 {
         let default_acl = || {
-            let fd = std::os::fd::AsRawFd::as_raw_fd(&parent.fd());
+            let fd = parent.fd().as_raw_fd();
             sys::xattr::get(fd, c"system.posix_acl_default", &mut []).is_ok_and(|n| n > 0)
         };
         if self.opts.posix_acl && default_acl() {
@@ -253,42 +275,6 @@ impl LinuxFs {
             std::process::abort();
         }
         r
-    }
-}
-
-/// The file handle mode the daemon can serve: `prefer` falls back to names where file handles
-/// cannot be opened here (no CAP_DAC_READ_SEARCH, or a filesystem without them); `mandatory`
-/// is an error then. Where they can, the share's root directory is kept to open handles on
-/// its mount with.
-fn usable_file_handles(
-    want: FileHandles,
-    proc: &OwnedFd,
-    root: BorrowedFd<'_>,
-    mnt: u64,
-    inodes: &Inodes,
-) -> io::Result<FileHandles> {
-    if want == FileHandles::Never {
-        return Ok(want);
-    }
-    let dir = libc::O_RDONLY | libc::O_DIRECTORY;
-    let probe =
-        sys::reopen(proc.as_fd(), std::os::fd::AsRawFd::as_raw_fd(&root), dir).and_then(|m| {
-            let h = sys::file_handle(root)?;
-            sys::open_by_handle(m.as_fd(), &h, libc::O_PATH).map(|_| m)
-        });
-    match (probe, want) {
-        (Ok(m), _) => {
-            inodes.add_mount(mnt, m);
-            Ok(want)
-        }
-        (Err(e), FileHandles::Mandatory) => Err(io::Error::new(
-            e.kind(),
-            format!("--inode-file-handles=mandatory: cannot open a file handle of the shared directory: {e}"),
-        )),
-        (Err(e), _) => {
-            log::warn!("--inode-file-handles=prefer: file handles unusable here ({e}); finding inodes by name");
-            Ok(FileHandles::Never)
-        }
     }
 }
 
@@ -583,7 +569,7 @@ impl FileSystem for LinuxFs {
         length: u64,
     ) -> io::Result<()> {
         let h = self.file(handle, inode, libc::O_WRONLY)?;
-        self.kill_remapped_caps(inode)?;
+        self.kill_remapped_caps(inode, h.fd())?;
         sys::fallocate(h.fd(), mode, offset, length)
     }
 

@@ -5,7 +5,7 @@
 
 use std::ffi::CStr;
 use std::io;
-use std::os::fd::{AsRawFd, RawFd};
+use std::os::fd::{AsRawFd, BorrowedFd, RawFd};
 
 use fuse_backend_rs::api::filesystem::{GetxattrReply, ListxattrReply};
 
@@ -86,17 +86,18 @@ impl LinuxFs {
     /// Drops the guest's file capabilities from `node` where the map keeps them under another
     /// name, as the host kernel drops `security.capability` itself on a write, truncate or
     /// chown (CVE-2021-20263: a remapped capability that survived writes). One removexattr per
-    /// node at most until the guest sets the capability again.
-    pub(super) fn kill_remapped_caps(&self, node: u64) -> io::Result<()> {
+    /// node at most until the guest sets the capability again. `fd` is any fd of the file (the
+    /// request's own: the node's O_PATH fd is not reopened for this).
+    pub(super) fn kill_remapped_caps(&self, node: u64, fd: BorrowedFd<'_>) -> io::Result<()> {
         let Some(name) = &self.caps_name else {
             return Ok(());
         };
-        let i = self.inodes.get(node)?;
+        let i = self.inodes.inode(node)?;
         let seen = i.caps_seen();
         if !i.is_reg() || seen == 0 {
             return Ok(());
         }
-        remove_caps(i.fd().as_raw_fd(), name)?;
+        remove_caps(fd.as_raw_fd(), name)?;
         i.caps_gone(seen);
         Ok(())
     }
