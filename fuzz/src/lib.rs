@@ -64,6 +64,7 @@ impl Flags {
             allow_devices: self.has(Self::ALLOW_DEVICES),
             flush_needed: self.has(Self::KILLPRIV_V2),
             ids: Default::default(),
+            agent: None,
         }
     }
 }

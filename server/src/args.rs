@@ -148,6 +148,13 @@ pub struct Args {
     /// Do not offer FUSE_HANDLE_KILLPRIV_V2 (the guest kernel then clears them itself)
     #[arg(long)]
     pub no_killpriv_v2: bool,
+    /// Entry and attribute timeout (seconds) while a guest agent (`ferry-guest watch`) reads
+    /// host changes: the longest a change can stay unseen if the agent dies
+    #[arg(long, default_value_t = 30)]
+    pub agent_timeout: u64,
+    /// No agent channel: the share's root has no reserved name (.ferry-agent)
+    #[arg(long)]
+    pub no_agent: bool,
     /// Debug logging (deprecated: --log-level=debug)
     #[arg(short = 'd')]
     pub debug: bool,
@@ -420,6 +427,7 @@ impl TryFrom<Args> for Config {
             allow_direct_io: a.allow_direct_io,
             zero_open: !a.no_zero_open,
             killpriv_v2: !a.no_killpriv_v2,
+            agent_timeout: (!a.no_agent).then(|| std::time::Duration::from_secs(a.agent_timeout)),
             rlimit_nofile: a.rlimit_nofile,
             inode_file_handles,
             ids,

@@ -132,6 +132,8 @@ pub struct Config {
     /// FUSE zero-message opens for files where the cache policy allows them.
     pub zero_open: bool,
     pub killpriv_v2: bool,
+    /// The long timeout granted while a guest agent reads changes; None: no agent channel.
+    pub agent_timeout: Option<std::time::Duration>,
     /// Size of the DAX cache window offered to the VMM, if any.
     pub dax_window: Option<u64>,
     pub rlimit_nofile: Option<u64>,

@@ -78,6 +78,9 @@ fn run(cfg: Config) -> Result<(), Box<dyn std::error::Error>> {
         allow_devices: cfg.allow_devices,
         flush_needed: cfg.locks,
         ids: cfg.ids.clone(),
+        agent: cfg
+            .agent_timeout
+            .map(|long| ferry::server::agent::AgentOptions { long }),
     };
     let mut server = Server::new(backend, opts);
     let stats = cfg.stats.then(|| Arc::new(Stats::default()));

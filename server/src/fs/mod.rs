@@ -3,6 +3,7 @@
 //! behind [`crate::server::Backend`], so a portable POSIX backend or a caching layer can be
 //! added without touching the protocol layer.
 
+pub mod changes;
 pub mod linux;
 pub mod xattrmap;
 
@@ -12,6 +13,17 @@ use crate::args::timeout;
 use crate::config::Config;
 
 pub use linux::{CopyRange, LinuxFs};
+
+/// A host change with the paths the guest knows it by, from the share's root.
+#[derive(Debug, Clone)]
+pub struct Resolved {
+    pub change: changes::Change,
+    pub path: Vec<u8>,
+    /// A rename's new path.
+    pub to: Option<Vec<u8>>,
+    /// The S_IFMT bits of what the (new) path names now; 0 if it is gone.
+    pub mode: u32,
+}
 
 /// Builds the Linux backend for `cfg` (the sandbox, if any, comes after: see
 /// [`crate::sandbox`]).

@@ -47,6 +47,9 @@ const ALLOWED: &[libc::c_long] = &[
     libc::SYS_fstat,
     libc::SYS_statx,
     libc::SYS_fstatfs,
+    // The host watcher an agent starts (fs/linux/watch.rs).
+    libc::SYS_fanotify_init,
+    libc::SYS_fanotify_mark,
     libc::SYS_mkdirat,
     libc::SYS_mknodat,
     libc::SYS_symlinkat,

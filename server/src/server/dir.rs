@@ -1,6 +1,6 @@
 //! Directory requests: OPENDIR, READDIR, READDIRPLUS.
 
-use fuse_backend_rs::abi::fuse_abi::{EntryOut, OpenIn, ReadIn};
+use fuse_backend_rs::abi::fuse_abi::{EntryOut, OpenIn, OpenOptions, ReadIn};
 use fuse_backend_rs::api::filesystem::{DirEntry, Entry};
 
 use super::io::open_out;
@@ -19,6 +19,13 @@ impl<F: Backend> Server<F> {
             .fs
             .opendir(&c.ctx, c.h.nodeid, a.flags)
             .map_err(errno)?;
+        // With an agent, a listing stays cached in the guest until the directory changes
+        // (its mtime, refreshed by the agent, or the guest's own change).
+        let opts = if self.coherent() {
+            opts | OpenOptions::CACHE_DIR | OpenOptions::KEEP_CACHE
+        } else {
+            opts
+        };
         c.reply.push_obj(&open_out(fh, opts));
         Ok(())
     }

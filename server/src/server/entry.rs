@@ -29,11 +29,14 @@ impl<F: Backend> Server<F> {
     /// An entry as the guest is told of it (every entry a reply carries passes here).
     pub(super) fn entry_out(&self, mut e: Entry) -> EntryOut {
         self.owner_to_guest(&mut e.attr);
+        e.entry_timeout = self.granted(e.entry_timeout);
+        e.attr_timeout = self.granted(e.attr_timeout);
         EntryOut::from(e)
     }
 
-    fn attr_out(&self, mut st: libc::stat64, valid: Duration) -> AttrOut {
+    pub(super) fn attr_out(&self, mut st: libc::stat64, valid: Duration) -> AttrOut {
         self.owner_to_guest(&mut st);
+        let valid = self.granted(valid);
         AttrOut {
             attr_valid: valid.as_secs(),
             attr_valid_nsec: valid.subsec_nanos(),
@@ -77,7 +80,7 @@ impl<F: Backend> Server<F> {
         if !ids.is_identity() {
             (st.stx_uid, st.stx_gid) = ids.owner_to_guest(st.stx_uid, st.stx_gid);
         }
-        c.reply.push_bytes(&statx::encode_out(&st, valid, 0));
+        c.reply.push_bytes(&statx::encode_out(&st, self.granted(valid), 0));
         Ok(())
     }
 

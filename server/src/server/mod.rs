@@ -3,6 +3,7 @@
 //! Transport-agnostic: [`Server::handle`] takes the request bytes and fills a reply buffer, so
 //! the vhost-user transport, an in-process VMM, tests and fuzzers all drive the same code.
 
+pub mod agent;
 mod dax;
 mod dir;
 mod entry;
@@ -51,6 +52,8 @@ pub struct ServerOptions {
     pub flush_needed: bool,
     /// How the guest's user and group ids map to the host's (`--uid-map`, `--translate-uid`).
     pub ids: ids::Ids,
+    /// The agent channel (see [`agent`]); None: the reserved name is an ordinary name.
+    pub agent: Option<agent::AgentOptions>,
 }
 
 /// Requests fuse-backend-rs's `FileSystem` trait has no method for. A backend without them
@@ -86,6 +89,24 @@ pub trait BackendExt {
         Err(std::io::Error::from_raw_os_error(libc::ENOSYS))
     }
 
+    /// Starts watching the host for changes to what the guest holds (see [`agent`]).
+    fn watch(&self) -> std::io::Result<()> {
+        Err(std::io::Error::from_raw_os_error(libc::ENOSYS))
+    }
+
+    /// Whether every directory the guest holds is watched (long timeouts are safe).
+    fn watch_complete(&self) -> bool {
+        false
+    }
+
+    /// Up to `max` host changes, oldest first, and whether changes were lost before them.
+    fn changes(&self, _max: usize) -> (Vec<crate::fs::Resolved>, bool) {
+        (Vec::new(), false)
+    }
+
+    /// Puts changes taken but not delivered back, first in line.
+    fn unget_changes(&self, _v: Vec<crate::fs::changes::Change>) {}
+
     /// A fresh fd of the regular file `node`, read-only or read-write, for the VMM to map
     /// (DAX). `fh` is the guest's handle of that file (0 under zero-message opens).
     fn mapping_fd(
@@ -115,6 +136,7 @@ pub struct Server<F: Backend> {
     stats: Option<Arc<Stats>>,
     /// The DAX cache window, if the device has one.
     window: Option<Arc<dyn Window>>,
+    agent: Option<agent::Agent>,
 }
 
 /// What a handler needs to answer: the header, the caller's identity and the reply.
@@ -151,6 +173,7 @@ fn errno(e: std::io::Error) -> Errno {
 impl<F: Backend> Server<F> {
     pub fn new(fs: F, opts: ServerOptions) -> Self {
         Server {
+            agent: opts.agent.clone().map(agent::Agent::new),
             fs,
             opts,
             initialized: AtomicBool::new(false),
@@ -325,6 +348,9 @@ impl<F: Backend> Server<F> {
         }
         if c.h.nodeid == 0 {
             return Err(libc::EBADF);
+        }
+        if let Some(res) = self.agent_dispatch(c, &r) {
+            return res;
         }
         if self.opts.readonly && r.mutates() {
             return Err(libc::EROFS);

@@ -27,9 +27,11 @@ impl LinuxFs {
         let id = InodeId::of(&st, ident.mnt);
         let submount = self.is_submount(parent, &id, &st);
         let anchor = self.anchor(parent, name, fd.as_fd(), ident.mnt)?;
-        let node =
-            self.inodes
-                .add_ref(id, ident.btime, st.st_mode & libc::S_IFMT, fd, key, anchor)?;
+        let kind = st.st_mode & libc::S_IFMT;
+        let node = self.inodes.add_ref(id, ident.btime, kind, fd, key, anchor)?;
+        if kind == libc::S_IFDIR {
+            self.watch_dir(node);
+        }
         Ok(self.entry(node, st, submount))
     }
 

@@ -642,24 +642,25 @@ impl Inodes {
         Ok(())
     }
 
-    /// Gives back `count` references; the last one closes the fd. Unknown nodes and the root
-    /// are ignored (FORGET has no reply to carry an error).
-    pub fn forget(&self, node: u64, count: u64) {
+    /// Gives back `count` references; the last one closes the fd (returned with the inode
+    /// then, for the caller to close). Unknown nodes and the root are ignored (FORGET has no
+    /// reply to carry an error).
+    pub fn forget(&self, node: u64, count: u64) -> Option<(Arc<Inode>, Option<Arc<HeldFd>>)> {
         if node == ROOT_ID {
-            return;
+            return None;
         }
         let Ok(mut t) = self.table.write() else {
-            return;
+            return None;
         };
         let Some(slot) = t.by_node.get_mut(&node) else {
-            return;
+            return None;
         };
         slot.refs = slot.refs.saturating_sub(count);
         if slot.refs > 0 {
-            return;
+            return None;
         }
         let Some(slot) = t.by_node.remove(&node) else {
-            return;
+            return None;
         };
         let i = slot.inode;
         if t.by_id.get(&i.id) == Some(&node) {
@@ -671,8 +672,55 @@ impl Inodes {
         drop(t);
         // The inode may live on as a child's anchor: without its fd and reader.
         i.live.store(false, Ordering::Release);
-        i.fd.store(None);
+        let fd = i.fd.swap(None);
         i.reader_slot().take();
+        Some((i, fd))
+    }
+
+    /// The directories the guest holds.
+    pub fn dirs(&self) -> Vec<u64> {
+        self.table.read().map_or_else(
+            |_| Vec::new(),
+            |t| {
+                t.by_node
+                    .iter()
+                    .filter(|(_, s)| s.inode.is_dir())
+                    .map(|(&n, _)| n)
+                    .collect()
+            },
+        )
+    }
+
+    /// The path of `node` from the root ("" for the root), by the names it was found or
+    /// renamed under; None for a node found by handle or without a name.
+    pub fn path_of(&self, node: u64) -> Option<Vec<u8>> {
+        if node == ROOT_ID {
+            return Some(Vec::new());
+        }
+        let root = self.inode(ROOT_ID).ok()?;
+        let mut names: Vec<CString> = Vec::new();
+        let mut at = self.inode(node).ok()?;
+        while !Arc::ptr_eq(&at, &root) {
+            if names.len() > MAX_DEPTH {
+                return None;
+            }
+            let next = match &*lock(&at.anchor) {
+                Anchor::Name { parent, name } => {
+                    names.push(name.clone());
+                    Arc::clone(parent)
+                }
+                _ => return None,
+            };
+            at = next;
+        }
+        let mut p = Vec::new();
+        for n in names.iter().rev() {
+            if !p.is_empty() {
+                p.push(b'/');
+            }
+            p.extend_from_slice(n.to_bytes());
+        }
+        Some(p)
     }
 
     /// How many nodes the guest holds (the root included).

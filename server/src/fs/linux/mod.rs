@@ -18,7 +18,9 @@ mod fds;
 mod file;
 mod handle;
 mod inode;
+mod notify;
 mod sys;
+mod watch;
 mod writers;
 mod xattr;
 
@@ -97,6 +99,8 @@ pub struct LinuxFs {
     caps_name: Option<std::ffi::CString>,
     /// `opts.file_handles`, or Never where the daemon cannot open file handles.
     file_handles: FileHandles,
+    /// The host watcher, once an agent asked for changes (see [`notify`]).
+    watcher: std::sync::OnceLock<Arc<watch::Watcher>>,
 }
 
 fn err(errno: libc::c_int) -> io::Error {
@@ -138,6 +142,7 @@ impl LinuxFs {
             switch_creds: sys::geteuid() == 0,
             caps_name: opts.xattr.as_ref().and_then(|m| m.remapped_caps()),
             file_handles: opts.file_handles,
+            watcher: std::sync::OnceLock::new(),
             opts,
         };
         fs.file_handles = fs.usable_file_handles(ident.mnt)?;
@@ -303,6 +308,24 @@ impl crate::server::BackendExt for LinuxFs {
         self.do_syncfs(node)
     }
 
+    fn watch(&self) -> io::Result<()> {
+        self.start_watch()
+    }
+
+    fn watch_complete(&self) -> bool {
+        LinuxFs::watch_complete(self)
+    }
+
+    fn changes(&self, max: usize) -> (Vec<crate::fs::Resolved>, bool) {
+        self.take_changes(max)
+    }
+
+    fn unget_changes(&self, v: Vec<crate::fs::changes::Change>) {
+        if let Some(w) = self.watcher.get() {
+            w.queue.unget(v);
+        }
+    }
+
     fn statx(
         &self,
         _ctx: &Context,
@@ -375,12 +398,12 @@ impl FileSystem for LinuxFs {
     }
 
     fn forget(&self, _ctx: &Context, inode: u64, count: u64) {
-        self.inodes.forget(inode, count);
+        self.forget_node(inode, count);
     }
 
     fn batch_forget(&self, _ctx: &Context, requests: Vec<(u64, u64)>) {
         for (inode, count) in requests {
-            self.inodes.forget(inode, count);
+            self.forget_node(inode, count);
         }
     }
 

@@ -222,6 +222,20 @@ pub fn file_handle(fd: BorrowedFd<'_>) -> io::Result<FileHandle> {
     })
 }
 
+impl FileHandle {
+    /// The handle on the filesystem `fsid` as a fanotify info record holds them: fsid,
+    /// then struct file_handle (byte count, type, bytes), native endian.
+    pub fn key(&self, fsid: [i32; 2]) -> Vec<u8> {
+        let mut k = Vec::with_capacity(16 + self.bytes.len());
+        k.extend_from_slice(&fsid[0].to_ne_bytes());
+        k.extend_from_slice(&fsid[1].to_ne_bytes());
+        k.extend_from_slice(&(self.bytes.len() as u32).to_ne_bytes());
+        k.extend_from_slice(&self.handle_type.to_ne_bytes());
+        k.extend_from_slice(&self.bytes);
+        k
+    }
+}
+
 /// Opens the inode `h` names, on the filesystem `mount` (any fd on it) is on. Needs
 /// CAP_DAC_READ_SEARCH; ESTALE once the inode is gone.
 pub fn open_by_handle(
@@ -379,6 +393,24 @@ pub fn readlink(fd: BorrowedFd<'_>) -> io::Result<Vec<u8>> {
     Ok(buf)
 }
 
+/// Where the fd `fd` leads (its /proc/self/fd link, read through `proc`), if anywhere.
+pub fn readlink_fd(proc: BorrowedFd<'_>, fd: BorrowedFd<'_>) -> Option<Vec<u8>> {
+    let name = fd_name(fd.as_raw_fd());
+    let mut buf = vec![0u8; libc::PATH_MAX as usize];
+    // SAFETY: readlinkat writes at most buf.len() bytes into buf; `name` is a C string.
+    let n = check(unsafe {
+        libc::readlinkat(
+            proc.as_raw_fd(),
+            name.as_ptr(),
+            buf.as_mut_ptr().cast(),
+            buf.len(),
+        )
+    })
+    .ok()?;
+    buf.truncate(n as usize);
+    Some(buf)
+}
+
 /// chown of the fd itself (never a symlink's target).
 pub fn fchown(fd: BorrowedFd<'_>, uid: u32, gid: u32) -> io::Result<()> {
     // SAFETY: the path is the empty C string; the result is checked.
@@ -511,6 +543,63 @@ pub fn faccessat(dir: BorrowedFd<'_>, name: &CStr, mask: libc::c_int) -> io::Res
 /// Extended attributes of the inode behind /proc/self/fd/`fd`. The xattr calls have no `*at`
 /// form, so the path is relative to the process's working directory, which the backend keeps at
 /// /proc/self/fd (see [`super::LinuxFs::new`]).
+/// fanotify(7) with directory-entry reporting (FAN_REPORT_DFID_NAME), for the host watcher.
+pub mod fanotify {
+    use std::io;
+    use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
+
+    use super::check;
+
+    /// A notification group reporting each event's directory (fsid and file handle) and name.
+    pub fn init() -> io::Result<OwnedFd> {
+        let flags = libc::FAN_CLASS_NOTIF | libc::FAN_CLOEXEC | libc::FAN_REPORT_DFID_NAME;
+        let ro = libc::O_RDONLY | libc::O_CLOEXEC | libc::O_LARGEFILE;
+        // SAFETY: no pointers; the returned fd is checked before it is owned.
+        let fd = check(unsafe { libc::fanotify_init(flags, ro as u32) })?;
+        // SAFETY: the kernel just returned this fd to us.
+        Ok(unsafe { OwnedFd::from_raw_fd(fd) })
+    }
+
+    /// Adds (or removes) `mask` on the inode `dir` refers to, an O_PATH fd named through
+    /// `proc` (/proc/self/fd: fanotify_mark takes no O_PATH fd itself).
+    pub fn mark(
+        fan: BorrowedFd<'_>,
+        proc: BorrowedFd<'_>,
+        dir: BorrowedFd<'_>,
+        mask: u64,
+        remove: bool,
+    ) -> io::Result<()> {
+        let op = if remove {
+            libc::FAN_MARK_REMOVE
+        } else {
+            libc::FAN_MARK_ADD
+        };
+        let name = super::fd_name(dir.as_raw_fd());
+        // SAFETY: `name` is a C string that outlives the call.
+        check(unsafe {
+            libc::fanotify_mark(fan.as_raw_fd(), op, mask, proc.as_raw_fd(), name.as_ptr())
+        })?;
+        Ok(())
+    }
+
+    /// The filesystem id fanotify reports events of `fd`'s filesystem with (statfs's f_fsid).
+    pub fn fsid(fd: BorrowedFd<'_>) -> io::Result<[i32; 2]> {
+        // SAFETY: statfs is plain data, filled by the kernel before it is read.
+        let mut st: libc::statfs = unsafe { std::mem::zeroed() };
+        // SAFETY: `st` is a valid statfs to write into.
+        check(unsafe { libc::fstatfs(fd.as_raw_fd(), &mut st) })?;
+        // SAFETY: fsid_t is two ints, whatever the libc calls its fields.
+        Ok(unsafe { std::mem::transmute::<libc::fsid_t, [i32; 2]>(st.f_fsid) })
+    }
+
+    /// Reads queued events into `buf` (blocks until there are some).
+    pub fn read(fan: BorrowedFd<'_>, buf: &mut [u8]) -> io::Result<usize> {
+        // SAFETY: the kernel writes at most buf.len() bytes into buf.
+        let n = check(unsafe { libc::read(fan.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len()) })?;
+        Ok(n as usize)
+    }
+}
+
 pub mod xattr {
     use super::*;
 

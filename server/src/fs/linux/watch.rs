@@ -1,0 +1,270 @@
+//! The host watcher: fanotify marks on every directory the guest holds, reporting directory
+//! entry changes (create, delete, rename) and changes of the entries' content and attributes,
+//! whoever makes them, except the daemon itself (its own pid: the guest's own changes are not
+//! echoed back). Each event names a directory by its file handle and an entry by name; the
+//! directory's node is found by that handle, and the change queued for the agent.
+//!
+//! Why fanotify and directory marks rather than inotify or a filesystem mark: fanotify reports
+//! the pid behind each change (inotify does not, and echo suppression would be guesswork);
+//! marks on the directories the guest holds need no privilege and cover exactly what the
+//! guest can have cached (a directory the guest never looked up has nothing cached), while a
+//! filesystem mark needs CAP_SYS_ADMIN and reports the whole host filesystem. Marks are
+//! counted against fs.fanotify.max_user_marks; a mark that fails makes the watcher
+//! `incomplete` (the session then keeps short timeouts).
+
+use std::collections::HashMap;
+use std::io;
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
+
+use log::{debug, warn};
+
+use super::sys::{self, fanotify};
+use crate::fs::changes::{Change, ChangeQueue, Kind};
+
+/// What a directory mark asks for: entry changes in it and changes of its entries.
+const MASK: u64 = libc::FAN_CREATE
+    | libc::FAN_DELETE
+    | libc::FAN_RENAME
+    | libc::FAN_MODIFY
+    | libc::FAN_CLOSE_WRITE
+    | libc::FAN_ATTRIB
+    | libc::FAN_ONDIR
+    | libc::FAN_EVENT_ON_CHILD;
+
+/// How many changes wait for the agent at most before they are dropped for a resync.
+pub const QUEUE_CAP: usize = 65536;
+
+#[derive(Default)]
+struct Marks {
+    /// Directory handle key (fsid, type, bytes) → node.
+    by_key: HashMap<Vec<u8>, u64>,
+    /// Node → its handle key.
+    by_node: HashMap<u64, Vec<u8>>,
+}
+
+pub struct Watcher {
+    fan: OwnedFd,
+    marks: Mutex<Marks>,
+    pub queue: ChangeQueue,
+    incomplete: AtomicBool,
+}
+
+impl Watcher {
+    /// A fanotify group and the thread reading it.
+    pub fn start() -> io::Result<Arc<Watcher>> {
+        let w = Arc::new(Watcher {
+            fan: fanotify::init()?,
+            marks: Mutex::default(),
+            queue: ChangeQueue::new(QUEUE_CAP),
+            incomplete: AtomicBool::new(false),
+        });
+        let reader = Arc::clone(&w);
+        std::thread::Builder::new()
+            .name("ferryd-watch".into())
+            .spawn(move || reader.run())?;
+        Ok(w)
+    }
+
+    fn marks(&self) -> std::sync::MutexGuard<'_, Marks> {
+        self.marks.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Whether some directory the guest holds could not be marked.
+    pub fn incomplete(&self) -> bool {
+        self.incomplete.load(Ordering::Relaxed)
+    }
+
+    /// Watches the directory `fd` (node `node`), once; `proc` is /proc/self/fd.
+    pub fn watch(&self, node: u64, proc: BorrowedFd<'_>, fd: BorrowedFd<'_>) {
+        if self.marks().by_node.contains_key(&node) {
+            return;
+        }
+        let key = fanotify::fsid(fd).and_then(|fsid| Ok(sys::file_handle(fd)?.key(fsid)));
+        let res = key.and_then(|k| fanotify::mark(self.fan.as_fd(), proc, fd, MASK, false).map(|()| k));
+        match res {
+            Ok(k) => {
+                let mut m = self.marks();
+                m.by_key.insert(k.clone(), node);
+                m.by_node.insert(node, k);
+            }
+            Err(e) => {
+                if !self.incomplete.swap(true, Ordering::Relaxed) {
+                    warn!("watcher: cannot watch a directory ({e}): host changes there reach the guest by timeout only");
+                }
+            }
+        }
+    }
+
+    /// The guest forgot the directory `node`; `fd` is its fd if still open.
+    pub fn unwatch(&self, node: u64, proc: BorrowedFd<'_>, fd: Option<BorrowedFd<'_>>) {
+        let Some(k) = self.marks().by_node.remove(&node) else {
+            return;
+        };
+        let mut m = self.marks();
+        if m.by_key.get(&k) == Some(&node) {
+            m.by_key.remove(&k);
+        }
+        drop(m);
+        if let Some(fd) = fd {
+            let _ = fanotify::mark(self.fan.as_fd(), proc, fd, MASK, true);
+        }
+    }
+
+    fn node_of(&self, key: &[u8]) -> Option<u64> {
+        self.marks().by_key.get(key).copied()
+    }
+
+    fn run(&self) {
+        let mut buf = vec![0u8; 64 * 1024];
+        let me = i32::try_from(std::process::id()).unwrap_or(0);
+        loop {
+            let n = match fanotify::read(self.fan.as_fd(), &mut buf) {
+                Ok(n) => n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => {
+                    warn!("watcher: read: {e}; host changes are no longer watched");
+                    self.incomplete.store(true, Ordering::Relaxed);
+                    self.queue.lose();
+                    return;
+                }
+            };
+            for ev in parse(&buf[..n]) {
+                if ev.mask & libc::FAN_Q_OVERFLOW != 0 {
+                    debug!("watcher: fanotify queue overflow");
+                    self.queue.lose();
+                    continue;
+                }
+                if ev.pid == me {
+                    continue;
+                }
+                self.queue_event(&ev);
+            }
+        }
+    }
+
+    fn queue_event(&self, ev: &Event<'_>) {
+        let dir = ev.mask & libc::FAN_ONDIR != 0;
+        let Some((key, name)) = ev.dfid_name else {
+            return;
+        };
+        if name.is_empty() || name == b"." {
+            // An event on a marked directory itself: its parent's mark reports it too.
+            return;
+        }
+        let Some(parent) = self.node_of(key) else {
+            return;
+        };
+        let change = |kind| Change {
+            kind,
+            dir,
+            parent,
+            name: name.to_vec(),
+            to: None,
+        };
+        if ev.mask & libc::FAN_RENAME != 0 {
+            let (Some((ok, oname)), Some((nk, nname))) = (ev.old, ev.new) else {
+                return;
+            };
+            match (self.node_of(ok), self.node_of(nk)) {
+                (Some(op), Some(np)) => self.queue.push(Change {
+                    kind: Kind::Rename,
+                    dir,
+                    parent: op,
+                    name: oname.to_vec(),
+                    to: Some((np, nname.to_vec())),
+                }),
+                (Some(op), None) => self.queue.push(Change {
+                    parent: op,
+                    name: oname.to_vec(),
+                    ..change(Kind::Delete)
+                }),
+                (None, Some(np)) => self.queue.push(Change {
+                    parent: np,
+                    name: nname.to_vec(),
+                    ..change(Kind::Create)
+                }),
+                (None, None) => {}
+            }
+            return;
+        }
+        if ev.mask & libc::FAN_CREATE != 0 {
+            self.queue.push(change(Kind::Create));
+        }
+        if ev.mask & libc::FAN_DELETE != 0 {
+            self.queue.push(change(Kind::Delete));
+        }
+        if ev.mask & (libc::FAN_MODIFY | libc::FAN_CLOSE_WRITE) != 0 {
+            self.queue.push(change(Kind::Modify));
+        }
+        if ev.mask & libc::FAN_ATTRIB != 0 {
+            self.queue.push(change(Kind::Attrib));
+        }
+    }
+}
+
+/// One event as read: the mask, the pid behind it, and its directory handle keys and names
+/// (the directory and name; for a rename, also the old and new ones).
+#[derive(Debug, Default)]
+struct Event<'a> {
+    mask: u64,
+    pid: i32,
+    dfid_name: Option<(&'a [u8], &'a [u8])>,
+    old: Option<(&'a [u8], &'a [u8])>,
+    new: Option<(&'a [u8], &'a [u8])>,
+}
+
+/// fanotify_event_metadata's length.
+const META: usize = 24;
+
+/// Splits a read of the fanotify fd into events; malformed bytes end the batch.
+fn parse(mut buf: &[u8]) -> Vec<Event<'_>> {
+    let mut v = Vec::new();
+    while buf.len() >= META {
+        let len = u32::from_ne_bytes([buf[0], buf[1], buf[2], buf[3]]) as usize;
+        let meta_len = usize::from(u16::from_ne_bytes([buf[6], buf[7]]));
+        if len < META || len > buf.len() || meta_len < META || meta_len > len {
+            break;
+        }
+        let mut ev = Event {
+            mask: u64::from_ne_bytes(buf[8..16].try_into().unwrap_or_default()),
+            pid: i32::from_ne_bytes(buf[20..24].try_into().unwrap_or_default()),
+            ..Default::default()
+        };
+        let mut info = &buf[meta_len..len];
+        while info.len() >= 4 {
+            let ty = info[0];
+            let ilen = usize::from(u16::from_ne_bytes([info[2], info[3]]));
+            if ilen < 4 || ilen > info.len() {
+                break;
+            }
+            if let Some(fid) = fid_name(&info[4..ilen]) {
+                match ty {
+                    libc::FAN_EVENT_INFO_TYPE_DFID_NAME => ev.dfid_name = Some(fid),
+                    libc::FAN_EVENT_INFO_TYPE_OLD_DFID_NAME => ev.old = Some(fid),
+                    libc::FAN_EVENT_INFO_TYPE_NEW_DFID_NAME => ev.new = Some(fid),
+                    _ => {}
+                }
+            }
+            info = &info[ilen..];
+        }
+        if ev.dfid_name.is_none() {
+            ev.dfid_name = ev.new.or(ev.old);
+        }
+        v.push(ev);
+        buf = &buf[len..];
+    }
+    v
+}
+
+/// An info record's body: fsid (8 bytes), then struct file_handle (handle_bytes u32,
+/// handle_type i32, bytes), then a NUL-terminated name. Returns the handle key (the bytes
+/// up to the name, as [`sys::FileHandle::key`] makes them) and the name.
+fn fid_name(b: &[u8]) -> Option<(&[u8], &[u8])> {
+    let hb = u32::from_ne_bytes(b.get(8..12)?.try_into().ok()?) as usize;
+    let key_end = 16usize.checked_add(hb)?;
+    let rest = b.get(key_end..)?;
+    let name_len = rest.iter().position(|&c| c == 0).unwrap_or(rest.len());
+    Some((b.get(..key_end)?, &rest[..name_len]))
+}
