@@ -6,7 +6,7 @@
 #                      [--fsx-ops N] [--fsx-seed N] [--pjd PATTERNS] [--ferryd PATH]
 #                      [--cache MODE] [--timeout MINUTES] [--script FILE]
 #                      [--shared-dir DIR] [--disk IMAGE] [--append WORDS]
-#                      [--queue-size N]
+#                      [--queue-size N] [--agent]
 #                      [-- extra daemon args]
 #
 # Defaults: --daemon both --suites smoke,pjdfstest,fsx --fsx-ops 100000 (about
@@ -25,6 +25,10 @@
 # --queue-size N sets the vhost-user-fs device's virtqueue size (QEMU's default
 # is 128). Linux's virtio-fs splits requests to fit the ring: at most N - 4 pages
 # of data each (124 pages, 496 KiB, at 128; its full 256 pages, 1 MiB, at 512 and up).
+# --agent runs the guest agent (ferry-guest watch, built static and copied into
+# <share>/ferry-bin) before the suites; the "coherence" suite implies it and
+# times how soon host changes (made by coherence_host below) reach the guest's
+# caches and inotify (scripts/guest/coherence.c).
 #
 # Run scripts/prepare-guest.sh first. Artifacts of the latest run of each
 # daemon are kept in $FERRY_WORK/runs/<daemon>/ (serial.log, daemon.log, shared/;
@@ -59,6 +63,7 @@ shared_dir=
 disk=
 append_extra=
 queue_size=
+agent=
 
 usage() {
 	sed -n '2,/^set -euo/{/^set -euo/d;s/^# \{0,1\}//;p}' "${BASH_SOURCE[0]}"
@@ -80,6 +85,7 @@ while [[ $# -gt 0 ]]; do
 	--disk) disk=$(realpath "$2"); shift 2 ;;
 	--append) append_extra=$2; shift 2 ;;
 	--queue-size) queue_size=$2; shift 2 ;;
+	--agent) agent=1; shift ;;
 	-h | --help) usage 0 ;;
 	--) shift; extra_args=("$@"); break ;;
 	*) echo "unknown argument: $1" >&2; usage 2 ;;
@@ -103,6 +109,7 @@ IFS=, read -r -a suite_list <<<"$suites"
 for s in "${suite_list[@]}"; do
 	case $s in
 	smoke | pjdfstest | fsx | fio | script | demo | visibility | perf) ;;
+	coherence) agent=1 ;;
 	*) echo "unknown suite: $s" >&2; exit 2 ;;
 	esac
 done
@@ -180,6 +187,43 @@ host_changes() { # dir
 	rm -f "$d/removed"
 }
 
+# The host's side of the "coherence" suite: each request file the guest
+# writes in ctl/ ("KIND I") asks for one change in w/; done when ctl/done appears.
+coherence_host() { # dir
+	local d=$1 f kind i end=$((SECONDS + 1800))
+	while ((SECONDS < end)) && [[ ! -e $d/ctl/done ]]; do
+		for f in "$d"/ctl/req.*; do
+			[[ -e $f ]] || continue
+			read -r kind i <"$f" || continue
+			case $kind in
+			create) echo x >"$d/w/new.$i" ;;
+			modify) echo v1-longer >"$d/w/mod.$i" ;;
+			chmod) chmod 600 "$d/w/chm.$i" ;;
+			delete) rm -f "$d/w/del.$i" ;;
+			rename) mv "$d/w/ren.$i" "$d/w/ren.$i.new" ;;
+			mkdir) mkdir "$d/w/dir.$i" ;;
+			rmdir) rmdir "$d/w/rdir.$i" ;;
+			esac
+			rm -f "$f"
+		done
+		sleep 0.005
+	done
+}
+
+# The guest agent, static, and the coherence tool, into <share>/ferry-bin.
+agent_bin=
+build_agent() { # share
+	local bin=$1/ferry-bin
+	mkdir -p "$bin"
+	if [[ -z $agent_bin ]]; then
+		(cd "$REPO" && RUSTFLAGS="-C target-feature=+crt-static" \
+			cargo build -q --release -p ferry-guest --target x86_64-unknown-linux-gnu)
+		agent_bin=$REPO/target/x86_64-unknown-linux-gnu/release/ferry-guest
+	fi
+	cp "$agent_bin" "$bin/ferry-guest"
+	gcc -O2 -Wall -Wextra -static -o "$bin/coherence" "$REPO/scripts/guest/coherence.c"
+}
+
 run_vm() { # daemon
 	local daemon=$1 bin
 	case $daemon in
@@ -192,6 +236,7 @@ run_vm() { # daemon
 	mkdir -p "$run/shared"
 	local share=${shared_dir:-$run/shared}
 	[[ -n $guest_script ]] && cp "$guest_script" "$share/ferry-script.sh"
+	[[ -n $agent && $daemon != none ]] && build_agent "$share"
 	local sock=$run/vhost.sock serial=$run/serial.log dlog=$run/daemon.log
 	echo
 	echo "=== $daemon: $bin"
@@ -244,6 +289,7 @@ run_vm() { # daemon
 	[[ -n $pjd_patterns ]] && append+=" ferry.pjd=$pjd_patterns"
 	[[ -n $disk ]] && append+=" ferry.disk=/dev/vda"
 	[[ -n $append_extra ]] && append+=" $append_extra"
+	[[ -n $agent && $daemon != none ]] && append+=" ferry.agent=1"
 
 	local dev=(-chardev "socket,id=char0,path=$sock"
 		-device "vhost-user-fs-pci,chardev=char0,tag=ferry${queue_size:+,queue-size=$queue_size}")
@@ -259,6 +305,11 @@ run_vm() { # daemon
 	local qstart=$SECONDS
 	if [[ ,$suites, == *,visibility,* ]]; then
 		host_changes "$share/visibility" &
+		live_pids[$!]=1
+	fi
+	if [[ ,$suites, == *,coherence,* ]]; then
+		rm -rf "$share/coherence"
+		coherence_host "$share/coherence" &
 		live_pids[$!]=1
 	fi
 	"${qemu[@]}" </dev/null >"$serial" 2>&1 &

@@ -1,7 +1,10 @@
 //! The agent channel's wire format: what ferryd answers a READ of the agent node with.
 //!
-//! A READ returns whole records, back to back, and 0 bytes when nothing changed since the last
-//! one. Each record is a 16-byte little-endian header and two paths:
+//! A READ returns whole records, back to back, then zeroes up to the size asked for (a record
+//! length of 0 ends the batch; a batch of none: nothing changed since the last READ). The
+//! padding keeps the guest from taking a short read for the file's end (through its page
+//! cache, under zero-message opens, a short read would shrink the node's size). Each record
+//! is a 16-byte little-endian header and two paths:
 //!
 //! ```text
 //! u32 len      the record's length, header included
@@ -104,11 +107,17 @@ pub enum DecodeError {
 pub fn decode(mut buf: &[u8]) -> Result<Vec<Record>, DecodeError> {
     let mut v = Vec::new();
     while !buf.is_empty() {
+        if buf.len() < 4 {
+            return Err(DecodeError::Short);
+        }
+        let len = u32::from_le_bytes([buf[0], buf[1], buf[2], buf[3]]) as usize;
+        if len == 0 {
+            break;
+        }
         if buf.len() < HEADER {
             return Err(DecodeError::Short);
         }
         let u16_at = |i: usize| usize::from(u16::from_le_bytes([buf[i], buf[i + 1]]));
-        let len = u32::from_le_bytes([buf[0], buf[1], buf[2], buf[3]]) as usize;
         let kind = Kind::from_u8(buf[4]).ok_or(DecodeError::Malformed)?;
         let (plen, tlen) = (u16_at(6), u16_at(8));
         let mode = u32::from_le_bytes([buf[12], buf[13], buf[14], buf[15]]);
@@ -154,6 +163,9 @@ mod tests {
             assert!(encode(r, &mut out, 4096));
         }
         assert_eq!(decode(&out).unwrap(), rs);
+        out.resize(out.len() + 100, 0);
+        assert_eq!(decode(&out).unwrap(), rs, "zero padding ends the batch");
+        assert_eq!(decode(&[0; 64]).unwrap(), []);
     }
 
     #[test]

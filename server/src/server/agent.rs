@@ -35,6 +35,13 @@ pub const NODE: u64 = u64::MAX - 1;
 /// An agent that has not read for this long is gone (it polls every 100 ms or faster).
 pub const HEARTBEAT: Duration = Duration::from_secs(2);
 
+/// The most bytes one READ of the agent node answers.
+const MAX_READ: usize = 1 << 20;
+
+/// How long the guest may keep the agent node's attributes: they never change, and a read
+/// through the guest's page cache asks for them again once they expire.
+const NODE_ATTR_VALID: Duration = Duration::from_secs(86400);
+
 /// The most changes one READ carries.
 const BATCH: usize = 4096;
 
@@ -241,7 +248,7 @@ impl<F: Backend> Server<F> {
                         generation: 0,
                         attr: node_attr(),
                         attr_flags: 0,
-                        attr_timeout: Duration::ZERO,
+                        attr_timeout: NODE_ATTR_VALID,
                         entry_timeout: Duration::ZERO,
                     };
                     c.reply.push_obj(&EntryOut::from(e));
@@ -258,12 +265,13 @@ impl<F: Backend> Server<F> {
     fn agent_node(&self, c: &mut Ctx<'_, '_>, a: &Agent, r: &Request<'_>) -> Result<(), Errno> {
         match r {
             Request::Getattr(_) => {
-                c.reply.push_obj(&self.attr_out(node_attr(), Duration::ZERO));
+                c.reply.push_obj(&self.attr_out(node_attr(), NODE_ATTR_VALID));
                 Ok(())
             }
             Request::Open(_) => {
                 self.agent_attach(c, a)?;
-                // Direct I/O, and a size no read reaches: every read asks the daemon.
+                // Direct I/O: every read asks the daemon. (Under zero-message opens there is
+                // no OPEN: the agent drops the page before each read instead.)
                 let opts = OpenOptions::DIRECT_IO;
                 c.reply.push_obj(&open_out(Some(a.fh.load(Ordering::Relaxed)), opts));
                 Ok(())
@@ -273,12 +281,14 @@ impl<F: Backend> Server<F> {
                 if !a.is_agent(c.h.pid) {
                     self.agent_attach(c, a)?;
                 }
-                let cap = (r.size as usize).min(c.reply.room());
-                let out = a.read(
+                let cap = (r.size as usize).min(c.reply.room()).min(MAX_READ);
+                let mut out = a.read(
                     cap,
                     |max| self.fs.changes(max),
                     |v| self.fs.unget_changes(v),
                 );
+                // Zeroes to the size asked for (see ferry_agent_proto): never a short read.
+                out.resize(cap, 0);
                 c.reply.push_bytes(&out);
                 Ok(())
             }
