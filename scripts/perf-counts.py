@@ -132,7 +132,7 @@ def order(meta, results):
     configs = [c["label"] for c in meta["configs"] if c["daemon"] != "none"]
     known = ["seqwrite", "seqread", "randread-qd1", "randread-qd16", "randwrite-fsync"]
     known += [f"{p}-{w}" for p in ("meta", "bigmeta")
-              for w in ("create", "list", "find", "tar", "lstat5", "rm")]
+              for w in ("create", "list", "find", "tar", "lstat5", "status3", "rm")]
     workloads = [w for w in known if w in results]
     workloads += sorted(w for w in results if w not in known)
     return configs, workloads

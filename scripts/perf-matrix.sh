@@ -16,6 +16,8 @@
 #   (that list without ferryd:--cache=always is the default). Round 1 boots them in that order.
 #   ferryd@PATH[:ARGS] runs the ferryd binary at PATH instead (copied first), so two builds
 #   can be compared in one run: ferryd@/tmp/before,ferryd@/tmp/after,virtiofsd,volume.
+#   ferryd+agent[:ARGS] is ferryd with the guest agent running (vm-test.sh --agent:
+#   ferry-guest watch, so long timeouts while it reads).
 # --rounds N (default 3): boots per config, taken in turns: a round boots every config once,
 #   round 1 in the order given, round 2 in reverse, round 3 rotated by one place, round 4 that
 #   reversed, and so on, so that no config always boots first or right after the same one
@@ -177,6 +179,12 @@ for c in "${cfg_list[@]}"; do
 			exit 2
 		}
 		daemons+=(ferryd) ;;
+	ferryd+agent)
+		[[ -x $ferryd_bin ]] || {
+			echo "$ferryd_bin missing: cargo build --release -p ferry-server" >&2
+			exit 2
+		}
+		daemons+=(ferryd) ;;
 	ferryd@*)
 		alt=$(realpath "${parts[0]#ferryd@}")
 		[[ -x $alt ]] || { echo "$alt: not an executable" >&2; exit 2; }
@@ -187,7 +195,7 @@ for c in "${cfg_list[@]}"; do
 			exit 2
 		}
 		daemons+=(virtiofsd) ;;
-	*) echo "unknown config $c (volume, ferryd[:ARGS], virtiofsd[:ARGS])" >&2; exit 2 ;;
+	*) echo "unknown config $c (volume, ferryd[:ARGS], ferryd+agent[:ARGS], virtiofsd[:ARGS])" >&2; exit 2 ;;
 	esac
 	labels+=("${c//:/ }")
 	dargs+=("$(printf '%s\n' "${parts[@]:1}")")
@@ -344,6 +352,7 @@ for i in $(boots "$round"); do
 	fi
 	[[ $counts == 1 && $daemon == ferryd ]] && args+=(--stats)
 	[[ -n $queue_size && $daemon != none ]] && vm+=(--queue-size "$queue_size")
+	[[ $label == ferryd+agent* ]] && vm+=(--agent)
 	[[ ${#args[@]} -gt 0 ]] && vm+=(-- "${args[@]}")
 	echo
 	if ((round < 1)); then

@@ -28,12 +28,14 @@ WORKLOADS = [
     ("meta-find", "find, cold"),
     ("meta-tar", "tar read-all"),
     ("meta-lstat5", "lstat every entry x5, warm"),
+    ("meta-status3", "readdir + lstat every entry x3, warm (git status-like)"),
     ("meta-rm", "rm -rf"),
     ("bigmeta-create", "create files"),
     ("bigmeta-list", "list names, cold"),
     ("bigmeta-find", "find, cold"),
     ("bigmeta-tar", "tar read-all"),
     ("bigmeta-lstat5", "lstat every entry x5, warm"),
+    ("bigmeta-status3", "readdir + lstat every entry x3, warm (git status-like)"),
     ("bigmeta-rm", "rm -rf"),
 ]
 HIGHER_IS_BETTER = {"MiB/s", "IOPS"}

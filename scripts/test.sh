@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The tests: cargo test, the perf report scripts' unit tests, the real-guest suite (smoke,
 # pjdfstest, fsx) run against ferryd and upstream virtiofsd in one run, ferryd again past its fd
-# limit (file handles with 76 fds; scripts/bigtree-test.sh in both modes), then libvirt domains
+# limit (file handles with 76 fds; scripts/bigtree-test.sh in both modes), with the guest agent
+# (the coherence suite, then the suite again with the agent attached), then libvirt domains
 # whose virtiofs binary is ferryd. Each part reports what passed and failed and stops the run
 # if anything failed.
 #
@@ -27,6 +28,10 @@ if [[ $daemons != virtiofsd ]]; then
 		--append ferry.acl=1 -- --xattr --inode-file-handles=mandatory --rlimit-nofile=1100 --posix-acl
 	scripts/bigtree-test.sh
 	scripts/bigtree-test.sh -- --inode-file-handles=mandatory
+	# The guest agent: host changes seen by the guest's caches and inotify (coherence), and
+	# the whole suite again with it attached (long timeouts, replayed events).
+	scripts/vm-test.sh --daemon ferryd --suites coherence,burst,smoke,pjdfstest,fsx --fsx-ops "$fsx_ops" \
+		--agent --append ferry.burst.worst=12 -- --xattr --agent-timeout=10
 fi
 # libvirt spawns ferryd itself (--fd, --shared-dir, --cache always, --sandbox chroot).
 scripts/libvirt-test.sh

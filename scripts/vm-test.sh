@@ -109,7 +109,7 @@ IFS=, read -r -a suite_list <<<"$suites"
 for s in "${suite_list[@]}"; do
 	case $s in
 	smoke | pjdfstest | fsx | fio | script | demo | visibility | perf) ;;
-	coherence) agent=1 ;;
+	coherence | burst) agent=1 ;;
 	*) echo "unknown suite: $s" >&2; exit 2 ;;
 	esac
 done
@@ -210,6 +210,26 @@ coherence_host() { # dir
 	done
 }
 
+# The host's side of the "burst" suite: a git tree made before boot
+# (scripts/lib/burst-tree.sh); each ctl/go.N the guest writes asks for a branch
+# switch (10,000 paths change), after which ctl/manifest.N holds the tree's
+# files and their md5 sums as the host has them.
+burst_host() { # dir
+	local d=$1 n end=$((SECONDS + 1800))
+	for ((n = 1; n <= 2 && SECONDS < end; )); do
+		if [[ -e $d/ctl/go.$n ]]; then
+			local br=b
+			((n % 2 == 0)) && br=a
+			git -C "$d/tree" checkout -q "$br"
+			(cd "$d/tree" && find . -path ./.git -prune -o -type f -print | sort |
+				xargs md5sum) >"$d/ctl/manifest.$n.tmp"
+			mv "$d/ctl/manifest.$n.tmp" "$d/ctl/manifest.$n"
+			n=$((n + 1))
+		fi
+		sleep 0.05
+	done
+}
+
 # The guest agent, static, and the coherence tool, into <share>/ferry-bin.
 agent_bin=
 build_agent() { # share
@@ -305,6 +325,13 @@ run_vm() { # daemon
 	local qstart=$SECONDS
 	if [[ ,$suites, == *,visibility,* ]]; then
 		host_changes "$share/visibility" &
+		live_pids[$!]=1
+	fi
+	if [[ ,$suites, == *,burst,* ]]; then
+		rm -rf "$share/burst"
+		mkdir -p "$share/burst/ctl"
+		"$REPO/scripts/lib/burst-tree.sh" "$share/burst/tree"
+		burst_host "$share/burst" &
 		live_pids[$!]=1
 	fi
 	if [[ ,$suites, == *,coherence,* ]]; then

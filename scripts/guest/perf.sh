@@ -157,7 +157,8 @@ run_fio() { # rep
 
 # create; a cold listing of names alone (readdir, no stat: the cost of attributes nobody
 # asked for); cold find (caches dropped again); tar of everything (data cold: dropped before
-# find) read through a pipe; lstat of every entry x5 (warm); rm -rf.
+# find) read through a pipe; lstat of every entry x5 (warm); a warm git-status-like walk x3
+# (every directory listed again and every entry lstat'ed, each pass); rm -rf.
 run_meta() { # prefix rep files
 	p=$1 r=$2 n=$3 t=$D/tree
 	rm -rf $t
@@ -170,6 +171,7 @@ run_meta() { # prefix rep files
 	measure "$p-tar" "$r" s seconds run tar cf - tree
 	cd - >/dev/null
 	measure "$p-lstat5" "$r" s seconds lstat $t 5
+	measure "$p-status3" "$r" s seconds status $t 3
 	measure "$p-rm" "$r" s seconds run rm -rf $t
 	sync
 }

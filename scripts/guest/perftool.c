@@ -123,6 +123,27 @@ static int cmd_lstat(const char *dir, long passes)
 	return 0;
 }
 
+/* A warm "git status": each pass lists every directory again (readdir, as git looks for
+ * untracked files) and lstats every entry (as git checks the index against the tree). */
+static int cmd_status(const char *dir, long passes)
+{
+	struct stat st;
+	walk(dir);
+	double t0 = now();
+	for (long k = 0; k < passes; k++) {
+		for (size_t i = 0; i < npaths; i++)
+			free(paths[i]);
+		npaths = 0;
+		walk(dir);
+		for (size_t i = 0; i < npaths; i++)
+			if (lstat(paths[i], &st))
+				die("lstat", paths[i]);
+	}
+	double t1 = now();
+	printf("%.6f %zu\n", t1 - t0, npaths * passes);
+	return 0;
+}
+
 static int cmd_run(char **argv)
 {
 	int p[2];
@@ -171,9 +192,11 @@ int main(int argc, char **argv)
 		return cmd_list(argv[2]);
 	if (argc >= 4 && !strcmp(argv[1], "lstat"))
 		return cmd_lstat(argv[2], atol(argv[3]));
+	if (argc >= 4 && !strcmp(argv[1], "status"))
+		return cmd_status(argv[2], atol(argv[3]));
 	if (argc >= 3 && !strcmp(argv[1], "run"))
 		return cmd_run(argv + 2);
 	fprintf(stderr, "usage: ferry-perf create DIR FILES DIRS SIZE | list DIR | lstat DIR PASSES | "
-			"run CMD [ARG...]\n");
+			"status DIR PASSES | run CMD [ARG...]\n");
 	return 2;
 }
