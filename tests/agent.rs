@@ -200,12 +200,32 @@ fn long_timeouts_only_while_an_agent_reads() {
     as_pid(&h, OTHER_PID);
     let long = h.c().lookup(ROOT, "f").unwrap();
     assert_eq!((long.entry_valid, long.attr_valid), (77, 77));
+    // A file with another name may change through it, where no mark sees it: its attributes
+    // keep the short timeout.
+    fs::hard_link(h.host("f"), h.host("f2")).unwrap();
+    let linked = h.c().lookup(ROOT, "f2").unwrap();
+    assert_eq!((linked.entry_valid, linked.attr_valid), (77, short.attr_valid));
     let neg = h.c().lookup(ROOT, "absent");
     if let Ok(n) = neg {
         assert_eq!((n.nodeid, n.entry_valid), (0, 77), "a negative entry");
     }
+    // Listings stay cached in the guest, until it reads a file of the directory (it then
+    // wants every file's attributes again: one listing from the daemon gives them all).
+    const CACHE_DIR: u32 = 1 << 3;
+    const KEEP_CACHE: u32 = 1 << 1;
+    let flags = |h: &Harness| {
+        let o = h.c().opendir(ROOT).unwrap();
+        h.c().releasedir(ROOT, o.fh).unwrap();
+        o.open_flags & (CACHE_DIR | KEEP_CACHE)
+    };
+    assert_eq!(flags(&h), CACHE_DIR | KEEP_CACHE);
+    let o = h.c().open(long.nodeid, libc::O_RDONLY as u32).unwrap();
+    h.c().read(long.nodeid, o.fh, 0, 10).unwrap();
+    assert_eq!(flags(&h), CACHE_DIR, "a file of it was read: listed again");
+    assert_eq!(flags(&h), CACHE_DIR | KEEP_CACHE);
     // An agent that stops reading is gone after the heartbeat: short timeouts again.
     std::thread::sleep(Duration::from_millis(2300));
     let again = h.c().lookup(ROOT, "f").unwrap();
     assert_eq!(again.entry_valid, short.entry_valid);
+    assert_eq!(flags(&h), 0, "no agent: listings are not kept");
 }

@@ -84,9 +84,10 @@ impl Agent {
         u64::try_from(self.start.elapsed().as_millis()).unwrap_or(u64::MAX)
     }
 
-    /// Whether `pid` is the attached agent's.
+    /// Whether `pid` is the attached agent's (and it still reads: a pid the guest reused
+    /// after the agent died is an ordinary caller once the heartbeat lapsed).
     pub fn is_agent(&self, pid: u32) -> bool {
-        pid != 0 && self.pid.load(Ordering::Relaxed) == pid
+        pid != 0 && self.pid.load(Ordering::Relaxed) == pid && self.alive()
     }
 
     /// Whether an agent is attached and reading.
@@ -228,6 +229,16 @@ impl<F: Backend> Server<F> {
         }
     }
 
+    /// An attribute timeout as granted now: as [`Server::granted`], except for a file with
+    /// more than one link, whose content and attributes the host may change through a name in
+    /// a directory the guest never looked up (so unwatched): it keeps the short timeout.
+    pub(super) fn granted_attr(&self, t: Duration, mode: u32, nlink: u64) -> Duration {
+        if nlink > 1 && mode & libc::S_IFMT != libc::S_IFDIR {
+            return t;
+        }
+        self.granted(t)
+    }
+
     /// Requests about the agent node, by the agent, or naming the agent node: answered here
     /// (Some), or None for the usual path.
     pub(super) fn agent_dispatch(
@@ -256,7 +267,7 @@ impl<F: Backend> Server<F> {
                 }
             }
         }
-        if a.is_agent(c.h.pid) {
+        if c.h.uid == 0 && a.is_agent(c.h.pid) {
             return self.agent_replay(c, a, r);
         }
         None

@@ -20,9 +20,17 @@ impl<F: Backend> Server<F> {
             .opendir(&c.ctx, c.h.nodeid, a.flags)
             .map_err(errno)?;
         // With an agent, a listing stays cached in the guest until the directory changes
-        // (its mtime, refreshed by the agent, or the guest's own change).
+        // (the agent's replay, or the guest's own change) — unless the guest read files of
+        // it since: a Linux guest then asks for each one's attributes again at its next
+        // stat, and one listing with attributes answers them all (no KEEP_CACHE: the guest
+        // drops its cached listing and reads it again).
         let opts = if self.coherent() {
-            opts | OpenOptions::CACHE_DIR | OpenOptions::KEEP_CACHE
+            let keep = if self.fs.listing_stale(c.h.nodeid) {
+                OpenOptions::empty()
+            } else {
+                OpenOptions::KEEP_CACHE
+            };
+            opts | OpenOptions::CACHE_DIR | keep
         } else {
             opts
         };

@@ -30,13 +30,13 @@ impl<F: Backend> Server<F> {
     pub(super) fn entry_out(&self, mut e: Entry) -> EntryOut {
         self.owner_to_guest(&mut e.attr);
         e.entry_timeout = self.granted(e.entry_timeout);
-        e.attr_timeout = self.granted(e.attr_timeout);
+        e.attr_timeout = self.granted_attr(e.attr_timeout, e.attr.st_mode, e.attr.st_nlink);
         EntryOut::from(e)
     }
 
     pub(super) fn attr_out(&self, mut st: libc::stat64, valid: Duration) -> AttrOut {
         self.owner_to_guest(&mut st);
-        let valid = self.granted(valid);
+        let valid = self.granted_attr(valid, st.st_mode, st.st_nlink);
         AttrOut {
             attr_valid: valid.as_secs(),
             attr_valid_nsec: valid.subsec_nanos(),
@@ -80,7 +80,8 @@ impl<F: Backend> Server<F> {
         if !ids.is_identity() {
             (st.stx_uid, st.stx_gid) = ids.owner_to_guest(st.stx_uid, st.stx_gid);
         }
-        c.reply.push_bytes(&statx::encode_out(&st, self.granted(valid), 0));
+        let valid = self.granted_attr(valid, u32::from(st.stx_mode), u64::from(st.stx_nlink));
+        c.reply.push_bytes(&statx::encode_out(&st, valid, 0));
         Ok(())
     }
 

@@ -104,6 +104,12 @@ pub trait BackendExt {
         (Vec::new(), false)
     }
 
+    /// Whether the guest's cached listing of the directory `dir` should be read again from
+    /// the daemon at its next open (asked once per OPENDIR in coherent mode; the answer resets).
+    fn listing_stale(&self, _dir: u64) -> bool {
+        true
+    }
+
     /// Puts changes taken but not delivered back, first in line.
     fn unget_changes(&self, _v: Vec<crate::fs::changes::Change>) {}
 

@@ -88,6 +88,9 @@ pub struct Inode {
     /// them, and changes with each SETXATTR of them, so a removal that raced one does not
     /// mark them absent.
     caps: AtomicU32,
+    /// A directory's: a file found in it was READ since the guest last had its listing (the
+    /// guest then wants those files' attributes again: see [`Inodes::note_read`]).
+    child_read: AtomicBool,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -106,6 +109,7 @@ impl Inode {
             live: AtomicBool::new(true),
             reader: Mutex::default(),
             caps: AtomicU32::new(1),
+            child_read: AtomicBool::new(false),
         }
     }
 
@@ -675,6 +679,28 @@ impl Inodes {
         let fd = i.fd.swap(None);
         i.reader_slot().take();
         Some((i, fd))
+    }
+
+    /// The guest READ the file `node`: the directory it was found in is marked. (A Linux
+    /// guest marks the file's atime stale on every READ, so its next stat asks for the
+    /// attributes again; a listing from the daemon, with attributes, answers that for every
+    /// file of the directory at once, a listing from the guest's cache does not.)
+    pub fn note_read(&self, node: u64) {
+        let Ok(i) = self.inode(node) else {
+            return;
+        };
+        let anchor = lock(&i.anchor);
+        if let Anchor::Name { parent, .. } = &*anchor {
+            if !parent.child_read.load(Ordering::Relaxed) {
+                parent.child_read.store(true, Ordering::Relaxed);
+            }
+        }
+    }
+
+    /// Whether a file of the directory `node` was READ since this was last asked.
+    pub fn take_child_read(&self, node: u64) -> bool {
+        self.inode(node)
+            .is_ok_and(|i| i.child_read.swap(false, Ordering::Relaxed))
     }
 
     /// The directories the guest holds.

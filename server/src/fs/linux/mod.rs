@@ -320,6 +320,10 @@ impl crate::server::BackendExt for LinuxFs {
         self.take_changes(max)
     }
 
+    fn listing_stale(&self, dir: u64) -> bool {
+        self.inodes.take_child_read(dir)
+    }
+
     fn unget_changes(&self, v: Vec<crate::fs::changes::Change>) {
         if let Some(w) = self.watcher.get() {
             w.queue.unget(v);
@@ -544,6 +548,9 @@ impl FileSystem for LinuxFs {
     ) -> io::Result<usize> {
         let h = self.file(handle, inode, libc::O_RDONLY)?;
         let mut f = h.file();
+        if self.watcher.get().is_some() {
+            self.inodes.note_read(inode);
+        }
         w.write_from(&mut *f, size as usize, offset)
     }
 
