@@ -30,7 +30,7 @@ if [[ $daemons != virtiofsd ]]; then
 	scripts/bigtree-test.sh -- --inode-file-handles=mandatory
 	# The guest agent: host changes seen by the guest's caches and inotify (coherence), and
 	# the whole suite again with it attached (long timeouts, replayed events).
-	scripts/vm-test.sh --daemon ferryd --suites coherence,burst,smoke,pjdfstest,fsx --fsx-ops "$fsx_ops" \
+	scripts/vm-test.sh --daemon ferryd --suites coherence,burst,smoke,pjdfstest,fsx --fsx-ops 20000 \
 		--agent --append ferry.burst.worst=12 -- --xattr --agent-timeout=10
 fi
 # libvirt spawns ferryd itself (--fd, --shared-dir, --cache always, --sandbox chroot).

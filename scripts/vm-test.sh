@@ -244,6 +244,19 @@ build_agent() { # share
 	gcc -O2 -Wall -Wextra -static -o "$bin/coherence" "$REPO/scripts/guest/coherence.c"
 }
 
+# The daemon's peak memory and CPU time so far (the serving process: under the
+# namespace sandbox, the child of the one started), kept in DAEMON_HWM (kB) and
+# DAEMON_CPU (clock ticks).
+DAEMON_HWM= DAEMON_CPU=
+daemon_sample() { # pid
+	[[ -n $1 ]] || return 0
+	local p=$1 kids
+	kids=$(cat "/proc/$1/task/$1/children" 2>/dev/null) || true
+	[[ -n $kids ]] && p=${kids%% *}
+	DAEMON_HWM=$(awk '/^VmHWM:/ { print $2 }' "/proc/$p/status" 2>/dev/null) || true
+	DAEMON_CPU=$(awk '{ print $14 + $15 }' "/proc/$p/stat" 2>/dev/null) || true
+}
+
 run_vm() { # daemon
 	local daemon=$1 bin
 	case $daemon in
@@ -373,6 +386,7 @@ run_vm() { # daemon
 			kill "$qpid" 2>/dev/null || true
 			break
 		fi
+		daemon_sample "$dpid"
 		sleep 1
 	done
 	local qrc=0
@@ -380,6 +394,10 @@ run_vm() { # daemon
 	wait "$tpid" 2>/dev/null || true
 	[[ -n $spid ]] && { wait "$spid" 2>/dev/null || true; }
 	echo "qemu exit: $qrc after $((SECONDS - qstart))s"
+	if [[ -n $DAEMON_HWM ]]; then
+		echo "daemon: peak RSS $((DAEMON_HWM / 1024)) MiB, CPU $((DAEMON_CPU / 100)).$(printf %02d $((DAEMON_CPU % 100))) s (last sampled while the guest ran)"
+	fi
+	DAEMON_HWM= DAEMON_CPU=
 
 	if [[ -z $dpid ]]; then
 		DAEMON_EXIT="none"

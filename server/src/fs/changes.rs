@@ -4,6 +4,7 @@
 //! rather than miss anything silently.
 
 use std::collections::{HashSet, VecDeque};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Mutex, PoisonError};
 
 pub use ferry_agent_proto::Kind;
@@ -32,6 +33,8 @@ struct Inner {
 pub struct ChangeQueue {
     inner: Mutex<Inner>,
     cap: usize,
+    /// The queue's length, readable without the lock (a hint: see [`ChangeQueue::backlog`]).
+    len: AtomicUsize,
 }
 
 impl ChangeQueue {
@@ -40,6 +43,7 @@ impl ChangeQueue {
         ChangeQueue {
             inner: Mutex::default(),
             cap: cap.max(1),
+            len: AtomicUsize::new(0),
         }
     }
 
@@ -63,12 +67,14 @@ impl ChangeQueue {
             return;
         }
         g.q.push_back(c);
+        self.len.store(g.q.len(), Ordering::Relaxed);
     }
 
     fn lose_locked(&self, g: &mut Inner) {
         g.q = VecDeque::new();
         g.queued = HashSet::new();
         g.lost = true;
+        self.len.store(0, Ordering::Relaxed);
     }
 
     /// Everything queued is dropped and the agent will be told to resync (the watcher itself
@@ -90,6 +96,7 @@ impl ChangeQueue {
                 g.queued.remove(&(c.parent, c.name.clone(), c.kind as u8));
             }
         }
+        self.len.store(g.q.len(), Ordering::Relaxed);
         (v, lost)
     }
 
@@ -105,6 +112,12 @@ impl ChangeQueue {
             }
             g.q.push_front(c);
         }
+        self.len.store(g.q.len(), Ordering::Relaxed);
+    }
+
+    /// How many changes wait, read without the lock (for a decision per reply).
+    pub fn backlog(&self) -> usize {
+        self.len.load(Ordering::Relaxed)
     }
 
     /// How many changes wait.
@@ -167,9 +180,12 @@ mod tests {
         for n in ["a", "b", "c"] {
             q.push(ch(Kind::Modify, n));
         }
+        assert_eq!(q.backlog(), 3);
         let (v, _) = q.take(2);
         assert_eq!(v.len(), 2);
+        assert_eq!(q.backlog(), 1);
         q.unget(v);
+        assert_eq!(q.backlog(), 3);
         q.push(ch(Kind::Modify, "a"));
         let names: Vec<Vec<u8>> = q.take(10).0.into_iter().map(|c| c.name).collect();
         assert_eq!(names, [b"a".to_vec(), b"b".to_vec(), b"c".to_vec()]);

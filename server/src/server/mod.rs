@@ -94,7 +94,8 @@ pub trait BackendExt {
         Err(std::io::Error::from_raw_os_error(libc::ENOSYS))
     }
 
-    /// Whether every directory the guest holds is watched (long timeouts are safe).
+    /// Whether every directory the guest holds is watched and the agent keeps up with the
+    /// changes (long timeouts are safe).
     fn watch_complete(&self) -> bool {
         false
     }

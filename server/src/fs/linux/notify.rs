@@ -14,6 +14,10 @@ use super::{sys, LinuxFs};
 use crate::fs::changes::{Change, Kind};
 use crate::fs::Resolved;
 
+/// Changes waiting past which the agent is behind: coherent mode pauses (new replies get the
+/// short timeouts) until it catches up.
+const BEHIND: usize = 4096;
+
 impl LinuxFs {
     /// Starts the watcher (once) and watches every directory the guest holds.
     pub(super) fn start_watch(&self) -> io::Result<()> {
@@ -89,9 +93,12 @@ impl LinuxFs {
         (out, lost)
     }
 
-    /// Whether every directory the guest holds is watched.
+    /// Whether every directory the guest holds is watched and the agent keeps up (fewer than
+    /// [`BEHIND`] changes wait for it).
     pub(super) fn watch_complete(&self) -> bool {
-        self.watcher.get().is_some_and(|w| !w.incomplete())
+        self.watcher
+            .get()
+            .is_some_and(|w| !w.incomplete() && w.queue.backlog() < BEHIND)
     }
 
     fn path_in(&self, parent: u64, name: &[u8]) -> Option<Vec<u8>> {

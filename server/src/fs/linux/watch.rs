@@ -33,6 +33,9 @@ const MASK: u64 = libc::FAN_CREATE
     | libc::FAN_ONDIR
     | libc::FAN_EVENT_ON_CHILD;
 
+/// The watcher's pause between two reads of the fanotify queue.
+const PAUSE: std::time::Duration = std::time::Duration::from_millis(10);
+
 /// How many changes wait for the agent at most before they are dropped for a resync.
 pub const QUEUE_CAP: usize = 65536;
 
@@ -130,7 +133,8 @@ impl Watcher {
                     return;
                 }
             };
-            for ev in parse(&buf[..n]) {
+            let events = parse(&buf[..n]);
+            for ev in &events {
                 if ev.mask & libc::FAN_Q_OVERFLOW != 0 {
                     debug!("watcher: fanotify queue overflow");
                     self.queue.lose();
@@ -139,8 +143,12 @@ impl Watcher {
                 if ev.pid == me {
                     continue;
                 }
-                self.queue_event(&ev);
+                self.queue_event(ev);
             }
+            // Let events gather (the kernel merges repeats of one file's): one wake-up per
+            // PAUSE at most, whoever writes (the daemon's own writes for the guest raise
+            // events too, dropped above), for PAUSE more latency.
+            std::thread::sleep(PAUSE);
         }
     }
 
