@@ -26,8 +26,15 @@ fn as_pid(h: &Harness, pid: u32) {
 /// The agent node's id, opened (or not: zero-message opens) and read once.
 fn attach(h: &Harness) -> (u64, u64) {
     as_pid(h, AGENT_PID);
-    let e = h.c().lookup(ROOT, NODE_NAME).expect("lookup the agent node");
-    let fh = h.c().open(e.nodeid, libc::O_RDONLY as u32).expect("open").fh;
+    let e = h
+        .c()
+        .lookup(ROOT, NODE_NAME)
+        .expect("lookup the agent node");
+    let fh = h
+        .c()
+        .open(e.nodeid, libc::O_RDONLY as u32)
+        .expect("open")
+        .fh;
     (e.nodeid, fh)
 }
 
@@ -48,7 +55,8 @@ fn read_until(h: &Harness, node: (u64, u64), want: impl Fn(&[Record]) -> bool) -
 }
 
 fn has(v: &[Record], kind: K, path: &str) -> bool {
-    v.iter().any(|r| r.kind == kind && r.path == path.as_bytes())
+    v.iter()
+        .any(|r| r.kind == kind && r.path == path.as_bytes())
 }
 
 #[test]
@@ -157,10 +165,17 @@ fn the_agents_replays_never_act_on_the_host() {
         libc::EEXIST,
         "mkdir over a file"
     );
-    let e = h.c().mknod(dnode, "x", libc::S_IFREG | 0o777, 0, 0).unwrap();
+    let e = h
+        .c()
+        .mknod(dnode, "x", libc::S_IFREG | 0o777, 0, 0)
+        .unwrap();
     use std::os::unix::fs::MetadataExt;
     assert_eq!(e.attr.ino, fs::metadata(d.join("x")).unwrap().ino());
-    assert_eq!(e.attr.mode & 0o7777, 0o640, "the host's mode, not the agent's");
+    assert_eq!(
+        e.attr.mode & 0o7777,
+        0o640,
+        "the host's mode, not the agent's"
+    );
     // Lookups are truthful again once replayed.
     assert!(h.c().lookup(dnode, "x").is_ok());
     // Removals, renames and attribute changes succeed without touching the host.
@@ -178,7 +193,10 @@ fn the_agents_replays_never_act_on_the_host() {
         fs::metadata(d.join("x")).unwrap().permissions().mode() & 0o7777,
         0o640
     );
-    assert_eq!(err(h.c().mknod(dnode, "nothere", libc::S_IFREG, 0, 0)), libc::ENOENT);
+    assert_eq!(
+        err(h.c().mknod(dnode, "nothere", libc::S_IFREG, 0, 0)),
+        libc::ENOENT
+    );
     assert!(!d.join("nothere").exists());
     // Anyone else's create is a create.
     as_pid(&h, OTHER_PID);
@@ -204,7 +222,10 @@ fn long_timeouts_only_while_an_agent_reads() {
     // keep the short timeout.
     fs::hard_link(h.host("f"), h.host("f2")).unwrap();
     let linked = h.c().lookup(ROOT, "f2").unwrap();
-    assert_eq!((linked.entry_valid, linked.attr_valid), (77, short.attr_valid));
+    assert_eq!(
+        (linked.entry_valid, linked.attr_valid),
+        (77, short.attr_valid)
+    );
     let neg = h.c().lookup(ROOT, "absent");
     if let Ok(n) = neg {
         assert_eq!((n.nodeid, n.entry_valid), (0, 77), "a negative entry");

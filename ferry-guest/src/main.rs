@@ -47,7 +47,11 @@ fn main() -> ExitCode {
             mount,
             idle_ms,
             verbose,
-        } => watch::run(&mount, Duration::from_millis(idle_ms.clamp(1, 1000)), verbose),
+        } => watch::run(
+            &mount,
+            Duration::from_millis(idle_ms.clamp(1, 1000)),
+            verbose,
+        ),
         Cmd::Inotify { dir } => inotify::run(&dir),
     };
     match res {

@@ -47,7 +47,12 @@ pub fn replay(m: BorrowedFd<'_>, r: &Record) -> io::Result<()> {
             match sys::renameat(m, &p, &to) {
                 // The guest never knew the old name: the new one is a create to it.
                 Err(e) if is_enoent(&e) => create(m, &to, r.mode),
-                Err(e) if matches!(e.raw_os_error(), Some(libc::EISDIR | libc::ENOTDIR | libc::ENOTEMPTY)) => {
+                Err(e)
+                    if matches!(
+                        e.raw_os_error(),
+                        Some(libc::EISDIR | libc::ENOTDIR | libc::ENOTEMPTY)
+                    ) =>
+                {
                     // What the guest has under the new name does not fit: drop it, then
                     // the old name, and create the new one.
                     let _ = delete(m, &to, r.mode != libc::S_IFDIR);
@@ -81,7 +86,12 @@ fn create(m: BorrowedFd<'_>, p: &std::ffi::CString, mode: u32) -> io::Result<()>
 
 fn delete(m: BorrowedFd<'_>, p: &std::ffi::CString, dir: bool) -> io::Result<()> {
     let res = match sys::unlinkat(m, p, dir) {
-        Err(e) if matches!(e.raw_os_error(), Some(libc::EISDIR | libc::ENOTDIR | libc::EPERM)) => {
+        Err(e)
+            if matches!(
+                e.raw_os_error(),
+                Some(libc::EISDIR | libc::ENOTDIR | libc::EPERM)
+            ) =>
+        {
             sys::unlinkat(m, p, !dir)
         }
         r => r,

@@ -21,15 +21,18 @@ const BUF: usize = 4096;
 
 pub fn run(mount: &Path, idle: Duration, verbose: bool) -> io::Result<()> {
     let mpath = sys::cpath(mount.as_os_str().as_encoded_bytes())?;
-    let m = sys::open(&mpath, libc::O_PATH | libc::O_DIRECTORY).map_err(|e| io::Error::new(e.kind(), format!("{}: {e}", mount.display())))?;
+    let m = sys::open(&mpath, libc::O_PATH | libc::O_DIRECTORY)
+        .map_err(|e| io::Error::new(e.kind(), format!("{}: {e}", mount.display())))?;
     let node = sys::cpath(NODE_NAME.as_bytes())?;
-    let ch = sys::openat(m.as_fd(), &node, libc::O_RDONLY)
-        .map_err(|e| {
-            io::Error::new(
-                e.kind(),
-                format!("{}/{NODE_NAME}: {e} (is this a ferryd share?)", mount.display()),
-            )
-        })?;
+    let ch = sys::openat(m.as_fd(), &node, libc::O_RDONLY).map_err(|e| {
+        io::Error::new(
+            e.kind(),
+            format!(
+                "{}/{NODE_NAME}: {e} (is this a ferryd share?)",
+                mount.display()
+            ),
+        )
+    })?;
     sys::fadvise(ch.as_fd(), libc::POSIX_FADV_RANDOM)?;
     let mut buf = vec![0u8; BUF];
     let mut pause = Duration::from_millis(1);
@@ -38,8 +41,16 @@ pub fn run(mount: &Path, idle: Duration, verbose: bool) -> io::Result<()> {
         let n = match sys::pread0(ch.as_fd(), &mut buf) {
             Ok(n) => n,
             Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-            Err(e) if matches!(e.raw_os_error(), Some(libc::ENOTCONN | libc::EBADF | libc::EACCES)) => {
-                return Err(io::Error::new(e.kind(), format!("reading {NODE_NAME}: {e}")));
+            Err(e)
+                if matches!(
+                    e.raw_os_error(),
+                    Some(libc::ENOTCONN | libc::EBADF | libc::EACCES)
+                ) =>
+            {
+                return Err(io::Error::new(
+                    e.kind(),
+                    format!("reading {NODE_NAME}: {e}"),
+                ));
             }
             Err(e) => {
                 // The daemon went back to short timeouts if this lasts: try again.

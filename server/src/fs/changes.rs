@@ -155,7 +155,10 @@ mod tests {
         let (v, lost) = q.take(100);
         assert!(!lost);
         let kinds: Vec<Kind> = v.iter().map(|c| c.kind).collect();
-        assert_eq!(kinds, [Kind::Modify, Kind::Attrib, Kind::Create, Kind::Create]);
+        assert_eq!(
+            kinds,
+            [Kind::Modify, Kind::Attrib, Kind::Create, Kind::Create]
+        );
         q.push(ch(Kind::Modify, "a"));
         assert_eq!(q.take(100).0.len(), 1);
     }

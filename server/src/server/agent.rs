@@ -276,7 +276,8 @@ impl<F: Backend> Server<F> {
     fn agent_node(&self, c: &mut Ctx<'_, '_>, a: &Agent, r: &Request<'_>) -> Result<(), Errno> {
         match r {
             Request::Getattr(_) => {
-                c.reply.push_obj(&self.attr_out(node_attr(), NODE_ATTR_VALID));
+                c.reply
+                    .push_obj(&self.attr_out(node_attr(), NODE_ATTR_VALID));
                 Ok(())
             }
             Request::Open(_) => {
@@ -284,7 +285,8 @@ impl<F: Backend> Server<F> {
                 // Direct I/O: every read asks the daemon. (Under zero-message opens there is
                 // no OPEN: the agent drops the page before each read instead.)
                 let opts = OpenOptions::DIRECT_IO;
-                c.reply.push_obj(&open_out(Some(a.fh.load(Ordering::Relaxed)), opts));
+                c.reply
+                    .push_obj(&open_out(Some(a.fh.load(Ordering::Relaxed)), opts));
                 Ok(())
             }
             Request::Read(r) => {

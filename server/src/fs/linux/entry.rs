@@ -28,7 +28,9 @@ impl LinuxFs {
         let submount = self.is_submount(parent, &id, &st);
         let anchor = self.anchor(parent, name, fd.as_fd(), ident.mnt)?;
         let kind = st.st_mode & libc::S_IFMT;
-        let node = self.inodes.add_ref(id, ident.btime, kind, fd, key, anchor)?;
+        let node = self
+            .inodes
+            .add_ref(id, ident.btime, kind, fd, key, anchor)?;
         if kind == libc::S_IFDIR {
             self.watch_dir(node);
         }

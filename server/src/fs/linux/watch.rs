@@ -85,7 +85,8 @@ impl Watcher {
             return;
         }
         let key = fanotify::fsid(fd).and_then(|fsid| Ok(sys::file_handle(fd)?.key(fsid)));
-        let res = key.and_then(|k| fanotify::mark(self.fan.as_fd(), proc, fd, MASK, false).map(|()| k));
+        let res =
+            key.and_then(|k| fanotify::mark(self.fan.as_fd(), proc, fd, MASK, false).map(|()| k));
         match res {
             Ok(k) => {
                 let mut m = self.marks();
