@@ -277,3 +277,97 @@ fn fid_name(b: &[u8]) -> Option<(&[u8], &[u8])> {
     let name_len = rest.iter().position(|&c| c == 0).unwrap_or(rest.len());
     Some((b.get(..key_end)?, &rest[..name_len]))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// One fanotify event as the kernel lays it out: metadata, then an info record per
+    /// (type, fsid, handle, name).
+    fn event(mask: u64, pid: i32, infos: &[(u8, &[u8], &[u8])]) -> Vec<u8> {
+        let mut info = Vec::new();
+        for (ty, handle, name) in infos {
+            let mut body = Vec::new();
+            body.extend_from_slice(&[1, 0, 0, 0, 2, 0, 0, 0]); // fsid
+            body.extend_from_slice(&(handle.len() as u32).to_ne_bytes());
+            body.extend_from_slice(&7i32.to_ne_bytes()); // handle type
+            body.extend_from_slice(handle);
+            body.extend_from_slice(name);
+            body.push(0);
+            while (body.len() + 4) % 4 != 0 {
+                body.push(0);
+            }
+            info.push(*ty);
+            info.push(0);
+            info.extend_from_slice(&((body.len() + 4) as u16).to_ne_bytes());
+            info.extend_from_slice(&body);
+        }
+        let len = META + info.len();
+        let mut v = Vec::new();
+        v.extend_from_slice(&(len as u32).to_ne_bytes());
+        v.extend_from_slice(&[3, 0]); // version, reserved
+        v.extend_from_slice(&(META as u16).to_ne_bytes());
+        v.extend_from_slice(&mask.to_ne_bytes());
+        v.extend_from_slice(&(-1i32).to_ne_bytes()); // fd: FAN_NOFD
+        v.extend_from_slice(&pid.to_ne_bytes());
+        v.extend_from_slice(&info);
+        v
+    }
+
+    fn key(handle: &[u8]) -> Vec<u8> {
+        let mut k = vec![1, 0, 0, 0, 2, 0, 0, 0];
+        k.extend_from_slice(&(handle.len() as u32).to_ne_bytes());
+        k.extend_from_slice(&7i32.to_ne_bytes());
+        k.extend_from_slice(handle);
+        k
+    }
+
+    #[test]
+    fn events_parse_into_directory_keys_and_names() {
+        let mut buf = event(
+            libc::FAN_CREATE | libc::FAN_ONDIR,
+            42,
+            &[(libc::FAN_EVENT_INFO_TYPE_DFID_NAME, b"dirA", b"sub")],
+        );
+        buf.extend(event(
+            libc::FAN_RENAME,
+            43,
+            &[
+                (libc::FAN_EVENT_INFO_TYPE_OLD_DFID_NAME, b"dirA", b"a"),
+                (libc::FAN_EVENT_INFO_TYPE_NEW_DFID_NAME, b"dirB!", b"b"),
+            ],
+        ));
+        let v = parse(&buf);
+        assert_eq!(v.len(), 2);
+        assert_eq!(v[0].pid, 42);
+        assert_eq!(v[0].dfid_name, Some((&key(b"dirA")[..], &b"sub"[..])));
+        assert_eq!(v[1].old, Some((&key(b"dirA")[..], &b"a"[..])));
+        assert_eq!(v[1].new, Some((&key(b"dirB!")[..], &b"b"[..])));
+    }
+
+    #[test]
+    fn bad_bytes_end_the_batch_without_a_panic() {
+        let good = event(
+            libc::FAN_DELETE,
+            1,
+            &[(libc::FAN_EVENT_INFO_TYPE_DFID_NAME, b"d", b"x")],
+        );
+        // Every truncation, and lengths that lie.
+        for n in 0..good.len() {
+            let _ = parse(&good[..n]);
+        }
+        let mut zero = good.clone();
+        zero[..4].copy_from_slice(&0u32.to_ne_bytes());
+        assert!(parse(&zero).is_empty());
+        let mut long = good.clone();
+        long[..4].copy_from_slice(&u32::MAX.to_ne_bytes());
+        assert!(parse(&long).is_empty());
+        let mut info = good.clone();
+        info[META + 2..META + 4].copy_from_slice(&u16::MAX.to_ne_bytes());
+        assert_eq!(parse(&info).len(), 1);
+        assert!(parse(&info)[0].dfid_name.is_none());
+        let mut hb = good;
+        hb[META + 12..META + 16].copy_from_slice(&u32::MAX.to_ne_bytes());
+        assert!(parse(&hb)[0].dfid_name.is_none());
+    }
+}
