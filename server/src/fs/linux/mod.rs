@@ -548,7 +548,9 @@ impl FileSystem for LinuxFs {
     ) -> io::Result<usize> {
         let h = self.file(handle, inode, libc::O_RDONLY)?;
         let mut f = h.file();
-        if self.watcher.get().is_some() {
+        // A file is read from its start at least once, nearly always: marking its directory
+        // then (see `Inodes::note_read`) keeps random reads free of the table lookup.
+        if offset == 0 && self.watcher.get().is_some() {
             self.inodes.note_read(inode);
         }
         w.write_from(&mut *f, size as usize, offset)
