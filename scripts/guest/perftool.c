@@ -109,15 +109,20 @@ static int cmd_list(const char *dir)
 	return 0;
 }
 
-static int cmd_lstat(const char *dir, long passes)
+static void lstat_all(void)
 {
 	struct stat st;
+	for (size_t i = 0; i < npaths; i++)
+		if (lstat(paths[i], &st))
+			die("lstat", paths[i]);
+}
+
+static int cmd_lstat(const char *dir, long passes)
+{
 	walk(dir);
 	double t0 = now();
 	for (long k = 0; k < passes; k++)
-		for (size_t i = 0; i < npaths; i++)
-			if (lstat(paths[i], &st))
-				die("lstat", paths[i]);
+		lstat_all();
 	double t1 = now();
 	printf("%.6f %zu\n", t1 - t0, npaths * passes);
 	return 0;
@@ -127,7 +132,6 @@ static int cmd_lstat(const char *dir, long passes)
  * untracked files) and lstats every entry (as git checks the index against the tree). */
 static int cmd_status(const char *dir, long passes)
 {
-	struct stat st;
 	walk(dir);
 	double t0 = now();
 	for (long k = 0; k < passes; k++) {
@@ -135,9 +139,7 @@ static int cmd_status(const char *dir, long passes)
 			free(paths[i]);
 		npaths = 0;
 		walk(dir);
-		for (size_t i = 0; i < npaths; i++)
-			if (lstat(paths[i], &st))
-				die("lstat", paths[i]);
+		lstat_all();
 	}
 	double t1 = now();
 	printf("%.6f %zu\n", t1 - t0, npaths * passes);

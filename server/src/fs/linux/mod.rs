@@ -101,6 +101,8 @@ pub struct LinuxFs {
     file_handles: FileHandles,
     /// The host watcher, once an agent asked for changes (see [`notify`]).
     watcher: std::sync::OnceLock<Arc<watch::Watcher>>,
+    /// Held while the watcher starts.
+    watch_start: std::sync::Mutex<()>,
 }
 
 fn err(errno: libc::c_int) -> io::Error {
@@ -143,6 +145,7 @@ impl LinuxFs {
             caps_name: opts.xattr.as_ref().and_then(|m| m.remapped_caps()),
             file_handles: opts.file_handles,
             watcher: std::sync::OnceLock::new(),
+            watch_start: std::sync::Mutex::new(()),
             opts,
         };
         fs.file_handles = fs.usable_file_handles(ident.mnt)?;

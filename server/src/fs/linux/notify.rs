@@ -24,6 +24,15 @@ impl LinuxFs {
         if self.watcher.get().is_some() {
             return Ok(());
         }
+        // One start at a time: a watcher made by a racing READ and then dropped would leave
+        // its thread blocked on its fanotify fd for good.
+        let _one = self
+            .watch_start
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if self.watcher.get().is_some() {
+            return Ok(());
+        }
         let w = Watcher::start()?;
         let w = Arc::clone(self.watcher.get_or_init(|| w));
         for node in self.inodes.dirs() {

@@ -379,36 +379,28 @@ pub fn renameat2(
 
 /// The target of the symlink an O_PATH fd holds.
 pub fn readlink(fd: BorrowedFd<'_>) -> io::Result<Vec<u8>> {
+    readlink_at(fd, EMPTY)
+}
+
+/// Where the fd `fd` leads (its /proc/self/fd link, read through `proc`), if anywhere.
+pub fn readlink_fd(proc: BorrowedFd<'_>, fd: BorrowedFd<'_>) -> Option<Vec<u8>> {
+    readlink_at(proc, &fd_name(fd.as_raw_fd())).ok()
+}
+
+/// The target of the symlink `name` in `dir` (the empty name: `dir` itself).
+fn readlink_at(dir: BorrowedFd<'_>, name: &CStr) -> io::Result<Vec<u8>> {
     let mut buf = vec![0u8; libc::PATH_MAX as usize];
-    // SAFETY: readlinkat writes at most buf.len() bytes into buf.
+    // SAFETY: readlinkat writes at most buf.len() bytes into buf; `name` is a C string.
     let n = check(unsafe {
         libc::readlinkat(
-            fd.as_raw_fd(),
-            EMPTY.as_ptr(),
+            dir.as_raw_fd(),
+            name.as_ptr(),
             buf.as_mut_ptr().cast(),
             buf.len(),
         )
     })?;
     buf.truncate(n as usize);
     Ok(buf)
-}
-
-/// Where the fd `fd` leads (its /proc/self/fd link, read through `proc`), if anywhere.
-pub fn readlink_fd(proc: BorrowedFd<'_>, fd: BorrowedFd<'_>) -> Option<Vec<u8>> {
-    let name = fd_name(fd.as_raw_fd());
-    let mut buf = vec![0u8; libc::PATH_MAX as usize];
-    // SAFETY: readlinkat writes at most buf.len() bytes into buf; `name` is a C string.
-    let n = check(unsafe {
-        libc::readlinkat(
-            proc.as_raw_fd(),
-            name.as_ptr(),
-            buf.as_mut_ptr().cast(),
-            buf.len(),
-        )
-    })
-    .ok()?;
-    buf.truncate(n as usize);
-    Some(buf)
 }
 
 /// chown of the fd itself (never a symlink's target).
@@ -540,9 +532,6 @@ pub fn faccessat(dir: BorrowedFd<'_>, name: &CStr, mask: libc::c_int) -> io::Res
         .map(drop)
 }
 
-/// Extended attributes of the inode behind /proc/self/fd/`fd`. The xattr calls have no `*at`
-/// form, so the path is relative to the process's working directory, which the backend keeps at
-/// /proc/self/fd (see [`super::LinuxFs::new`]).
 /// fanotify(7) with directory-entry reporting (FAN_REPORT_DFID_NAME), for the host watcher.
 pub mod fanotify {
     use std::io;
@@ -600,6 +589,9 @@ pub mod fanotify {
     }
 }
 
+/// Extended attributes of the inode behind /proc/self/fd/`fd`. The xattr calls have no `*at`
+/// form, so the path is relative to the process's working directory, which the backend keeps at
+/// /proc/self/fd (see [`super::LinuxFs::new`]).
 pub mod xattr {
     use super::*;
 

@@ -103,10 +103,10 @@ impl Watcher {
 
     /// The guest forgot the directory `node`; `fd` is its fd if still open.
     pub fn unwatch(&self, node: u64, proc: BorrowedFd<'_>, fd: Option<BorrowedFd<'_>>) {
-        let Some(k) = self.marks().by_node.remove(&node) else {
+        let mut m = self.marks();
+        let Some(k) = m.by_node.remove(&node) else {
             return;
         };
-        let mut m = self.marks();
         if m.by_key.get(&k) == Some(&node) {
             m.by_key.remove(&k);
         }
