@@ -250,3 +250,36 @@ fn long_timeouts_only_while_an_agent_reads() {
     assert_eq!(again.entry_valid, short.entry_valid);
     assert_eq!(flags(&h), 0, "no agent: listings are not kept");
 }
+
+#[test]
+fn an_idle_read_is_held_until_a_host_change() {
+    let h = start(&Kind::Ferryd, &[]);
+    let node = attach(&h);
+    read_until(&h, node, |v| !v.is_empty());
+    as_pid(&h, AGENT_PID);
+    // Nothing to tell: the daemon holds the read, up to a second, and answers it empty.
+    let t = Instant::now();
+    let b = h.c().read(node.0, node.1, 0, 4096).expect("read");
+    let waited = t.elapsed();
+    assert!(decode(&b).expect("decodes").is_empty());
+    assert!(
+        waited >= Duration::from_millis(500),
+        "answered after {waited:?}"
+    );
+    // A host change while a read is held ends the wait.
+    let late = h.host("late");
+    let writer = std::thread::spawn(move || {
+        std::thread::sleep(Duration::from_millis(150));
+        fs::write(late, b"x").unwrap();
+    });
+    let t = Instant::now();
+    let b = h.c().read(node.0, node.1, 0, 4096).expect("read");
+    let waited = t.elapsed();
+    writer.join().unwrap();
+    let v = decode(&b).expect("decodes");
+    assert!(has(&v, K::Create, "late"), "{v:?} after {waited:?}");
+    assert!(
+        waited < Duration::from_millis(900),
+        "answered after {waited:?}"
+    );
+}

@@ -1,14 +1,16 @@
 //! `ferry-guest watch`: the agent's loop. Reads one page of the mount's agent node at offset
 //! 0, each time after dropping it from the guest's page cache (the daemon opens the node
 //! with direct I/O, but under zero-message opens the guest sends no OPEN and reads through
-//! its page cache), and replays each record; an empty batch means nothing changed, and the
-//! next read comes after a pause that grows to `idle` (reads are the heartbeat: the daemon
-//! keeps long timeouts only while they come, at least every 2 s).
+//! its page cache), and replays each record. ferryd holds a read that has nothing to tell
+//! until a change comes, or a second passes (a long poll); an empty batch that came back
+//! sooner than `idle` means a daemon that does not hold reads, and the next read comes after
+//! a pause that grows to `idle`. Reads are the heartbeat: the daemon keeps long timeouts only
+//! while they come, at least every 2 s.
 
 use std::io;
 use std::os::fd::AsFd;
 use std::path::Path;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use ferry_agent_proto::{decode, Kind, NODE_NAME};
 
@@ -38,6 +40,7 @@ pub fn run(mount: &Path, idle: Duration, verbose: bool) -> io::Result<()> {
     let mut pause = Duration::from_millis(1);
     loop {
         sys::fadvise(ch.as_fd(), libc::POSIX_FADV_DONTNEED)?;
+        let asked = Instant::now();
         let n = match sys::pread0(ch.as_fd(), &mut buf) {
             Ok(n) => n,
             Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
@@ -61,8 +64,10 @@ pub fn run(mount: &Path, idle: Duration, verbose: bool) -> io::Result<()> {
         };
         let batch = &buf[..n];
         if batch.len() < 4 || batch[..4] == [0; 4] {
-            std::thread::sleep(pause);
-            pause = (pause * 2).min(idle);
+            if asked.elapsed() < idle {
+                std::thread::sleep(pause);
+                pause = (pause * 2).min(idle);
+            }
             continue;
         }
         pause = Duration::from_millis(1);

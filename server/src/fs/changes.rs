@@ -5,7 +5,8 @@
 
 use std::collections::{HashSet, VecDeque};
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Mutex, PoisonError};
+use std::sync::{Condvar, Mutex, PoisonError};
+use std::time::Duration;
 
 pub use ferry_agent_proto::Kind;
 
@@ -35,6 +36,8 @@ pub struct ChangeQueue {
     cap: usize,
     /// The queue's length, readable without the lock (a hint: see [`ChangeQueue::backlog`]).
     len: AtomicUsize,
+    /// Told when changes wait for a taker ([`ChangeQueue::wake`], [`ChangeQueue::lose`]).
+    ready: Condvar,
 }
 
 impl ChangeQueue {
@@ -44,6 +47,7 @@ impl ChangeQueue {
             inner: Mutex::default(),
             cap: cap.max(1),
             len: AtomicUsize::new(0),
+            ready: Condvar::new(),
         }
     }
 
@@ -82,6 +86,25 @@ impl ChangeQueue {
     pub fn lose(&self) {
         let mut g = self.lock();
         self.lose_locked(&mut g);
+        drop(g);
+        self.ready.notify_all();
+    }
+
+    /// Wakes whoever [`ChangeQueue::wait`]s. The watcher calls it once per read of its
+    /// events, after queueing them all, so that they are taken together.
+    pub fn wake(&self) {
+        self.ready.notify_all();
+    }
+
+    /// Blocks until changes wait (or were lost) and [`ChangeQueue::wake`] is called, or for
+    /// `timeout`; returns whether changes wait.
+    pub fn wait(&self, timeout: Duration) -> bool {
+        let g = self.lock();
+        let (g, _) = self
+            .ready
+            .wait_timeout_while(g, timeout, |i| i.q.is_empty() && !i.lost)
+            .unwrap_or_else(PoisonError::into_inner);
+        !g.q.is_empty() || g.lost
     }
 
     /// Takes up to `max` changes, oldest first, and whether changes were lost before them
@@ -192,5 +215,27 @@ mod tests {
         q.push(ch(Kind::Modify, "a"));
         let names: Vec<Vec<u8>> = q.take(10).0.into_iter().map(|c| c.name).collect();
         assert_eq!(names, [b"a".to_vec(), b"b".to_vec(), b"c".to_vec()]);
+    }
+
+    #[test]
+    fn wait_returns_when_woken_with_changes_or_at_the_timeout() {
+        let q = std::sync::Arc::new(ChangeQueue::new(10));
+        let t = std::time::Instant::now();
+        assert!(!q.wait(Duration::from_millis(50)));
+        assert!(t.elapsed() >= Duration::from_millis(50));
+        let w = std::sync::Arc::clone(&q);
+        let waiter = std::thread::spawn(move || w.wait(Duration::from_secs(60)));
+        std::thread::sleep(Duration::from_millis(20));
+        q.push(ch(Kind::Create, "a"));
+        q.wake();
+        assert!(waiter.join().unwrap());
+        // Changes already waiting: no wait at all.
+        assert!(q.wait(Duration::from_secs(60)));
+        q.take(10);
+        let w = std::sync::Arc::clone(&q);
+        let waiter = std::thread::spawn(move || w.wait(Duration::from_secs(60)));
+        std::thread::sleep(Duration::from_millis(20));
+        q.lose();
+        assert!(waiter.join().unwrap());
     }
 }

@@ -202,6 +202,13 @@ pub struct Layout {
     pub setxattr_ext: bool,
 }
 
+/// The in_header at the start of `buf`, if `buf` holds one (for a transport's look at a
+/// request before it is served).
+pub fn header(buf: &[u8]) -> Option<InHeader> {
+    let mut rest = buf;
+    take(&mut rest)
+}
+
 /// Decodes one request. `buf` holds exactly the readable bytes of the descriptor chain (possibly
 /// cut at [`MAX_REQUEST`] + 1 bytes by the transport).
 pub fn decode(buf: &[u8]) -> Result<(InHeader, Request<'_>), Rejected> {

@@ -32,8 +32,13 @@ use ferry_agent_proto::{self as proto, Kind, Record};
 /// The agent node's id (the backend's node ids count up from the root and never reach it).
 pub const NODE: u64 = u64::MAX - 1;
 
-/// An agent that has not read for this long is gone (it polls every 100 ms or faster).
+/// An agent that has not read for this long is gone (a READ of its is answered within
+/// [`MAX_WAIT`], and it reads again at once).
 pub const HEARTBEAT: Duration = Duration::from_secs(2);
+
+/// The longest a transport holds an agent's READ that has nothing to tell (see
+/// [`Server::read_may_wait`]): an idle agent reads once per `MAX_WAIT`.
+pub const MAX_WAIT: Duration = Duration::from_secs(1);
 
 /// The most bytes one READ of the agent node answers.
 const MAX_READ: usize = 1 << 20;
@@ -90,6 +95,11 @@ impl Agent {
         pid != 0 && self.pid.load(Ordering::Relaxed) == pid && self.alive()
     }
 
+    /// The agent reads: its heartbeat.
+    fn beat(&self) {
+        self.last_read.store(self.now_ms(), Ordering::Relaxed);
+    }
+
     /// Whether an agent is attached and reading.
     pub fn alive(&self) -> bool {
         self.pid.load(Ordering::Relaxed) != 0
@@ -103,7 +113,7 @@ impl Agent {
     pub fn attach(&self, pid: u32) -> u64 {
         let fh = self.fh.fetch_add(1, Ordering::Relaxed) + 1;
         self.pid.store(pid, Ordering::Relaxed);
-        self.last_read.store(self.now_ms(), Ordering::Relaxed);
+        self.beat();
         self.hidden().clear();
         // Whatever happened before it attached may be cached stale: it starts with a resync.
         self.detached_loss.store(true, Ordering::Relaxed);
@@ -140,7 +150,7 @@ impl Agent {
         take: impl FnOnce(usize) -> (Vec<crate::fs::Resolved>, bool),
         unget: impl FnOnce(Vec<crate::fs::changes::Change>),
     ) -> Vec<u8> {
-        self.last_read.store(self.now_ms(), Ordering::Relaxed);
+        self.beat();
         let mut out = Vec::new();
         let (v, lost) = take(BATCH);
         let lost = lost | self.detached_loss.swap(false, Ordering::Relaxed);
@@ -215,6 +225,42 @@ fn node_attr() -> stat64 {
 }
 
 impl<F: Backend> Server<F> {
+    /// Whether an agent is attached: the cheap test a transport makes before it looks at a
+    /// request for [`Server::read_may_wait`].
+    pub fn agent_attached(&self) -> bool {
+        self.agent
+            .as_ref()
+            .is_some_and(|a| a.pid.load(Ordering::Relaxed) != 0)
+    }
+
+    /// Whether the request that begins with `head` is a READ of the agent node by the
+    /// attached agent, with nothing to tell it yet. A transport may then hold the request and
+    /// serve it once [`Server::wait_changes`] returns (waiting at most [`MAX_WAIT`]): a long
+    /// poll, so the agent hears of a change as soon as the watcher queues it, and an idle
+    /// guest reads once a second. A transport that serves it at once is right too (the agent
+    /// then paces its reads itself).
+    pub fn read_may_wait(&self, head: &[u8]) -> bool {
+        let (Some(a), Some(h)) = (&self.agent, crate::fuse::decode::header(head)) else {
+            return false;
+        };
+        let wait = h.opcode == crate::fuse::opcode::READ
+            && h.nodeid == NODE
+            && h.uid == 0
+            && a.is_agent(h.pid)
+            && !a.detached_loss.load(Ordering::Relaxed)
+            && !self.fs.wait_changes(Duration::ZERO);
+        if wait {
+            // Held, it still counts as read.
+            a.beat();
+        }
+        wait
+    }
+
+    /// Blocks until host changes wait for the agent, or for `timeout`; whether they do.
+    pub fn wait_changes(&self, timeout: Duration) -> bool {
+        self.fs.wait_changes(timeout)
+    }
+
     /// Whether replies may carry the long timeouts: an agent reads and every directory the
     /// guest holds is watched.
     pub(super) fn coherent(&self) -> bool {

@@ -114,6 +114,12 @@ pub trait BackendExt {
     /// Puts changes taken but not delivered back, first in line.
     fn unget_changes(&self, _v: Vec<crate::fs::changes::Change>) {}
 
+    /// Blocks until host changes wait to be taken, or for `timeout`; whether they do. A
+    /// backend that does not watch answers false at once.
+    fn wait_changes(&self, _timeout: std::time::Duration) -> bool {
+        false
+    }
+
     /// A fresh fd of the regular file `node`, read-only or read-write, for the VMM to map
     /// (DAX). `fh` is the guest's handle of that file (0 under zero-message opens).
     fn mapping_fd(
@@ -201,6 +207,11 @@ impl<F: Backend> Server<F> {
     pub fn with_stats(mut self, stats: Arc<Stats>) -> Self {
         self.stats = Some(stats);
         self
+    }
+
+    /// Whether the agent channel is on (its node answers; see [`agent`]).
+    pub fn has_agent(&self) -> bool {
+        self.agent.is_some()
     }
 
     pub fn fs(&self) -> &F {

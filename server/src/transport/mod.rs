@@ -2,6 +2,7 @@
 
 mod guest;
 mod kick;
+mod park;
 pub mod pool;
 pub mod shmem;
 pub mod vhost_user;

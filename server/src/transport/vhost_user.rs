@@ -27,6 +27,7 @@ use vmm_sys_util::epoll::EventSet;
 
 use super::guest;
 use super::kick::{FsVring, KickPoll};
+use super::park::Held;
 use super::pool::Pool;
 use super::shmem::ShmemWindow;
 use crate::fuse::decode::MAX_REQUEST;
@@ -75,6 +76,8 @@ pub struct FsDevice<F: Backend + 'static> {
     window: Option<Arc<ShmemWindow>>,
     /// The queue threads' epolls, by thread, where the kick eventfds go (see [`FsVring`]).
     threads: OnceLock<Vec<Weak<Handler<F>>>>,
+    /// Where the agent's READs wait for host changes (when the server has an agent node).
+    held: Option<Arc<Held<F>>>,
 }
 
 /// A queue thread of vhost-user-backend, serving an [`FsDevice`].
@@ -125,6 +128,10 @@ impl<F: Backend + 'static> FsDevice<F> {
             }
         }
         let pool = (cfg.thread_pool_size > 0).then(|| Pool::new(cfg.thread_pool_size));
+        let held = match server.has_agent() {
+            true => Some(Held::start(Arc::clone(&server))?),
+            false => None,
+        };
         Ok(FsDevice {
             server,
             cfg,
@@ -133,6 +140,7 @@ impl<F: Backend + 'static> FsDevice<F> {
             pool,
             window: None,
             threads: OnceLock::new(),
+            held,
         })
     }
 
@@ -195,7 +203,29 @@ impl<F: Backend + 'static> FsDevice<F> {
         Ok(())
     }
 
-    fn process_queue(&self, vring: &FsVring) -> io::Result<()> {
+    /// Serves `chain`, popped from queue `q`, and returns its used length; or None if the
+    /// agent's long poll holds it (see [`super::park`]).
+    fn serve_popped(
+        server: &Server<F>,
+        held: Option<&Held<F>>,
+        vring: &FsVring,
+        q: usize,
+        chain: Chain,
+    ) -> Option<u32> {
+        let Some(h) = held.filter(|_| server.agent_attached()) else {
+            return Some(serve_chain(server, chain));
+        };
+        let chain = match serve_or_hold(server, chain, true) {
+            Ok(used) => return Some(used),
+            Err(chain) => chain,
+        };
+        match h.hold(vring, q, chain) {
+            Ok(()) => None,
+            Err(chain) => Some(serve_chain(server, chain)),
+        }
+    }
+
+    fn process_queue(&self, vring: &FsVring, q: usize) -> io::Result<()> {
         let Some(mem) = self
             .mem
             .read()
@@ -221,11 +251,15 @@ impl<F: Backend + 'static> FsDevice<F> {
                     };
                     for chain in chains {
                         let server = Arc::clone(&self.server);
+                        let held = self.held.clone();
                         let vring = vring.clone();
                         pool.spawn(move || {
                             let head = chain.head_index();
-                            let used = serve_chain(&server, chain);
-                            complete(&vring, &[(head, used)]);
+                            let served =
+                                Self::serve_popped(&server, held.as_deref(), &vring, q, chain);
+                            if let Some(used) = served {
+                                complete(&vring, &[(head, used)]);
+                            }
                         });
                     }
                 }
@@ -236,7 +270,7 @@ impl<F: Backend + 'static> FsDevice<F> {
                     let mut done: SmallVec<[(u16, u32); COMPLETE_BATCH]> = SmallVec::new();
                     loop {
                         let popped = (vring.get_mut().get_queue_mut())
-                            .iter(&*m)
+                            .iter(m.clone())
                             .map(|mut it| it.next());
                         let next = match popped {
                             Ok(next) => next,
@@ -248,7 +282,12 @@ impl<F: Backend + 'static> FsDevice<F> {
                             }
                         };
                         let Some(chain) = next else { break };
-                        done.push((chain.head_index(), serve_chain(&self.server, chain)));
+                        let head = chain.head_index();
+                        let held = self.held.as_deref();
+                        if let Some(used) = Self::serve_popped(&self.server, held, vring, q, chain)
+                        {
+                            done.push((head, used));
+                        }
                         if done.len() == COMPLETE_BATCH {
                             complete(vring, &done);
                             done.clear();
@@ -275,22 +314,41 @@ where
     F: Backend,
     M: Deref<Target = GuestMemoryMmap> + Clone,
 {
+    serve_or_hold(server, chain, false).unwrap_or(0)
+}
+
+/// Serves one chain and returns its used length, or, with `may_hold`, gives the chain back
+/// unserved (Err) if it is a request the server would rather answer later
+/// ([`Server::read_may_wait`]).
+pub(super) fn serve_or_hold<F, M>(
+    server: &Server<F>,
+    chain: DescriptorChain<M>,
+    may_hold: bool,
+) -> Result<u32, DescriptorChain<M>>
+where
+    F: Backend,
+    M: Deref<Target = GuestMemoryMmap> + Clone,
+{
     let mem = chain.memory();
     let Some((mut reader, mut writer)) = guest::sides(mem, &chain) else {
         warn_once("descriptor chain outside guest memory or malformed: completed empty");
-        return 0;
+        return Ok(0);
     };
-    BUFS.with(|b| {
+    // One byte past the limit lets the decoder see an oversized request and refuse it.
+    let want = reader.len().min(MAX_REQUEST + 1);
+    // The in_header first: its opcode says what may stay in the guest's buffers.
+    let mut head = [0u8; IN_HEADER_LEN];
+    let got = want.min(IN_HEADER_LEN);
+    if reader.read_exact(&mut head[..got]).is_err() {
+        warn_once("unreadable request chain: completed empty");
+        return Ok(0);
+    }
+    if may_hold && server.read_may_wait(&head[..got]) {
+        drop((reader, writer));
+        return Err(chain);
+    }
+    Ok(BUFS.with(|b| {
         let (req, reply) = &mut *b.borrow_mut();
-        // One byte past the limit lets the decoder see an oversized request and refuse it.
-        let want = reader.len().min(MAX_REQUEST + 1);
-        // The in_header first: its opcode says what may stay in the guest's buffers.
-        let mut head = [0u8; IN_HEADER_LEN];
-        let got = want.min(IN_HEADER_LEN);
-        if reader.read_exact(&mut head[..got]).is_err() {
-            warn_once("unreadable request chain: completed empty");
-            return 0;
-        }
         let opcode = u32::from_le_bytes([head[4], head[5], head[6], head[7]]);
         // A WRITE's payload goes from the guest's buffers straight into the file.
         let in_place = opcode == opcode::WRITE && want > WRITE_HEAD && want <= MAX_REQUEST;
@@ -324,11 +382,11 @@ where
                 0
             }
         }
-    })
+    }))
 }
 
 /// Puts finished chains on the used ring and interrupts the guest if it wants to know.
-fn complete(vring: &FsVring, done: &[(u16, u32)]) {
+pub(super) fn complete(vring: &FsVring, done: &[(u16, u32)]) {
     for &(head, used) in done {
         if let Err(e) = vring.add_used(head, used) {
             error!("cannot add to the used ring: {e}");
@@ -458,6 +516,21 @@ impl<F: Backend + 'static> VhostUserBackend for FsDevice<F> {
             // The crate runs a queue when it starts or is enabled: its kicks come here from now on.
             vring.attach(|| self.kick_poll(thread, q));
         }
-        self.process_queue(vring)
+        self.process_queue(vring, q)
+    }
+
+    fn stop_vring(&self, queue_index: u32) -> io::Result<()> {
+        // The VMM reads the ring's state next: a held request is answered first.
+        if let Some(h) = &self.held {
+            h.release_queue(queue_index as usize);
+        }
+        Ok(())
+    }
+
+    fn reset_device(&self) {
+        // The driver starts over: nothing held is to be answered into its new rings.
+        if let Some(h) = &self.held {
+            h.forget();
+        }
     }
 }

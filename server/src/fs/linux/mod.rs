@@ -333,6 +333,10 @@ impl crate::server::BackendExt for LinuxFs {
         }
     }
 
+    fn wait_changes(&self, timeout: std::time::Duration) -> bool {
+        self.watcher.get().is_some_and(|w| w.queue.wait(timeout))
+    }
+
     fn statx(
         &self,
         _ctx: &Context,

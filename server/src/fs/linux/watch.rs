@@ -146,6 +146,7 @@ impl Watcher {
                 }
                 self.queue_event(ev);
             }
+            self.queue.wake();
             // Let events gather (the kernel merges repeats of one file's): one wake-up per
             // PAUSE at most, whoever writes (the daemon's own writes for the guest raise
             // events too, dropped above), for PAUSE more latency.
