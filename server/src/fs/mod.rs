@@ -25,6 +25,20 @@ pub struct Resolved {
     pub mode: u32,
 }
 
+/// How the guest may keep a directory's listing, asked at each OPENDIR while an agent keeps
+/// the guest's caches coherent (see `server::agent`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ListingCache {
+    /// Not at all: the first listing since the guest looked the directory up (one read once,
+    /// by `find` or a cold walk, would cost the guest a copy into its cache for nothing).
+    Uncached,
+    /// Read from the daemon and kept (the guest read files of it since its last listing,
+    /// and wants their attributes, which a listing from the daemon brings).
+    Fresh,
+    /// The guest's kept listing is current (any change since reached it through the agent).
+    Keep,
+}
+
 /// Builds the Linux backend for `cfg` (the sandbox, if any, comes after: see
 /// [`crate::sandbox`]).
 pub fn linux(cfg: &Config) -> io::Result<LinuxFs> {

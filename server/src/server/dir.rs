@@ -5,6 +5,7 @@ use fuse_backend_rs::api::filesystem::{DirEntry, Entry};
 
 use super::io::open_out;
 use super::{errno, Backend, Ctx, Errno, Server};
+use crate::fs::ListingCache;
 use crate::fuse::decode::MAX_WRITE;
 
 /// Cookie of the synthesised `.` entry. Host cookies are small positions (tmpfs, btrfs, xfs) or
@@ -20,17 +21,16 @@ impl<F: Backend> Server<F> {
             .opendir(&c.ctx, c.h.nodeid, a.flags)
             .map_err(errno)?;
         // With an agent, a listing stays cached in the guest until the directory changes
-        // (the agent's replay, or the guest's own change) — unless the guest read files of
-        // it since: a Linux guest then asks for each one's attributes again at its next
-        // stat, and one listing with attributes answers them all (no KEEP_CACHE: the guest
-        // drops its cached listing and reads it again).
+        // (the agent's replay, or the guest's own change), from its second listing on (see
+        // ListingCache) — and read again once the guest read files of it since: a Linux
+        // guest then asks for each one's attributes at its next stat, and one listing with
+        // attributes answers them all (no KEEP_CACHE: the guest drops its cached listing).
         let opts = if self.coherent() {
-            let keep = if self.fs.listing_stale(c.h.nodeid) {
-                OpenOptions::empty()
-            } else {
-                OpenOptions::KEEP_CACHE
-            };
-            opts | OpenOptions::CACHE_DIR | keep
+            opts | match self.fs.listing_cache(c.h.nodeid) {
+                ListingCache::Uncached => OpenOptions::empty(),
+                ListingCache::Fresh => OpenOptions::CACHE_DIR,
+                ListingCache::Keep => OpenOptions::CACHE_DIR | OpenOptions::KEEP_CACHE,
+            }
         } else {
             opts
         };

@@ -105,10 +105,10 @@ pub trait BackendExt {
         (Vec::new(), false)
     }
 
-    /// Whether the guest's cached listing of the directory `dir` should be read again from
-    /// the daemon at its next open (asked once per OPENDIR in coherent mode; the answer resets).
-    fn listing_stale(&self, _dir: u64) -> bool {
-        true
+    /// How the guest may keep the listing of the directory `dir` it opens now (asked once
+    /// per OPENDIR in coherent mode).
+    fn listing_cache(&self, _dir: u64) -> crate::fs::ListingCache {
+        crate::fs::ListingCache::Uncached
     }
 
     /// Puts changes taken but not delivered back, first in line.

@@ -22,7 +22,7 @@ use std::hash::BuildHasher;
 use std::io;
 use std::ops::Deref;
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
-use std::sync::atomic::{AtomicBool, AtomicU32, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU8, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError, RwLock, Weak};
 
 use arc_swap::ArcSwapOption;
@@ -32,6 +32,7 @@ use fuse_backend_rs::abi::fuse_abi::{stat64, ROOT_ID};
 use super::fds::{Budget, HeldFd};
 use super::handle::Handle;
 use super::sys::{self, FileHandle};
+use crate::fs::ListingCache;
 
 /// What identifies a host inode.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -88,10 +89,16 @@ pub struct Inode {
     /// them, and changes with each SETXATTR of them, so a removal that raced one does not
     /// mark them absent.
     caps: AtomicU32,
-    /// A directory's: a file found in it was READ since the guest last had its listing (the
-    /// guest then wants those files' attributes again: see [`Inodes::note_read`]).
-    child_read: AtomicBool,
+    /// A directory's: [`LISTED`] once the guest opened it, [`CHILD_READ`] when a file found
+    /// in it was READ since (the guest then wants those files' attributes again: see
+    /// [`Inodes::note_read`]).
+    listing: AtomicU8,
 }
+
+/// [`Inode::listing`]: the guest opened the directory.
+const LISTED: u8 = 1;
+/// [`Inode::listing`]: a file found in the directory was READ since it was last opened.
+const CHILD_READ: u8 = 2;
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(PoisonError::into_inner)
@@ -109,7 +116,7 @@ impl Inode {
             live: AtomicBool::new(true),
             reader: Mutex::default(),
             caps: AtomicU32::new(1),
-            child_read: AtomicBool::new(false),
+            listing: AtomicU8::new(0),
         }
     }
 
@@ -691,16 +698,25 @@ impl Inodes {
         };
         let anchor = lock(&i.anchor);
         if let Anchor::Name { parent, .. } = &*anchor {
-            if !parent.child_read.load(Ordering::Relaxed) {
-                parent.child_read.store(true, Ordering::Relaxed);
+            if parent.listing.load(Ordering::Relaxed) & CHILD_READ == 0 {
+                parent.listing.fetch_or(CHILD_READ, Ordering::Relaxed);
             }
         }
     }
 
-    /// Whether a file of the directory `node` was READ since this was last asked.
-    pub fn take_child_read(&self, node: u64) -> bool {
-        self.inode(node)
-            .is_ok_and(|i| i.child_read.swap(false, Ordering::Relaxed))
+    /// How the guest may keep the listing of the directory `node`, which it opens now.
+    pub fn listing_cache(&self, node: u64) -> ListingCache {
+        let Ok(i) = self.inode(node) else {
+            return ListingCache::Fresh;
+        };
+        let was = i.listing.swap(LISTED, Ordering::Relaxed);
+        if was & LISTED == 0 {
+            ListingCache::Uncached
+        } else if was & CHILD_READ != 0 {
+            ListingCache::Fresh
+        } else {
+            ListingCache::Keep
+        }
     }
 
     /// The directories the guest holds.

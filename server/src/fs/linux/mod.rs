@@ -323,8 +323,8 @@ impl crate::server::BackendExt for LinuxFs {
         self.take_changes(max)
     }
 
-    fn listing_stale(&self, dir: u64) -> bool {
-        self.inodes.take_child_read(dir)
+    fn listing_cache(&self, dir: u64) -> crate::fs::ListingCache {
+        self.inodes.listing_cache(dir)
     }
 
     fn unget_changes(&self, v: Vec<crate::fs::changes::Change>) {
