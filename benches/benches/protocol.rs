@@ -135,7 +135,7 @@ fn session(c: &mut Criterion) {
         b.iter(|| {
             q.set_next_avail(0);
             let chain = q.iter(mem.memory()).unwrap().next().unwrap();
-            ferry::transport::vhost_user::serve_chain(&server, chain)
+            ferry::transport::chain::serve_chain(&server, chain)
         })
     });
 }

@@ -198,7 +198,7 @@ pub const VQ_HEADER: usize = 12;
 /// rings, within the 64 KiB of memory), `next_avail: u16`, `flags: u8` (bit 0: EVENT_IDX, bit 1:
 /// no INIT first, bit 2: a second pass over the queue), `options: u8` ([`Flags`]), then the
 /// image of guest memory from address 0 (the rest is zero). Every chain popped is served by
-/// `ferry::transport::vhost_user::serve_chain`, as the device does, and put on the used ring.
+/// `ferry::transport::chain::serve_chain`, as the device does, and put on the used ring.
 pub fn virtqueue(data: &[u8]) {
     if data.len() < VQ_HEADER {
         return;
@@ -245,7 +245,7 @@ pub fn virtqueue(data: &[u8]) {
         };
         for chain in chains {
             let head = chain.head_index();
-            let n = ferry::transport::vhost_user::serve_chain(&server, chain);
+            let n = ferry::transport::chain::serve_chain(&server, chain);
             // A lying head or a full ring is the queue's error, as in the device.
             let _ = q.add_used(&*m, head, n);
         }

@@ -5,7 +5,6 @@
 
 use std::ffi::OsStr;
 use std::path::PathBuf;
-use std::time::Duration;
 
 use clap::Parser;
 
@@ -477,15 +476,6 @@ fn id_map(
 
 fn invalid(flag: &'static str, value: String, why: &'static str) -> ArgsError {
     ArgsError::Invalid { flag, value, why }
-}
-
-/// The guest-visible entry/attribute timeout for a cache policy (virtiofsd's values).
-pub fn timeout(cache: CachePolicy) -> Duration {
-    match cache {
-        CachePolicy::Never => Duration::ZERO,
-        CachePolicy::Auto => Duration::from_secs(1),
-        CachePolicy::Metadata | CachePolicy::Always => Duration::from_secs(86400),
-    }
 }
 
 #[cfg(test)]

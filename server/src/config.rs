@@ -2,6 +2,7 @@
 
 use std::path::PathBuf;
 use std::str::FromStr;
+use std::time::Duration;
 
 /// Where the vhost-user socket comes from.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -34,6 +35,17 @@ pub enum CachePolicy {
     Auto,
     /// Everything cached for a day; the host must not change the tree behind the guest.
     Always,
+}
+
+impl CachePolicy {
+    /// The guest-visible entry/attribute timeout of the policy (virtiofsd's values).
+    pub fn timeout(self) -> Duration {
+        match self {
+            CachePolicy::Never => Duration::ZERO,
+            CachePolicy::Auto => Duration::from_secs(1),
+            CachePolicy::Metadata | CachePolicy::Always => Duration::from_secs(86400),
+        }
+    }
 }
 
 impl FromStr for CachePolicy {

@@ -1,18 +1,19 @@
 //! Host file backends. [`linux`] is ferry's own Linux backend (O_PATH inodes, openat2 lookups
 //! beneath the share, I/O through /proc/self/fd, caller credentials on create). Backends sit
-//! behind [`crate::server::Backend`], so a portable POSIX backend or a caching layer can be
+//! behind [`Backend`] ([`backend`]), so a portable POSIX backend or a caching layer can be
 //! added without touching the protocol layer.
 
+mod backend;
 pub mod changes;
 pub mod linux;
 pub mod xattrmap;
 
 use std::io;
 
-use crate::args::timeout;
 use crate::config::Config;
 
-pub use linux::{CopyRange, LinuxFs};
+pub use backend::{Backend, BackendExt, CopyRange};
+pub use linux::LinuxFs;
 
 /// A host change with the paths the guest knows it by, from the share's root.
 #[derive(Debug, Clone)]
@@ -49,7 +50,7 @@ pub fn linux(cfg: &Config) -> io::Result<LinuxFs> {
     }
     let opts = linux::Options {
         cache: cfg.cache,
-        timeout: timeout(cfg.cache),
+        timeout: cfg.cache.timeout(),
         writeback: cfg.writeback,
         xattr: cfg.xattr.then(|| cfg.xattrmap.clone().unwrap_or_default()),
         killpriv_v2: cfg.killpriv_v2,

@@ -17,12 +17,12 @@ use std::io;
 use std::os::fd::{AsRawFd, FromRawFd, IntoRawFd, RawFd};
 use std::sync::{Arc, Mutex, PoisonError};
 
-use log::warn;
+use log::{error, warn};
 use vhost_user_backend::{VringRwLock, VringStateGuard, VringStateMutGuard, VringT};
 use virtio_queue::{Error as QueueError, QueueT};
 use vmm_sys_util::eventfd::{EventFd, EFD_CLOEXEC, EFD_NONBLOCK};
 
-use super::vhost_user::Mem;
+use super::chain::Mem;
 
 /// Where a queue's kick eventfd is watched: its queue thread's epoll.
 pub trait KickPoll: Send + Sync {
@@ -86,6 +86,24 @@ impl FsVring {
     pub fn runnable(&self) -> bool {
         let s = self.inner.get_ref();
         s.is_enabled() && s.get_queue().ready()
+    }
+
+    /// Puts finished chains (head, used length) on the used ring and interrupts the guest
+    /// if it wants to know.
+    pub fn complete(&self, done: &[(u16, u32)]) {
+        for &(head, used) in done {
+            if let Err(e) = self.add_used(head, used) {
+                error!("cannot add to the used ring: {e}");
+            }
+        }
+        match self.needs_notification() {
+            Ok(true) | Err(_) => {
+                if let Err(e) = self.signal_used_queue() {
+                    error!("cannot signal the guest: {e}");
+                }
+            }
+            Ok(false) => {}
+        }
     }
 }
 

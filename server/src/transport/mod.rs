@@ -1,5 +1,6 @@
 //! Transports: how requests reach the [`crate::server::Server`]. Only vhost-user for now.
 
+pub mod chain;
 mod guest;
 mod kick;
 mod park;

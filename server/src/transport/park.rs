@@ -12,8 +12,8 @@ use std::io;
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 use std::time::Instant;
 
+use super::chain::{serve_chain, Chain};
 use super::kick::FsVring;
-use super::vhost_user::{complete, serve_chain, Chain};
 use crate::server::agent::MAX_WAIT;
 use crate::server::{Backend, Server};
 
@@ -94,7 +94,7 @@ impl<F: Backend + 'static> Held<F> {
         if let Some(p) = p {
             let head = p.chain.head_index();
             let used = serve_chain(&self.server, p.chain);
-            complete(&p.vring, &[(head, used)]);
+            p.vring.complete(&[(head, used)]);
         }
     }
 

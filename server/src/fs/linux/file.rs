@@ -16,19 +16,7 @@ use super::handle::Handle;
 use super::inode::{Inode, NameKey, Node};
 use super::{err, sys, LinuxFs};
 use crate::config::CachePolicy;
-
-/// A COPY_FILE_RANGE request: from (node_in, fh_in, off_in) to (node_out, fh_out, off_out).
-#[derive(Debug, Clone, Copy)]
-pub struct CopyRange {
-    pub node_in: u64,
-    pub fh_in: u64,
-    pub off_in: u64,
-    pub node_out: u64,
-    pub fh_out: u64,
-    pub off_out: u64,
-    pub len: u64,
-    pub flags: u64,
-}
+use crate::fs::CopyRange;
 
 /// The fds that carry the guest's POSIX locks: one open file description per (node, lock
 /// owner), so host OFD locks behave per guest process as POSIX locks do.

@@ -302,8 +302,8 @@ fn open_dir(path: &CStr) -> io::Result<OwnedFd> {
 }
 
 /// Operations beyond fuse-backend-rs's `FileSystem` trait.
-impl crate::server::BackendExt for LinuxFs {
-    fn copy_file_range(&self, ctx: &Context, a: &file::CopyRange) -> io::Result<usize> {
+impl crate::fs::BackendExt for LinuxFs {
+    fn copy_file_range(&self, ctx: &Context, a: &crate::fs::CopyRange) -> io::Result<usize> {
         self.do_copy_file_range(ctx, a)
     }
 
@@ -373,8 +373,6 @@ impl crate::server::BackendExt for LinuxFs {
         self.do_mapping_fd(node, fh, writable)
     }
 }
-
-pub use file::CopyRange;
 
 impl FileSystem for LinuxFs {
     type Inode = u64;

@@ -7,7 +7,7 @@ use fuse_backend_rs::abi::fuse_abi::{CreateIn, ROOT_ID};
 use fuse_backend_rs::api::filesystem::{Context, FileLock, FileSystem, GetxattrReply};
 
 use super::*;
-use crate::server::BackendExt;
+use crate::fs::{BackendExt, CopyRange};
 
 struct T {
     fs: LinuxFs,
