@@ -29,7 +29,8 @@ enum Cmd {
     /// Replay host changes into the guest for the virtio-fs mount at MOUNT (foreground)
     Watch {
         mount: PathBuf,
-        /// Longest pause between two reads when nothing changes (ms; at most 1000)
+        /// Longest pause between two reads when nothing changes, against a daemon that answers
+        /// an empty read at once instead of holding it (ms; at most 1000)
         #[arg(long, default_value_t = 50)]
         idle_ms: u64,
         /// Print each change and what replaying it did

@@ -104,3 +104,32 @@ class Bound(unittest.TestCase):
 
 if __name__ == "__main__":
     unittest.main()
+
+
+compare = module("perf-compare")
+
+
+class Compare(unittest.TestCase):
+    def test_exact_mann_whitney(self):
+        # Completely separated groups of 3 and 3: 2 of the 20 splits are as extreme.
+        self.assertAlmostEqual(compare.mann_whitney_p([1, 2, 3], [4, 5, 6]), 0.1)
+        self.assertAlmostEqual(compare.mann_whitney_p([1, 2, 3], [1, 2, 3]), 1.0)
+
+    def test_slowdown_follows_the_unit(self):
+        self.assertAlmostEqual(compare.slowdown(2.0, 3.0, "s"), 1.5)
+        self.assertAlmostEqual(compare.slowdown(300.0, 200.0, "MiB/s"), 1.5)
+
+    def test_pools_the_identical_config(self):
+        with tempfile.TemporaryDirectory() as d:
+            raw = os.path.join(d, "raw.tsv")
+            with open(raw, "w") as f:
+                for cfg, vals in (("a", [1.0, 1.1]), ("a2", [1.2, 1.3]), ("b", [2.0, 2.2])):
+                    for i, v in enumerate(vals):
+                        f.write(f"{cfg}\tmeta-list\t{i + 1}\t{v}\ts\n")
+            rows, units = compare.read_raw(raw)
+            [r] = compare.compare(rows, units, "a", "b", same="a2")
+            self.assertAlmostEqual(r["pooled"], 1.15)
+            self.assertAlmostEqual(r["slowdown"], 2.1 / 1.15)
+            self.assertAlmostEqual(r["aa"], 1.25 / 1.05)
+            # b above all four pooled values: 1 split of 15 each way.
+            self.assertAlmostEqual(r["p"], 2 / 15)
