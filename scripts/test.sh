@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# The tests: cargo test, the perf report scripts' unit tests, the real-guest suite (smoke,
+# The tests: the house rules (scripts/lint.sh: rustfmt, clippy -D warnings, rustdoc), cargo
+# test, the perf report scripts' unit tests, the real-guest suite (smoke,
 # pjdfstest, fsx) run against ferryd and upstream virtiofsd in one run, ferryd again past its fd
 # limit (file handles with 76 fds; scripts/bigtree-test.sh in both modes), with the guest agent
 # (the coherence suite, then the suite again with the agent attached), then libvirt domains
@@ -15,6 +16,7 @@ fsx_ops=${FSX_OPS:-100000}
 daemons=${DAEMONS:-both}
 
 scripts/prepare-guest.sh
+scripts/lint.sh
 cargo build --release --locked
 cargo test --locked --workspace
 # The perf matrix's report scripts (scripts/perf-*.py).

@@ -6,14 +6,14 @@ use std::hint::black_box;
 use std::mem::size_of;
 
 use criterion::{criterion_group, criterion_main, Criterion};
-use ferry::config::Config;
-use ferry::fs;
-use ferry::fuse::opcode as op;
-use ferry::server::{Server, ServerOptions};
 use ferry_guest_client::fuse::reply::{direntplus, fixed, parse};
 use ferry_guest_client::memory::GuestMem;
 use ferry_guest_client::vring::{Desc, Layout, Vring};
 use ferry_guest_client::Completion;
+use ferry_server::config::Config;
+use ferry_server::fs;
+use ferry_server::fuse::opcode as op;
+use ferry_server::server::{Server, ServerOptions};
 use fuse_backend_rs::abi::fuse_abi::{EntryOut, InHeader, InitIn, OpenIn, OpenOut, ReadIn};
 use virtio_queue::{Queue, QueueT};
 use vm_memory::GuestAddress;
@@ -136,7 +136,7 @@ fn ring(c: &mut Criterion) {
     });
 }
 
-fn session(dir: &std::path::Path) -> Server<ferry::fs::LinuxFs> {
+fn session(dir: &std::path::Path) -> Server<ferry_server::fs::LinuxFs> {
     let cfg = Config::defaults_for(dir);
     let server = Server::new(fs::linux(&cfg).expect("backend"), ServerOptions::default());
     let init = InitIn {

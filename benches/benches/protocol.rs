@@ -7,13 +7,13 @@ use std::hint::black_box;
 use std::mem::size_of;
 
 use criterion::{criterion_group, criterion_main, Criterion};
-use ferry::config::Config;
-use ferry::fs;
-use ferry::fuse::decode::decode;
-use ferry::fuse::name::Name;
-use ferry::fuse::opcode as op;
-use ferry::fuse::reply::Reply;
-use ferry::server::{Server, ServerOptions};
+use ferry_server::config::Config;
+use ferry_server::fs;
+use ferry_server::fuse::decode::decode;
+use ferry_server::fuse::name::Name;
+use ferry_server::fuse::opcode as op;
+use ferry_server::fuse::reply::Reply;
+use ferry_server::server::{Server, ServerOptions};
 use fuse_backend_rs::abi::fuse_abi::{EntryOut, InHeader, InitIn, WriteIn};
 use virtio_queue::{Queue, QueueOwnedT, QueueT};
 use vm_memory::{
@@ -135,7 +135,7 @@ fn session(c: &mut Criterion) {
         b.iter(|| {
             q.set_next_avail(0);
             let chain = q.iter(mem.memory()).unwrap().next().unwrap();
-            ferry::transport::chain::serve_chain(&server, chain)
+            ferry_server::transport::chain::serve_chain(&server, chain)
         })
     });
 }

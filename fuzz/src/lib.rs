@@ -5,7 +5,7 @@
 //!
 //! - `decode`, `request_path`: one flags byte (see [`Flags`]), then records `len: u16 LE`,
 //!   `cap: u8`, `len` request bytes (fewer if the input ends first). Each record goes to
-//!   [`decode`](ferry::fuse::decode::decode) and to `Server::handle` with a reply room from
+//!   [`decode`](ferry_server::fuse::decode::decode) and to `Server::handle` with a reply room from
 //!   `cap` (below 0x80: 2 MiB; from 0x80: `(cap - 0x80) * 8` bytes). A valid INIT is sent first.
 //! - `virtqueue`: see [`virtqueue`].
 //!
@@ -23,9 +23,9 @@ use fuse_backend_rs::abi::fuse_abi::{InHeader, InitIn};
 use vm_memory::{Bytes, GuestAddress, GuestAddressSpace, GuestMemoryAtomic, GuestMemoryMmap};
 use vm_memory_fbr::ByteValued;
 
-use ferry::config::Config;
-use ferry::fuse::opcode as op;
-use ferry::server::{Backend, Readdirplus, Server, ServerOptions};
+use ferry_server::config::Config;
+use ferry_server::fuse::opcode as op;
+use ferry_server::server::{Backend, Readdirplus, Server, ServerOptions};
 use virtio_queue::{Queue, QueueOwnedT, QueueT};
 
 /// The options byte at the start of a `decode` or `request_path` input.
@@ -125,7 +125,7 @@ fn drive<F: Backend>(server: &Server<F>, data: &[u8], out: &mut Vec<u8>) {
     assert!(n >= 16, "INIT got no reply");
     for (req, cap) in records(data) {
         // The decoder alone, then the whole session.
-        let _ = ferry::fuse::decode::decode(req);
+        let _ = ferry_server::fuse::decode::decode(req);
         let n = server.handle(req, out, cap);
         check_reply(out, n, cap);
     }
@@ -176,7 +176,7 @@ pub fn request_path(data: &[u8]) {
     cfg.killpriv_v2 = flags.has(Flags::KILLPRIV_V2);
     cfg.announce_submounts = flags.has(Flags::SUBMOUNTS);
     cfg.zero_open = !flags.has(Flags::POSIX_ACL);
-    let fs = ferry::fs::linux(&cfg).expect("the Linux backend opens the share");
+    let fs = ferry_server::fs::linux(&cfg).expect("the Linux backend opens the share");
     let mut opts = flags.server_options();
     opts.allow_mmap = false;
     opts.flush_needed = false;
@@ -198,7 +198,7 @@ pub const VQ_HEADER: usize = 12;
 /// rings, within the 64 KiB of memory), `next_avail: u16`, `flags: u8` (bit 0: EVENT_IDX, bit 1:
 /// no INIT first, bit 2: a second pass over the queue), `options: u8` ([`Flags`]), then the
 /// image of guest memory from address 0 (the rest is zero). Every chain popped is served by
-/// `ferry::transport::chain::serve_chain`, as the device does, and put on the used ring.
+/// `ferry_server::transport::chain::serve_chain`, as the device does, and put on the used ring.
 pub fn virtqueue(data: &[u8]) {
     if data.len() < VQ_HEADER {
         return;
@@ -245,7 +245,7 @@ pub fn virtqueue(data: &[u8]) {
         };
         for chain in chains {
             let head = chain.head_index();
-            let n = ferry::transport::chain::serve_chain(&server, chain);
+            let n = ferry_server::transport::chain::serve_chain(&server, chain);
             // A lying head or a full ring is the queue's error, as in the device.
             let _ = q.add_used(&*m, head, n);
         }

@@ -12,8 +12,8 @@ use fuse_backend_rs::abi::fuse_abi::{
 use vm_memory_fbr::ByteValued;
 
 use crate::{request, Flags, MAX_QUEUE, VQ_HEADER};
-use ferry::fuse::mapping::SetupMappingIn;
-use ferry::fuse::opcode as op;
+use ferry_server::fuse::mapping::SetupMappingIn;
+use ferry_server::fuse::opcode as op;
 
 /// Builds one `decode`/`request_path` input.
 pub struct Session {

@@ -175,7 +175,7 @@ pub struct Args {
     #[arg(long, hide = true, num_args = 0..=1, default_missing_value = "auto")]
     pub security_label: Option<String>,
     /// Map a range of guest user ids to host ones as a user namespace would (libvirt's
-    /// <idmap>): :GUEST_UID:HOST_UID:COUNT: (repeatable). Host owners outside the map look like
+    /// idmap element): :GUEST_UID:HOST_UID:COUNT: (repeatable). Host owners outside the map look like
     /// 65534 to the guest; a guest id outside it never acts on the host (changes EPERM, chown
     /// to it EINVAL)
     #[arg(long, value_name = ":GUEST:HOST:COUNT:")]

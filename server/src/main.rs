@@ -4,13 +4,13 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use clap::Parser;
-use ferry::args::{Args, CAPABILITIES};
-use ferry::config::{CachePolicy, Config, Listen};
-use ferry::server::stats::Stats;
-use ferry::server::{Server, ServerOptions, Window};
-use ferry::transport::shmem::ShmemWindow;
-use ferry::transport::vhost_user::{DeviceConfig, FsDevice};
-use ferry::{fs, sandbox, sys};
+use ferry_server::args::{Args, CAPABILITIES};
+use ferry_server::config::{CachePolicy, Config, Listen};
+use ferry_server::server::stats::Stats;
+use ferry_server::server::{Server, ServerOptions, Window};
+use ferry_server::transport::shmem::ShmemWindow;
+use ferry_server::transport::vhost_user::{DeviceConfig, FsDevice};
+use ferry_server::{fs, sandbox, sys};
 use log::{error, info, warn};
 use signal_hook::consts::SIGUSR1;
 use signal_hook::iterator::Signals;
@@ -80,7 +80,7 @@ fn run(cfg: Config) -> Result<(), Box<dyn std::error::Error>> {
         ids: cfg.ids.clone(),
         agent: cfg
             .agent_timeout
-            .map(|long| ferry::server::agent::AgentOptions { long }),
+            .map(|long| ferry_server::server::agent::AgentOptions { long }),
     };
     let mut server = Server::new(backend, opts);
     let stats = cfg.stats.then(|| Arc::new(Stats::default()));

@@ -1,6 +1,6 @@
-//! Host file backends. [`linux`] is ferry's own Linux backend (O_PATH inodes, openat2 lookups
+//! Host file backends. [`linux`](mod@linux) is ferry's own Linux backend (O_PATH inodes, openat2 lookups
 //! beneath the share, I/O through /proc/self/fd, caller credentials on create). Backends sit
-//! behind [`Backend`] ([`backend`]), so a portable POSIX backend or a caching layer can be
+//! behind [`Backend`] (the backend API, `backend.rs`), so a portable POSIX backend or a caching layer can be
 //! added without touching the protocol layer.
 
 mod backend;

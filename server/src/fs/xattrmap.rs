@@ -274,7 +274,7 @@ impl XattrMap {
     /// name: the host kernel then no longer drops it on write, truncate and chown, so the
     /// daemon must (CVE-2021-20263). None where the name passes unchanged or is refused.
     pub fn remapped_caps(&self) -> Option<CString> {
-        let caps = CStr::from_bytes_with_nul(b"security.capability\0").ok()?;
+        let caps = c"security.capability";
         debug_assert_eq!(caps.to_bytes(), CAPS);
         match self.to_host(caps).ok()? {
             Cow::Owned(n) => Some(n),

@@ -663,16 +663,12 @@ impl Inodes {
         let Ok(mut t) = self.table.write() else {
             return None;
         };
-        let Some(slot) = t.by_node.get_mut(&node) else {
-            return None;
-        };
+        let slot = t.by_node.get_mut(&node)?;
         slot.refs = slot.refs.saturating_sub(count);
         if slot.refs > 0 {
             return None;
         }
-        let Some(slot) = t.by_node.remove(&node) else {
-            return None;
-        };
+        let slot = t.by_node.remove(&node)?;
         let i = slot.inode;
         if t.by_id.get(&i.id) == Some(&node) {
             t.by_id.remove(&i.id);

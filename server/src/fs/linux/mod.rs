@@ -1,6 +1,6 @@
 //! ferry's Linux host backend.
 //!
-//! - Inodes are O_PATH fds ([`inode`]); lookups go through openat2 with RESOLVE_BENEATH |
+//! - Inodes are O_PATH fds (`inode.rs`); lookups go through openat2 with RESOLVE_BENEATH |
 //!   RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS (openat + O_NOFOLLOW before Linux 5.6), one
 //!   checked name at a time, so no request can leave the shared directory or follow a symlink.
 //! - I/O reopens the inode through /proc/self/fd; special files (devices, FIFOs, sockets) and
@@ -61,7 +61,7 @@ pub struct Options {
     pub announce_submounts: bool,
     /// Fds the guest may make the daemon hold; None: RLIMIT_NOFILE minus a reserve.
     pub max_guest_fds: Option<usize>,
-    /// How an inode whose fd was closed is found again (see [`inode`]).
+    /// How an inode whose fd was closed is found again (see `inode.rs`).
     pub file_handles: FileHandles,
     /// The host uid and gid the guest's root acts as (None: the guest's root is not mapped):
     /// a caller with that uid is privileged (may chown, keeps setuid bits on write).

@@ -120,7 +120,7 @@ fn a_node_the_guest_renamed_is_found_under_its_new_name() {
         let g = fs.lookup(&ctx, b, &c("g")).unwrap().inode;
         fs.rename(&ctx, a, &c("f"), b, &c("h"), 0).unwrap();
         // Swapped, and `a/f` then replaced (the old `g` is gone from every name).
-        fs.rename(&ctx, b, &c("h"), b, &c("g"), libc::RENAME_EXCHANGE as u32)
+        fs.rename(&ctx, b, &c("h"), b, &c("g"), libc::RENAME_EXCHANGE)
             .unwrap();
         close_all(&fs);
         assert_eq!(fs.getattr(&ctx, f, None).unwrap().0.st_size, 3, "{mode:?}");
