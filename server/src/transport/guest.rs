@@ -12,7 +12,7 @@ use fuse_backend_rs::file_buf::FileVolatileSlice;
 use fuse_backend_rs::file_traits::FileReadWriteVolatile;
 use smallvec::SmallVec;
 use virtio_queue::DescriptorChain;
-use vm_memory::{GuestMemoryBackend, GuestMemoryMmap};
+use vm_memory::{GuestMemoryBackend, GuestMemoryMmap, VolatileSlice};
 
 /// The device-writable buffers of a chain (where replies go).
 pub struct Writable;
@@ -149,9 +149,12 @@ impl io::Write for GuestBufs<'_, Writable> {
             return Ok(0);
         };
         let n = l.min(data.len());
-        // SAFETY: (p, n) lies inside a writable descriptor's mapped range (see `slices`); the
-        // source is a distinct daemon buffer.
-        unsafe { std::ptr::copy_nonoverlapping(data.as_ptr(), p, n) };
+        // SAFETY: (p, n) lies inside a writable descriptor's range of guest memory, mapped for
+        // as long as the chain's memory guard lives ('a; see `slices`).
+        let to = unsafe { VolatileSlice::new(p, n) };
+        // The guest may touch those bytes at any time: written through vm-memory's volatile
+        // accessor, never as a Rust reference.
+        to.copy_from(&data[..n]);
         self.advance(n);
         Ok(n)
     }
@@ -184,9 +187,12 @@ impl io::Read for GuestBufs<'_, Readable> {
             return Ok(0);
         };
         let n = l.min(out.len());
-        // SAFETY: (p, n) lies inside a readable descriptor's mapped range (see `slices`); the
-        // destination is a distinct daemon buffer.
-        unsafe { std::ptr::copy_nonoverlapping(p, out.as_mut_ptr(), n) };
+        // SAFETY: (p, n) lies inside a readable descriptor's range of guest memory, mapped for
+        // as long as the chain's memory guard lives ('a; see `slices`).
+        let from = unsafe { VolatileSlice::new(p, n) };
+        // The guest may change those bytes meanwhile: read once, through vm-memory's volatile
+        // accessor, into the daemon's own buffer (which the decoder then reads).
+        let n = from.copy_to(&mut out[..n]);
         self.advance(n);
         Ok(n)
     }
