@@ -66,6 +66,7 @@ fn run(cfg: Config) -> Result<(), Box<dyn std::error::Error>> {
     let shared = |e: std::io::Error| format!("{}: {e}", cfg.shared_dir.display());
     let root = cfg.shared_dir.canonicalize().map_err(shared)?;
     sandbox::prepare(&cfg, &root).map_err(|e| format!("sandbox: {e}"))?;
+    sys::set_umask(0);
     let backend = fs::linux(&cfg).map_err(shared)?;
     sandbox::confine(&cfg, &root, &backend).map_err(|e| format!("sandbox: {e}"))?;
     let opts = ServerOptions {

@@ -38,8 +38,9 @@ pub fn confine(cfg: &Config, root: &Path, fs: &LinuxFs) -> io::Result<()> {
         Sandbox::Chroot => sys::chroot_into(root)?,
         Sandbox::None => {}
     }
-    // The backend reaches inodes through its working directory, /proc/self/fd.
-    fs.restore_cwd()?;
+    // The backend reaches inodes through its working directory, /proc/self/fd (the chroot
+    // hides /proc).
+    fs.use_proc_cwd()?;
     // File handles are opened with open_by_handle_at, which needs CAP_DAC_READ_SEARCH.
     let mut changes = Vec::new();
     if fs.uses_file_handles() {

@@ -108,6 +108,13 @@ pub fn drop_supplementary_groups() -> io::Result<()> {
     Ok(())
 }
 
+/// Sets the process umask to `mask`, returning the old one. The daemon sets 0: the guest's
+/// mode bits are then applied as sent, with no chmod after each create.
+pub fn set_umask(mask: u32) -> u32 {
+    // SAFETY: umask cannot fail.
+    unsafe { libc::umask(mask) }
+}
+
 /// Confines the process to `dir`: chroot into it and make it the working directory.
 pub fn chroot_into(dir: &Path) -> io::Result<()> {
     let c = CString::new(dir.as_os_str().as_encoded_bytes())

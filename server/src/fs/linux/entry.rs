@@ -181,6 +181,20 @@ impl LinuxFs {
         self.open_ref(&p, name, Some(key))
     }
 
+    /// Gives `name`, just made in `p` with `mode` (of type `kind`), the bits the process
+    /// umask cut, if any: through an O_PATH fd of what is there now, and only if it is still
+    /// of that type (the host may have swapped the name meanwhile).
+    fn undo_umask(&self, p: &Node, name: &CStr, mode: u32, kind: u32) -> io::Result<()> {
+        if !self.umask_cut(p, mode) {
+            return Ok(());
+        }
+        let fd = sys::openat(p.fd(), name, libc::O_PATH | libc::O_NOFOLLOW, 0)?;
+        if sys::fstat(fd.as_fd())?.st_mode & libc::S_IFMT != kind {
+            return Ok(());
+        }
+        sys::chmod_proc(self.proc.as_fd(), fd.as_raw_fd(), mode)
+    }
+
     pub(super) fn do_mkdir(
         &self,
         ctx: &Context,
@@ -190,7 +204,9 @@ impl LinuxFs {
         umask: u32,
     ) -> io::Result<Entry> {
         self.make(ctx, parent, name, |p| {
-            sys::mkdirat(p.fd(), name, self.create_mode(p, mode, umask) & 0o7777)
+            let mode = self.create_mode(p, mode, umask) & 0o7777;
+            sys::mkdirat(p.fd(), name, mode)?;
+            self.undo_umask(p, name, mode, libc::S_IFDIR)
         })
     }
 
@@ -205,7 +221,8 @@ impl LinuxFs {
     ) -> io::Result<Entry> {
         self.make(ctx, parent, name, |p| {
             let mode = (mode & libc::S_IFMT) | self.create_mode(p, mode & 0o7777, umask);
-            sys::mknodat(p.fd(), name, mode, u64::from(rdev))
+            sys::mknodat(p.fd(), name, mode, u64::from(rdev))?;
+            self.undo_umask(p, name, mode & 0o7777, mode & libc::S_IFMT)
         })
     }
 

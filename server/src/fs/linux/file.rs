@@ -150,12 +150,16 @@ impl LinuxFs {
         // Always created exclusively: open(O_CREAT) of an existing name would open whatever is
         // there, a FIFO (blocking the worker) or a device included.
         let created = self.as_caller(ctx, || {
-            sys::openat(
+            let fd = sys::openat(
                 p.fd(),
                 name,
                 f | libc::O_CREAT | libc::O_EXCL | libc::O_NOFOLLOW,
                 mode,
-            )
+            )?;
+            if self.umask_cut(&p, mode) {
+                sys::fchmod(fd.as_fd(), mode)?;
+            }
+            Ok(fd)
         });
         let fd = match created {
             Ok(fd) => fd,
@@ -214,7 +218,13 @@ impl LinuxFs {
             f |= libc::O_RDWR;
         }
         let mode = self.create_mode(&p, a.mode, a.umask) & 0o7777;
-        let fd = self.as_caller(ctx, || sys::openat(p.fd(), c".", f | libc::O_TMPFILE, mode))?;
+        let fd = self.as_caller(ctx, || {
+            let fd = sys::openat(p.fd(), c".", f | libc::O_TMPFILE, mode)?;
+            if self.umask_cut(&p, mode) {
+                sys::fchmod(fd.as_fd(), mode)?;
+            }
+            Ok(fd)
+        })?;
         self.entry_with_handle(&p, None, fd, f, None)
     }
 

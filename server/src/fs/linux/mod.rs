@@ -95,6 +95,8 @@ pub struct LinuxFs {
     zero_open: AtomicBool,
     /// Whether files are created with the caller's credentials (the daemon runs as root).
     switch_creds: bool,
+    /// The process umask when the backend was made (0 in the daemon).
+    umask: u32,
     /// The host name of the guest's `security.capability` where the xattr map moves it.
     caps_name: Option<std::ffi::CString>,
     /// `opts.file_handles`, or Never where the daemon cannot open file handles.
@@ -110,8 +112,10 @@ fn err(errno: libc::c_int) -> io::Error {
 }
 
 impl LinuxFs {
-    /// Opens `root` (an existing directory) and /proc/self/fd. Sets the process umask to 0 (the
-    /// guest's mode bits are applied as sent) and its working directory to /proc/self/fd.
+    /// Opens `root` (an existing directory) and /proc/self/fd. Changes nothing of the process:
+    /// its umask is read (a create whose mode it would cut is followed by a chmod, so the
+    /// guest's mode bits land as sent: the daemon sets its umask to 0 first, and then never
+    /// needs one) and its working directory is left alone (see [`LinuxFs::use_proc_cwd`]).
     pub fn new(root: &Path, opts: Options) -> io::Result<Self> {
         let cwd = c"/";
         let path = std::ffi::CString::new(root.as_os_str().as_encoded_bytes())
@@ -126,8 +130,8 @@ impl LinuxFs {
         let id = InodeId::of(&st, ident.mnt);
         let proc = open_dir(c"/proc/self/fd")?;
 
-        sys::fchdir(proc.as_fd())?;
-        sys::umask(0);
+        // Unreadable: assume every bit may be cut, and chmod after every create.
+        let umask = sys::process_umask().unwrap_or(0o7777);
         let budget = match opts.max_guest_fds {
             Some(n) => fds::Budget::with_cap(n),
             None => fds::Budget::from_rlimit(),
@@ -142,6 +146,7 @@ impl LinuxFs {
             writeback: AtomicBool::new(false),
             zero_open: AtomicBool::new(false),
             switch_creds: sys::geteuid() == 0,
+            umask,
             caps_name: opts.xattr.as_ref().and_then(|m| m.remapped_caps()),
             file_handles: opts.file_handles,
             watcher: std::sync::OnceLock::new(),
@@ -183,9 +188,12 @@ impl LinuxFs {
         self.file_handles != FileHandles::Never
     }
 
-    /// Puts the working directory back at /proc/self/fd (after a chroot).
-    pub fn restore_cwd(&self) -> io::Result<()> {
-        sys::fchdir(self.proc.as_fd())
+    /// For a daemon: makes /proc/self/fd the process's working directory, through which the
+    /// calls without an `*at` form (xattrs) then name inodes; unlike /proc/self/fd/N paths,
+    /// that survives a chroot into the share. (In-process, without it, nothing of the process
+    /// changes.)
+    pub fn use_proc_cwd(&self) -> io::Result<()> {
+        sys::enter_proc_cwd(self.proc.as_fd())
     }
 
     /// Entry for a fresh reference to node `node` with attributes `st`.
@@ -262,6 +270,19 @@ impl LinuxFs {
         } else {
             mode & !umask
         }
+    }
+
+    /// Whether the process umask cut bits of `mode` from an entry just created in `parent`
+    /// (not where a default ACL decided the mode instead): the entry then needs a chmod.
+    fn umask_cut(&self, parent: &inode::Node, mode: u32) -> bool {
+        mode & 0o7777 & self.umask != 0
+            && !(self.opts.posix_acl
+                && sys::xattr::get(
+                    parent.fd().as_raw_fd(),
+                    c"system.posix_acl_default",
+                    &mut [],
+                )
+                .is_ok_and(|n| n > 0))
     }
 
     /// Whether the caller is the guest's root (its ids as the session mapped them).

@@ -589,14 +589,39 @@ pub mod fanotify {
     }
 }
 
+/// Whether the process's working directory is /proc/self/fd (the daemon's choice, which
+/// survives a chroot: [`super::LinuxFs::use_proc_cwd`]).
+static PROC_CWD: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// Makes /proc/self/fd (`proc`) the process's working directory, for the calls that have no
+/// `*at` form (see [`xattr`]).
+pub fn enter_proc_cwd(proc: BorrowedFd<'_>) -> io::Result<()> {
+    fchdir(proc)?;
+    PROC_CWD.store(true, std::sync::atomic::Ordering::Relaxed);
+    Ok(())
+}
+
+/// The process's umask, read without changing it (/proc/self/status, Linux 4.7 and later);
+/// None if it cannot be read.
+pub fn process_umask() -> Option<u32> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find_map(|l| l.strip_prefix("Umask:"))?;
+    u32::from_str_radix(line.trim(), 8).ok()
+}
+
 /// Extended attributes of the inode behind /proc/self/fd/`fd`. The xattr calls have no `*at`
-/// form, so the path is relative to the process's working directory, which the backend keeps at
-/// /proc/self/fd (see [`super::LinuxFs::new`]).
+/// form: the path is /proc/self/fd/`fd`, or just `fd` once the process's working directory is
+/// /proc/self/fd ([`enter_proc_cwd`]: the daemon, whose chroot hides /proc).
 pub mod xattr {
     use super::*;
 
     fn path(fd: RawFd) -> CString {
-        fd_name(fd)
+        if PROC_CWD.load(std::sync::atomic::Ordering::Relaxed) {
+            fd_name(fd)
+        } else {
+            // A decimal number never holds a NUL.
+            CString::new(format!("/proc/self/fd/{fd}")).unwrap_or_default()
+        }
     }
 
     pub fn get(fd: RawFd, name: &CStr, buf: &mut [u8]) -> io::Result<usize> {
@@ -668,10 +693,4 @@ pub fn restore_root_creds() -> io::Result<()> {
 pub fn geteuid() -> u32 {
     // SAFETY: geteuid cannot fail.
     unsafe { libc::geteuid() }
-}
-
-/// Sets the process umask, returning the old one.
-pub fn umask(mask: u32) -> u32 {
-    // SAFETY: umask cannot fail.
-    unsafe { libc::umask(mask) }
 }
