@@ -175,13 +175,13 @@ for c in "${cfg_list[@]}"; do
 		daemons+=(none) ;;
 	ferryd)
 		[[ -x $ferryd_bin ]] || {
-			echo "$ferryd_bin missing: cargo build --release -p ferry-server" >&2
+			echo "$ferryd_bin missing: cargo build --release -p ferryd" >&2
 			exit 2
 		}
 		daemons+=(ferryd) ;;
 	ferryd+agent)
 		[[ -x $ferryd_bin ]] || {
-			echo "$ferryd_bin missing: cargo build --release -p ferry-server" >&2
+			echo "$ferryd_bin missing: cargo build --release -p ferryd" >&2
 			exit 2
 		}
 		daemons+=(ferryd) ;;

@@ -114,6 +114,40 @@ impl FromStr for Readdirplus {
     }
 }
 
+/// What ferryd's seccomp filter does to a system call outside its list (`--seccomp`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SeccompMode {
+    None,
+    /// Kill the whole daemon (the default, as in virtiofsd).
+    Kill,
+    /// Allow it, and log it to the kernel's audit log.
+    Log,
+    /// Send SIGSYS.
+    Trap,
+}
+
+impl std::str::FromStr for SeccompMode {
+    type Err = &'static str;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "none" => Ok(SeccompMode::None),
+            "kill" => Ok(SeccompMode::Kill),
+            "log" => Ok(SeccompMode::Log),
+            "trap" => Ok(SeccompMode::Trap),
+            _ => Err("expected kill, log, trap or none"),
+        }
+    }
+}
+
+/// One `--modcaps` change to the capabilities ferryd keeps.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CapChange {
+    pub add: bool,
+    /// The capability's name, as `CAP_SYS_ADMIN` (checked when the command line is read).
+    pub cap: String,
+}
+
 /// Everything ferryd needs to run.
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -128,9 +162,9 @@ pub struct Config {
     /// [`crate::fs::xattrmap::DEFAULT_RULES`]).
     pub xattrmap: Option<crate::fs::xattrmap::XattrMap>,
     pub sandbox: Sandbox,
-    pub seccomp: crate::sandbox::seccomp::Mode,
+    pub seccomp: SeccompMode,
     /// `--modcaps` changes to the capabilities the daemon keeps.
-    pub modcaps: Vec<crate::sandbox::caps::CapChange>,
+    pub modcaps: Vec<CapChange>,
     pub stats: bool,
     pub allow_devices: bool,
     pub locks: bool,
@@ -155,4 +189,49 @@ pub struct Config {
     /// POSIX ACLs (`--posix-acl`): negotiated with the guest, served as their xattrs.
     pub posix_acl: bool,
     pub log_level: log::LevelFilter,
+}
+
+impl Config {
+    /// The configuration `ferryd --fd=-1 --shared-dir DIR` runs with (ferryd's tests check
+    /// that the two agree): for embedding the server, tests and benchmarks.
+    pub fn defaults_for(dir: &std::path::Path) -> Config {
+        // SAFETY: geteuid cannot fail.
+        let root = unsafe { libc::geteuid() } == 0;
+        Config {
+            shared_dir: dir.to_path_buf(),
+            listen: Listen::Fd(-1),
+            socket_group: None,
+            tag: None,
+            thread_pool_size: 0,
+            request_queues: 1,
+            xattr: false,
+            xattrmap: None,
+            sandbox: if root {
+                Sandbox::Namespace
+            } else {
+                Sandbox::None
+            },
+            seccomp: SeccompMode::Kill,
+            modcaps: Vec::new(),
+            stats: false,
+            allow_devices: false,
+            locks: false,
+            readonly: false,
+            announce_submounts: false,
+            cache: CachePolicy::Auto,
+            allow_mmap: false,
+            readdirplus: Readdirplus::Always,
+            writeback: false,
+            allow_direct_io: false,
+            zero_open: true,
+            killpriv_v2: true,
+            agent_timeout: Some(Duration::from_secs(30)),
+            dax_window: None,
+            rlimit_nofile: None,
+            inode_file_handles: FileHandles::Never,
+            ids: crate::server::ids::Ids::default(),
+            posix_acl: false,
+            log_level: log::LevelFilter::Info,
+        }
+    }
 }

@@ -1,14 +1,15 @@
-//! ferry: a shared-filesystem server for virtual machines.
+//! ferry: a shared-filesystem server for virtual machines, as a library.
 //!
-//! Layers, outermost first: [`transport`] (vhost-user, virtqueues) → [`server`] (the FUSE
-//! session) → [`fuse`] (decode/encode, the name check; no I/O) → [`fs`] (host backends, the only
-//! code that touches the shared tree). [`sandbox`] confines the daemon before it serves.
+//! Layers, outermost first: [`transport`] (a descriptor chain served from guest memory, the DAX
+//! window) → [`server`] (the FUSE session) → [`fuse`] (decode/encode, the name check; no I/O) →
+//! [`fs`] (host backends, the only code that touches the shared tree). Nothing here changes the
+//! process (its umask, working directory, signals or limits): an in-process VMM can embed the
+//! session and a backend. The `ferryd` package is the daemon: the command line, the sandbox and
+//! the vhost-user device.
 
-pub mod args;
 pub mod config;
 pub mod fs;
 pub mod fuse;
-pub mod sandbox;
 pub mod server;
 pub mod sys;
 pub mod transport;

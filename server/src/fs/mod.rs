@@ -41,7 +41,7 @@ pub enum ListingCache {
 }
 
 /// Builds the Linux backend for `cfg` (the sandbox, if any, comes after: see
-/// [`crate::sandbox`]).
+/// ferryd's sandbox).
 pub fn linux(cfg: &Config) -> io::Result<LinuxFs> {
     let root = cfg.shared_dir.canonicalize()?;
     if !root.is_dir() {

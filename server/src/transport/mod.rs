@@ -1,9 +1,6 @@
-//! Transports: how requests reach the [`crate::server::Server`]. Only vhost-user for now.
+//! Transports' shared parts: a descriptor chain served from guest memory ([`chain`]), and the
+//! DAX window a VMM maps files into ([`shmem`]). The vhost-user device itself is ferryd's.
 
 pub mod chain;
 mod guest;
-mod kick;
-mod park;
-pub mod pool;
 pub mod shmem;
-pub mod vhost_user;

@@ -22,7 +22,7 @@ use vhost_user_backend::{VringRwLock, VringStateGuard, VringStateMutGuard, Vring
 use virtio_queue::{Error as QueueError, QueueT};
 use vmm_sys_util::eventfd::{EventFd, EFD_CLOEXEC, EFD_NONBLOCK};
 
-use super::chain::Mem;
+use ferry_server::transport::chain::Mem;
 
 /// Where a queue's kick eventfd is watched: its queue thread's epoll.
 pub trait KickPoll: Send + Sync {

@@ -9,31 +9,7 @@ use std::io;
 
 use seccompiler::{BpfProgram, SeccompAction, SeccompFilter, SeccompRule};
 
-/// What happens to a system call outside the list.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Mode {
-    None,
-    /// Kill the whole daemon (the default, as in virtiofsd).
-    Kill,
-    /// Allow it, and log it to the kernel's audit log.
-    Log,
-    /// Send SIGSYS.
-    Trap,
-}
-
-impl std::str::FromStr for Mode {
-    type Err = &'static str;
-
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        match s {
-            "none" => Ok(Mode::None),
-            "kill" => Ok(Mode::Kill),
-            "log" => Ok(Mode::Log),
-            "trap" => Ok(Mode::Trap),
-            _ => Err("expected kill, log, trap or none"),
-        }
-    }
-}
+pub use ferry_server::config::SeccompMode as Mode;
 
 /// The system calls ferryd may make once it serves the guest.
 const ALLOWED: &[libc::c_long] = &[

@@ -14,9 +14,9 @@ use std::path::Path;
 
 use log::info;
 
-use crate::config::{Config, Sandbox};
-use crate::fs::LinuxFs;
 use crate::sys;
+use ferry_server::config::{Config, Sandbox};
+use ferry_server::fs::LinuxFs;
 
 /// The first step, before the backend opens the share: with `--sandbox namespace` the process
 /// forks into new PID, mount and network namespaces (the parent waits outside and never
@@ -46,7 +46,7 @@ pub fn confine(cfg: &Config, root: &Path, fs: &LinuxFs) -> io::Result<()> {
     if fs.uses_file_handles() {
         changes.push(caps::CapChange {
             add: true,
-            cap: ::caps::Capability::CAP_DAC_READ_SEARCH,
+            cap: ::caps::Capability::CAP_DAC_READ_SEARCH.to_string(),
         });
     }
     changes.extend_from_slice(&cfg.modcaps);

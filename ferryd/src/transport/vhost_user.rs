@@ -21,12 +21,12 @@ use virtio_queue::QueueOwnedT;
 use vm_memory::{GuestAddressSpace, GuestMemoryAtomic, GuestMemoryMmap};
 use vmm_sys_util::epoll::EventSet;
 
-use super::chain::{serve_chain, serve_or_hold, Chain, Mem};
 use super::kick::{FsVring, KickPoll};
 use super::park::Held;
 use super::pool::Pool;
-use super::shmem::ShmemWindow;
-use crate::server::{Backend, Server};
+use ferry_server::server::{Backend, Server};
+use ferry_server::transport::chain::{serve_chain, serve_or_hold, Chain, Mem};
+use ferry_server::transport::shmem::ShmemWindow;
 
 /// Chains a queue thread serves before it puts them on the used ring.
 const COMPLETE_BATCH: usize = 64;

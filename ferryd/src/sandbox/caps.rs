@@ -19,12 +19,7 @@ const DEFAULT: [Capability; 8] = [
     Capability::CAP_SETFCAP,
 ];
 
-/// One `--modcaps` change.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct CapChange {
-    pub add: bool,
-    pub cap: Capability,
-}
+pub use ferry_server::config::CapChange;
 
 /// Parses `--modcaps`: `+name` or `-name` items separated by `:`, names with or without the
 /// `cap_` prefix, in any case (`+sys_admin:-mknod`).
@@ -45,7 +40,10 @@ pub fn parse_modcaps(s: &str) -> Result<Vec<CapChange>, String> {
             };
             let cap =
                 Capability::from_str(&full).map_err(|_| format!("unknown capability {name:?}"))?;
-            Ok(CapChange { add, cap })
+            Ok(CapChange {
+                add,
+                cap: cap.to_string(),
+            })
         })
         .collect()
 }
@@ -54,10 +52,15 @@ pub fn parse_modcaps(s: &str) -> Result<Vec<CapChange>, String> {
 pub fn wanted(changes: &[CapChange]) -> CapsHashSet {
     let mut keep: CapsHashSet = DEFAULT.into_iter().collect();
     for c in changes {
+        // Names were checked when the command line was read.
+        let Ok(cap) = Capability::from_str(&c.cap) else {
+            log::warn!("--modcaps: unknown capability {:?} ignored", c.cap);
+            continue;
+        };
         if c.add {
-            keep.insert(c.cap);
+            keep.insert(cap);
         } else {
-            keep.remove(&c.cap);
+            keep.remove(&cap);
         }
     }
     keep

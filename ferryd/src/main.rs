@@ -1,16 +1,23 @@
-//! ferryd: the vhost-user-fs daemon a VMM spawns once per shared directory.
+//! ferryd: the vhost-user-fs daemon a VMM spawns once per shared directory. The command line
+//! ([`args`]), the sandbox ([`sandbox`]) and the vhost-user device ([`transport`]) over the
+//! `ferry_server` library.
+
+mod args;
+mod sandbox;
+mod sys;
+mod transport;
 
 use std::process::ExitCode;
 use std::sync::Arc;
 
+use crate::args::{Args, CAPABILITIES};
+use crate::transport::vhost_user::{DeviceConfig, FsDevice};
 use clap::Parser;
-use ferry_server::args::{Args, CAPABILITIES};
 use ferry_server::config::{CachePolicy, Config, Listen};
+use ferry_server::fs;
 use ferry_server::server::stats::Stats;
 use ferry_server::server::{Server, ServerOptions, Window};
 use ferry_server::transport::shmem::ShmemWindow;
-use ferry_server::transport::vhost_user::{DeviceConfig, FsDevice};
-use ferry_server::{fs, sandbox, sys};
 use log::{error, info, warn};
 use signal_hook::consts::SIGUSR1;
 use signal_hook::iterator::Signals;

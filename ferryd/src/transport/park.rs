@@ -12,10 +12,10 @@ use std::io;
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 use std::time::Instant;
 
-use super::chain::{serve_chain, Chain};
 use super::kick::FsVring;
-use crate::server::agent::MAX_WAIT;
-use crate::server::{Backend, Server};
+use ferry_server::server::agent::MAX_WAIT;
+use ferry_server::server::{Backend, Server};
+use ferry_server::transport::chain::{serve_chain, Chain};
 
 /// A request held until changes come.
 struct Parked {

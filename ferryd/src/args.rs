@@ -3,15 +3,14 @@
 //! Every virtiofsd flag is either implemented or refused with an error naming it: none is
 //! silently ignored.
 
-use std::ffi::OsStr;
 use std::path::PathBuf;
 
 use clap::Parser;
 
-use crate::config::{CachePolicy, Config, FileHandles, Listen, Readdirplus, Sandbox};
-use crate::fs::xattrmap;
 use crate::sandbox::{caps, seccomp};
-use crate::server::ids::{IdMap, Ids};
+use ferry_server::config::{CachePolicy, Config, FileHandles, Listen, Readdirplus, Sandbox};
+use ferry_server::fs::xattrmap;
+use ferry_server::server::ids::{IdMap, Ids};
 
 /// What `--print-capabilities` prints: libvirt reads it to learn which options it may pass.
 pub const CAPABILITIES: &str = r#"{"type":"fs","features":["separate-options"]}"#;
@@ -436,27 +435,13 @@ impl TryFrom<Args> for Config {
     }
 }
 
-impl Config {
-    /// The configuration `ferryd --shared-dir DIR` would run with (listening on an unset fd):
-    /// for embedding the server, tests and benchmarks.
-    pub fn defaults_for(dir: &std::path::Path) -> Config {
-        let args = Args::parse_from([
-            OsStr::new("ferryd"),
-            OsStr::new("--fd=-1"),
-            OsStr::new("--shared-dir"),
-            dir.as_os_str(),
-        ]);
-        Config::try_from(args).expect("the defaults are a valid configuration")
-    }
-}
-
 /// A window size: powers of 1024 for K/M/G/T, a non-zero multiple of 2 MiB, at most 1 TiB.
 fn parse_window(v: &str) -> Result<u64, &'static str> {
     let n = parse_size::Config::new()
         .with_binary()
         .parse_size(v)
         .map_err(|_| "expected a size such as 512M or 2G")?;
-    crate::transport::shmem::check_size(n).map(|()| n)
+    ferry_server::transport::shmem::check_size(n).map(|()| n)
 }
 
 /// One kind's id map from its user-namespace ranges or its translation rules (not both: the

@@ -1,5 +1,7 @@
 //! Command-line tests: virtiofsd's spellings accepted, unsupported flags refused by name.
 
+use std::ffi::OsStr;
+
 use super::*;
 
 fn parse(argv: &[&str]) -> Result<Config, ArgsError> {
@@ -194,7 +196,7 @@ fn dax_window_sizes() {
 
 #[test]
 fn xattrmap_implies_xattr_and_killpriv_v2_is_on_by_default() {
-    use crate::fs::xattrmap::XattrMap;
+    use ferry_server::fs::xattrmap::XattrMap;
     let base = ["--socket-path=/tmp/s", "--shared-dir=/srv"];
     let with = |extra: &[&str]| parse(&[&base[..], extra].concat());
     let c = with(&[]).unwrap();
@@ -260,4 +262,20 @@ fn posix_acl_modes_imply_xattr_and_refuse_id_maps() {
         "--posix-acl and --uid-map/--gid-map cannot be used together"
     );
     assert!(with(&["--posix-acl", "--translate-gid=map:0:1:1"]).is_err());
+}
+
+#[test]
+fn the_librarys_defaults_are_the_command_lines() {
+    let dir = std::path::Path::new("/some/dir");
+    let parsed = Config::try_from(Args::parse_from([
+        OsStr::new("ferryd"),
+        OsStr::new("--fd=-1"),
+        OsStr::new("--shared-dir"),
+        dir.as_os_str(),
+    ]))
+    .unwrap();
+    assert_eq!(
+        format!("{parsed:?}"),
+        format!("{:?}", Config::defaults_for(dir))
+    );
 }
