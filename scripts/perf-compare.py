@@ -15,28 +15,27 @@ B's slowdown.
 
 import argparse
 import collections
+import importlib.util
 import itertools
+import os
 import statistics
 import sys
 
 HIGHER_IS_BETTER = {"MiB/s", "IOPS"}
 
 
-def read_raw(path):
-    """{workload: {config: [values]}} and {workload: unit} from a raw.tsv."""
-    rows = collections.defaultdict(lambda: collections.defaultdict(list))
-    units = {}
-    with open(path) as f:
-        for line in f:
-            parts = line.rstrip("\n").split("\t")
-            if len(parts) != 5:
-                continue
-            config, work, _round, value, unit = parts
-            try:
-                rows[work][config].append(float(value))
-            except ValueError:
-                continue
-            units[work] = unit
+def read_raw(out):
+    """{workload: {config: [values]}} and {workload: unit} from a run's directory (read by
+    perf-report.py's loader)."""
+    here = os.path.dirname(os.path.abspath(__file__))
+    spec = importlib.util.spec_from_file_location("perf_report", os.path.join(here, "perf-report.py"))
+    report = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(report)
+    _meta, raw, units, _keyed = report.load(out)
+    rows = collections.defaultdict(dict)
+    for config, works in raw.items():
+        for work, values in works.items():
+            rows[work][config] = values
     return rows, units
 
 
@@ -99,7 +98,7 @@ def main(argv):
     ap.add_argument("b")
     ap.add_argument("--same", help="a config that runs exactly what A runs (pooled with A)")
     args = ap.parse_args(argv)
-    rows, units = read_raw(f"{args.out}/raw.tsv")
+    rows, units = read_raw(args.out)
     table = compare(rows, units, args.a, args.b, args.same)
     if not table:
         print(f"no workload ran under both {args.a!r} and {args.b!r}", file=sys.stderr)

@@ -233,8 +233,7 @@ fn long_timeouts_only_while_an_agent_reads() {
     // Listings stay cached in the guest from the second on (a directory listed once, by find
     // or a cold walk, is not worth the guest's copy), until it reads a file of the directory
     // (it then wants every file's attributes again: one listing from the daemon gives them all).
-    const CACHE_DIR: u32 = 1 << 3;
-    const KEEP_CACHE: u32 = 1 << 1;
+    use ferry_fuse::fopen::{CACHE_DIR, KEEP_CACHE};
     let flags = |h: &Harness| {
         let o = h.c().opendir(ROOT).unwrap();
         h.c().releasedir(ROOT, o.fh).unwrap();

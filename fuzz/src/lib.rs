@@ -100,7 +100,7 @@ pub fn init_request() -> Vec<u8> {
         major: 7,
         minor: 38,
         max_readahead: 1 << 20,
-        flags: !(op::INIT_EXT as u32),
+        flags: !(ferry_fuse::init::INIT_EXT as u32),
     };
     request(op::INIT, u64::MAX, 0, init.as_slice())
 }

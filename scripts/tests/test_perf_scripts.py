@@ -126,7 +126,9 @@ class Compare(unittest.TestCase):
                 for cfg, vals in (("a", [1.0, 1.1]), ("a2", [1.2, 1.3]), ("b", [2.0, 2.2])):
                     for i, v in enumerate(vals):
                         f.write(f"{cfg}\tmeta-list\t{i + 1}\t{v}\ts\n")
-            rows, units = compare.read_raw(raw)
+            with open(os.path.join(d, "meta.json"), "w") as f:
+                f.write("{}")
+            rows, units = compare.read_raw(d)
             [r] = compare.compare(rows, units, "a", "b", same="a2")
             self.assertAlmostEqual(r["pooled"], 1.15)
             self.assertAlmostEqual(r["slowdown"], 2.1 / 1.15)

@@ -15,7 +15,7 @@ use super::{cstr, Client, MAX_IO};
 use crate::error::{Error, Result};
 
 /// FOPEN_KEEP_CACHE: what Linux assumes for a file it did not open.
-const FOPEN_KEEP_CACHE: u32 = 1 << 1;
+const FOPEN_KEEP_CACHE: u32 = ferry_fuse::fopen::KEEP_CACHE;
 
 impl Client {
     /// OPEN with `flags` (O_RDONLY, O_RDWR, ...).

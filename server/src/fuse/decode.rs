@@ -310,7 +310,7 @@ fn decode_args<'a>(
         op::INIT => {
             let i: InitIn = args(b)?;
             let mut flags = u64::from(i.flags);
-            if flags & op::INIT_EXT != 0 {
+            if flags & ferry_fuse::init::INIT_EXT != 0 {
                 if let Some(i2) = take::<InitIn2>(b) {
                     flags |= u64::from(i2.flags2) << 32;
                 }

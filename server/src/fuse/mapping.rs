@@ -45,10 +45,8 @@ pub struct RemoveMappingOne {
 // SAFETY: as above.
 unsafe impl ByteValued for RemoveMappingOne {}
 
-/// The mapping may be written through.
-pub const FLAG_WRITE: u64 = 1 << 0;
-/// The mapping may be read through.
-pub const FLAG_READ: u64 = 1 << 1;
+/// The mapping may be written through, or read through.
+pub use ferry_fuse::mapping::{READ as FLAG_READ, WRITE as FLAG_WRITE};
 
 /// Most ranges one REMOVEMAPPING carries (Linux: a page of `fuse_removemapping_one`).
 pub const MAX_REMOVE: usize = 4096 / std::mem::size_of::<RemoveMappingOne>();

@@ -14,7 +14,7 @@ use crate::sys::zerocopy::{SliceReader, VecWriter};
 
 /// FOPEN_NOFLUSH (7.35), not among fuse-backend-rs's named flags: the guest need not send
 /// FLUSH when the file is closed.
-const FOPEN_NOFLUSH: u32 = 1 << 5;
+use ferry_fuse::fopen::NOFLUSH as FOPEN_NOFLUSH;
 
 pub(super) fn open_out(fh: Option<u64>, opts: OpenOptions) -> OpenOut {
     OpenOut {

@@ -7,7 +7,7 @@ use fuse_backend_rs::api::filesystem::{GetxattrReply, ListxattrReply};
 
 use super::{errno, Backend, Ctx, Errno, Server};
 use crate::fuse::decode::XATTR_SIZE_MAX;
-use crate::fuse::opcode::SETXATTR_ACL_KILL_SGID;
+use ferry_fuse::setxattr::ACL_KILL_SGID as SETXATTR_ACL_KILL_SGID;
 
 /// The attribute that holds a file's access ACL.
 const POSIX_ACL_ACCESS: &CStr = c"system.posix_acl_access";
