@@ -5,7 +5,7 @@
 #
 #   (a) apt packages (qemu from <codename>-backports when available)
 #   (b) a Debian 6.12 kernel, extracted from its .deb
-#   (c) cargo install of virtiofsd 1.x, pjdfstest, fsx into $FERRY_WORK/tools
+#   (c) cargo install of virtiofsd 1.14.0, pjdfstest, fsx into $FERRY_WORK/tools
 #   (d) scripts/guest/smoke.c, compiled statically
 #   (e) initramfs: $FERRY_WORK/guest/base.cpio.gz (+ fio.cpio.gz, appended
 #       by vm-test.sh only when the fio or perf suite runs)
@@ -20,7 +20,7 @@ set -euo pipefail
 # If the archive no longer has it, the newest 6.12 amd64 (not cloud, not rt)
 # image apt knows of is used instead.
 KERNEL_PIN=6.12.95+deb12-amd64
-VIRTIOFSD_REQ=1          # any 1.x; the latest is installed
+VIRTIOFSD_VERSION=1.14.0 # the version BENCHMARKS.md compares with
 PJDFSTEST_VERSION=0.2.2
 FSX_VERSION=0.3.2
 APT_PACKAGES=(busybox-static cpio xz-utils kmod libacl1-dev libseccomp-dev
@@ -200,7 +200,7 @@ cargo_tool() { # crate version-requirement installed-version-regex
 
 setup_tools() {
 	step "cargo tools (-j 1)"
-	cargo_tool virtiofsd "^$VIRTIOFSD_REQ" "^$VIRTIOFSD_REQ\."
+	cargo_tool virtiofsd "=$VIRTIOFSD_VERSION" "^${VIRTIOFSD_VERSION//./\\.}\$"
 	cargo_tool pjdfstest "=$PJDFSTEST_VERSION" "^${PJDFSTEST_VERSION//./\\.}\$"
 	cargo_tool fsx "=$FSX_VERSION" "^${FSX_VERSION//./\\.}\$"
 	step_done
