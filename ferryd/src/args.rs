@@ -132,6 +132,9 @@ pub struct Args {
     /// Print the vhost-user.json capabilities and exit
     #[arg(long)]
     pub print_capabilities: bool,
+    /// Print this manual as a man page (roff) and exit (for packages)
+    #[arg(long, hide = true)]
+    pub print_manpage: bool,
     /// Log level: error, warn, info, debug, trace, off
     #[arg(long, default_value = "info")]
     pub log_level: String,

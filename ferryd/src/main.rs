@@ -30,6 +30,14 @@ fn main() -> ExitCode {
         println!("{CAPABILITIES}");
         return ExitCode::SUCCESS;
     }
+    if args.print_manpage {
+        let man = clap_mangen::Man::new(<Args as clap::CommandFactory>::command());
+        if let Err(e) = man.render(&mut std::io::stdout().lock()) {
+            eprintln!("ferryd: {e}");
+            return ExitCode::FAILURE;
+        }
+        return ExitCode::SUCCESS;
+    }
     let cfg = match Config::try_from(args) {
         Ok(c) => c,
         Err(e) => {
