@@ -10,10 +10,8 @@ use super::{errno, Backend, Ctx, Errno, Readdirplus, Server};
 use crate::fuse::decode::MAX_WRITE;
 use crate::fuse::mapping::MAP_ALIGNMENT_SHIFT;
 use crate::fuse::{KERNEL_MINOR_VERSION, KERNEL_VERSION};
-use ferry_fuse::init::{INIT_EXT, SETXATTR_EXT};
-
-/// FUSE_DIRECT_IO_ALLOW_MMAP (7.39), not among fuse-backend-rs's named flags.
-use ferry_fuse::init::DIRECT_IO_ALLOW_MMAP;
+// FUSE_DIRECT_IO_ALLOW_MMAP (7.39) is not among fuse-backend-rs's named flags.
+use ferry_fuse::init::{DIRECT_IO_ALLOW_MMAP, INIT_EXT, SETXATTR_EXT};
 
 /// Pages per request: 1 MiB with 4 KiB pages.
 const MAX_PAGES: u16 = (MAX_WRITE / 4096) as u16;

@@ -156,9 +156,7 @@ impl LinuxFs {
                 f | libc::O_CREAT | libc::O_EXCL | libc::O_NOFOLLOW,
                 mode,
             )?;
-            if self.umask_cut(&p, mode) {
-                sys::fchmod(fd.as_fd(), mode)?;
-            }
+            self.undo_umask_fd(&p, fd.as_fd(), mode)?;
             Ok(fd)
         });
         let fd = match created {
@@ -220,9 +218,7 @@ impl LinuxFs {
         let mode = self.create_mode(&p, a.mode, a.umask) & 0o7777;
         let fd = self.as_caller(ctx, || {
             let fd = sys::openat(p.fd(), c".", f | libc::O_TMPFILE, mode)?;
-            if self.umask_cut(&p, mode) {
-                sys::fchmod(fd.as_fd(), mode)?;
-            }
+            self.undo_umask_fd(&p, fd.as_fd(), mode)?;
             Ok(fd)
         })?;
         self.entry_with_handle(&p, None, fd, f, None)

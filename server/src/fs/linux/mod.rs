@@ -26,7 +26,7 @@ mod xattr;
 
 use std::ffi::CStr;
 use std::io;
-use std::os::fd::{AsFd, AsRawFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -261,28 +261,38 @@ impl LinuxFs {
     /// ACLs are on and the parent has a default ACL, which decides instead (the host kernel
     /// applies it; the daemon's own umask is 0), as Linux does.
     fn create_mode(&self, parent: &inode::Node, mode: u32, umask: u32) -> u32 {
-        let default_acl = || {
-            let fd = parent.fd().as_raw_fd();
-            sys::xattr::get(fd, c"system.posix_acl_default", &mut []).is_ok_and(|n| n > 0)
-        };
-        if self.opts.posix_acl && default_acl() {
+        if self.default_acl_decides(parent) {
             mode
         } else {
             mode & !umask
         }
     }
 
+    /// Whether POSIX ACLs are on and `parent` has a default ACL, which then decides a new
+    /// entry's mode in place of any umask.
+    fn default_acl_decides(&self, parent: &inode::Node) -> bool {
+        self.opts.posix_acl
+            && sys::xattr::get(
+                parent.fd().as_raw_fd(),
+                c"system.posix_acl_default",
+                &mut [],
+            )
+            .is_ok_and(|n| n > 0)
+    }
+
     /// Whether the process umask cut bits of `mode` from an entry just created in `parent`
     /// (not where a default ACL decided the mode instead): the entry then needs a chmod.
     fn umask_cut(&self, parent: &inode::Node, mode: u32) -> bool {
-        mode & 0o7777 & self.umask != 0
-            && !(self.opts.posix_acl
-                && sys::xattr::get(
-                    parent.fd().as_raw_fd(),
-                    c"system.posix_acl_default",
-                    &mut [],
-                )
-                .is_ok_and(|n| n > 0))
+        mode & 0o7777 & self.umask != 0 && !self.default_acl_decides(parent)
+    }
+
+    /// Gives the entry just created in `parent` as `fd` the bits of `mode` the process umask
+    /// cut, if any.
+    fn undo_umask_fd(&self, parent: &inode::Node, fd: BorrowedFd<'_>, mode: u32) -> io::Result<()> {
+        if self.umask_cut(parent, mode) {
+            sys::fchmod(fd, mode)?;
+        }
+        Ok(())
     }
 
     /// Whether the caller is the guest's root (its ids as the session mapped them).
