@@ -33,7 +33,8 @@
 # qemu.log). Each VM run waits until no qemu-system process is left and holds
 # /tmp/ferry-vm.lock. Last line: "N passed, N failed"; exit 0 iff none failed.
 #
-# Environment: FERRY_WORK, FERRY_SKIP_APT=1 (no apt-get), FERRY_NO_QEMU_CONF=1
+# Environment: FERRY_WORK, FERRY_SKIP_APT=1 (no apt-get), FERRY_BOOT_LIMIT_S (120: a guest
+# that has not mounted the share by then is taken as hung and booted again), FERRY_NO_QEMU_CONF=1
 # (leave /etc/libvirt/qemu.conf alone).
 set -euo pipefail
 export LC_ALL=C
@@ -51,6 +52,7 @@ LIBVIRT_PACKAGES=(libvirt-daemon-driver-qemu libvirt-clients libvirt-daemon)
 
 ferryd_bin=$REPO/target/release/ferryd
 timeout_min=5
+boot_limit_s=${FERRY_BOOT_LIMIT_S:-120}
 configs=default,cache-always,sandbox-chroot,idmap
 
 usage() {
@@ -422,7 +424,11 @@ run_config() {
 	qpid=$(pgrep -f -- "guest=$name," | head -n 1 || true)
 
 	# Wait for the guest to power off; note when QEMU and ferryd go away.
-	local deadline=$((SECONDS + timeout_min * 60)) state timed_out=0
+	# A boot takes 4-10 s here; a guest that has not mounted the share after
+	# boot_limit_s hung in the emulator before ferryd saw a request (seen in CI: an
+	# empty console, no FUSE INIT): stop waiting for it then, not after timeout_min.
+	local deadline=$((SECONDS + timeout_min * 60)) state timed_out=0 boot_hung=0
+	local boot_deadline=$((SECONDS + boot_limit_s))
 	local q_gone='' f_gone=''
 	while :; do
 		if [[ -n $qpid && -z $q_gone ]] && ! kill -0 "$qpid" 2>/dev/null; then q_gone=$SECONDS; fi
@@ -434,6 +440,16 @@ run_config() {
 			log "timeout after $timeout_min min; destroying $name"
 			virsh -c "$URI" destroy "$name" >/dev/null 2>&1 || true
 			break
+		fi
+		if ((boot_deadline && SECONDS >= boot_deadline)); then
+			if grep -q -a 'FERRY-MOUNTED' "$run/serial.log" 2>/dev/null; then
+				boot_deadline=0
+			else
+				timed_out=1 boot_hung=1
+				log "the guest has not mounted the share after ${boot_limit_s}s; destroying $name"
+				virsh -c "$URI" destroy "$name" >/dev/null 2>&1 || true
+				break
+			fi
 		fi
 		sleep 0.2
 	done
@@ -490,10 +506,21 @@ run_config() {
 	# CI, from 3 s after boot). That is the emulator's doing, not ferryd's (a FUSE request
 	# that never completes shows as a hung task, not as an RCU stall): boot the config once
 	# more, and say so.
-	if [[ $timed_out == 1 && -z $line && ${2:-1} == 1 ]] &&
-		grep -q 'rcu_preempt detected stalls' "$run/serial.log" 2>/dev/null; then
+	# The same goes for a guest that never reached its mount (the daemon log then has
+	# no FUSE INIT: ferryd had nothing to answer).
+	if [[ $timed_out == 1 && -z $line ]]; then
+		echo "--- last lines of the guest console:"
+		sed -e 's/\r$//' "$run/serial.log" 2>/dev/null | tail -n 15 | cut -c1-200 | sed 's/^/    /' || true
+	fi
+	local why=
+	if grep -q 'rcu_preempt detected stalls' "$run/serial.log" 2>/dev/null; then
+		why="rcu_preempt stalls on its console"
+	elif [[ $boot_hung == 1 ]] && ! grep -q 'FUSE INIT' "$run/virtiofsd.log" 2>/dev/null; then
+		why="no mount after ${boot_limit_s}s and no FUSE INIT in ferryd's log"
+	fi
+	if [[ $timed_out == 1 && -z $line && ${2:-1} == 1 && -n $why ]]; then
 		cp "$run/serial.log" "$FERRY_WORK/libvirt/$config.stalled-serial.log" || true
-		log "guest stalled (rcu_preempt stalls on its console, no script result; console kept" \
+		log "guest stalled ($why, no script result; console kept" \
 			"in $FERRY_WORK/libvirt/$config.stalled-serial.log): booting $config again"
 		run_config "$config" 2
 		return
