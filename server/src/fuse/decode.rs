@@ -15,11 +15,11 @@ use fuse_backend_rs::abi::fuse_abi::{
 use vm_memory_fbr::ByteValued;
 
 use super::mapping::{RemoveMappingIn, RemoveMappingOne, SetupMappingIn, MAX_REMOVE};
-use super::name::{
-    check_symlink_target, check_xattr_name, split_cstr, LookupName, Name, NameError,
-};
 use super::opcode as op;
 use super::statx::StatxIn;
+use crate::name::{
+    check_symlink_target, check_xattr_name, split_cstr, LookupName, Name, NameError,
+};
 
 /// Largest WRITE payload the server negotiates (FUSE max_write).
 pub const MAX_WRITE: u32 = 1 << 20;

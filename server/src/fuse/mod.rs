@@ -1,10 +1,9 @@
-//! FUSE wire protocol: the decoder, the reply encoder and the name check. No I/O here.
+//! FUSE wire protocol: the decoder and the reply encoder (names pass [`crate::name`]). No I/O here.
 //!
 //! The ABI structs come from fuse-backend-rs; this module adds total decoding on top of them.
 
 pub mod decode;
 pub mod mapping;
-pub mod name;
 pub mod reply;
 pub mod statx;
 

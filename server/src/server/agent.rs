@@ -209,7 +209,7 @@ use fuse_backend_rs::api::filesystem::Entry;
 use super::io::open_out;
 use super::{errno, Backend, Ctx, Errno, Server};
 use crate::fuse::decode::Request;
-use crate::fuse::name::{LookupName, Name};
+use crate::name::{LookupName, Name};
 
 /// The agent node's attributes: a root-only regular file larger than any read reaches (the
 /// guest clamps O_DIRECT reads to the size).

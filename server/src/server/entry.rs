@@ -11,8 +11,8 @@ use fuse_backend_rs::abi::fuse_abi::{
 use fuse_backend_rs::api::filesystem::Entry;
 
 use super::{errno, Backend, Ctx, Errno, Server};
-use crate::fuse::name::{LookupName, Name};
 use crate::fuse::statx::{self, StatxIn};
+use crate::name::{LookupName, Name};
 
 const DOT: &CStr = c".";
 const DOTDOT: &CStr = c"..";

@@ -1,4 +1,4 @@
-//! The one name check: every file name a guest sends passes through here once, in the decoder.
+//! The one name check: every file name a guest sends, over FUSE or 9P, passes through here once.
 //!
 //! A [`Name`] is a single path component that is safe to hand to an `*at` call relative to a
 //! directory fd: non-empty, at most 255 bytes, no `/`, no NUL, and neither `.` nor `..`.
