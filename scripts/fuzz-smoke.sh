@@ -7,12 +7,12 @@
 # and fails the run.
 #
 #   FUZZ_SECS=N        seconds per target
-#   FUZZ_TARGETS="…"   targets to run (default: decode virtqueue request_path)
+#   FUZZ_TARGETS="…"   targets to run (default: decode virtqueue request_path p9_decode p9_request_path)
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 secs=${FUZZ_SECS:-30}
-targets=${FUZZ_TARGETS:-decode virtqueue request_path}
+targets=${FUZZ_TARGETS:-decode virtqueue request_path p9_decode p9_request_path}
 export RUSTC_BOOTSTRAP=1
 
 if ! command -v c++ >/dev/null; then

@@ -18,6 +18,11 @@
 #   can be compared in one run: ferryd@/tmp/before,ferryd@/tmp/after,virtiofsd,volume.
 #   ferryd+agent[:ARGS] is ferryd with the guest agent running (vm-test.sh --agent:
 #   ferry-guest watch, so long timeouts while it reads).
+#   9P: ferryd-9p[=CACHE][:ARGS] is ferryd --protocol 9p over TCP (the guest's virtio-net
+#   and QEMU's user network to the host's loopback), qemu-9p[=CACHE] QEMU's built-in
+#   virtio-9p (security_model=none); both mounted version=9p2000.L,msize=512000 and
+#   cache=CACHE (loose when not given; mmap, none, ...), e.g.
+#   ferryd-9p=loose,qemu-9p=loose,ferryd-9p=mmap,qemu-9p=mmap,volume
 # --rounds N (default 3): boots per config, taken in turns: a round boots every config once,
 #   round 1 in the order given, round 2 in reverse, round 3 rotated by one place, round 4 that
 #   reversed, and so on, so that no config always boots first or right after the same one
@@ -166,7 +171,7 @@ for f in "$KERNEL" "$FERRY_WORK/guest/perf.cpio.gz"; do
 done
 
 # Parse the configs: label, daemon (ferryd, virtiofsd or none) and daemon args.
-declare -a labels=() daemons=() dargs=() bins=()
+declare -a labels=() daemons=() dargs=() bins=() p9opts=()
 IFS=, read -r -a cfg_list <<<"$configs"
 for c in "${cfg_list[@]}"; do
 	IFS=: read -r -a parts <<<"$c"
@@ -195,7 +200,16 @@ for c in "${cfg_list[@]}"; do
 			exit 2
 		}
 		daemons+=(virtiofsd) ;;
-	*) echo "unknown config $c (volume, ferryd[:ARGS], ferryd+agent[:ARGS], virtiofsd[:ARGS])" >&2; exit 2 ;;
+	ferryd-9p | ferryd-9p=*) daemons+=(ferryd-9p) ;;
+	qemu-9p | qemu-9p=*)
+		[[ ${#parts[@]} == 1 ]] || { echo "qemu-9p takes no daemon arguments" >&2; exit 2; }
+		daemons+=(qemu-9p) ;;
+	*) echo "unknown config $c (volume, ferryd[:ARGS], ferryd+agent[:ARGS], virtiofsd[:ARGS], ferryd-9p[=CACHE][:ARGS], qemu-9p[=CACHE])" >&2; exit 2 ;;
+	esac
+	case ${parts[0]} in
+	*-9p=*) p9opts+=("cache=${parts[0]#*-9p=},msize=512000") ;;
+	*-9p) p9opts+=("cache=loose,msize=512000") ;;
+	*) p9opts+=("") ;;
 	esac
 	labels+=("${c//:/ }")
 	dargs+=("$(printf '%s\n' "${parts[@]:1}")")
@@ -353,6 +367,7 @@ for i in $(boots "$round"); do
 	[[ $counts == 1 && $daemon == ferryd ]] && args+=(--stats)
 	[[ -n $queue_size && $daemon != none ]] && vm+=(--queue-size "$queue_size")
 	[[ $label == ferryd+agent* ]] && vm+=(--agent)
+	[[ -n ${p9opts[i]} ]] && vm+=(--9p-opts "${p9opts[i]}")
 	[[ ${#args[@]} -gt 0 ]] && vm+=(-- "${args[@]}")
 	echo
 	if ((round < 1)); then

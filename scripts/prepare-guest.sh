@@ -285,13 +285,17 @@ write_etc() {
 		]
 	EOF
 	cp "$REPO/scripts/guest/fsx.toml" "$etc/fsx.toml"
+	cp "$REPO/scripts/guest/fsx-9p.toml" "$etc/fsx-9p.toml"
 }
 
 setup_initramfs() {
 	step "initramfs"
+	setup_p9_modules
 	local base=$GDIR/base.cpio.gz fiocpio=$GDIR/fio.cpio.gz
-	local inputs=("$REPO/scripts/guest/init" "$REPO/scripts/guest/fsx.toml" "$GDIR/smoke"
-		"$TOOLS/bin/pjdfstest" "$TOOLS/bin/fsx" "${BASH_SOURCE[0]}" /bin/busybox "$KDIR/vmlinuz")
+	local inputs=("$REPO/scripts/guest/init" "$REPO/scripts/guest/fsx.toml"
+		"$REPO/scripts/guest/fsx-9p.toml" "$GDIR/smoke"
+		"$TOOLS/bin/pjdfstest" "$TOOLS/bin/fsx" "${BASH_SOURCE[0]}" /bin/busybox "$KDIR/vmlinuz"
+		"$KDIR/p9/order")
 	local f stale=0
 	for f in "${inputs[@]}"; do
 		[[ -f $base && ! $f -nt $base ]] || stale=1
@@ -317,6 +321,8 @@ setup_initramfs() {
 		if [[ -d $KDIR/modules/lib ]]; then
 			cp -a "$KDIR/modules/lib" "$root/"
 		fi
+		mkdir -p "$root/lib/ferry-9p"
+		cp "$KDIR/p9/"*.ko "$KDIR/p9/order" "$root/lib/ferry-9p/"
 		make_cpio "$root" "$base"
 		rm -rf "$root"
 	else
@@ -340,13 +346,22 @@ setup_initramfs() {
 # time (a soft dependency modules.dep does not list), so crc32c is loaded first.
 BLK_MODS=(crc32c_generic crc32c-intel virtio_blk ext4)
 
-# Modules of BLK_MODS and their dependencies from the kernel package, decompressed into
-# $KDIR/blk/NAME.ko, with their load order in $KDIR/blk/order.
-setup_blk_modules() {
-	local kver bdir=$KDIR/blk
+# The guest suite's 9P mounts (scripts/vm-test.sh --daemon ferryd-9p, qemu-9p): the 9P
+# client, its fd, virtio and TCP transports, and a network card for TCP to the host.
+P9_MODS=(virtio_net 9pnet 9pnet_fd 9pnet_virtio 9p)
+
+setup_blk_modules() { setup_module_set blk "ext4 disk" "${BLK_MODS[@]}"; }
+setup_p9_modules() { setup_module_set p9 "9P client" "${P9_MODS[@]}"; }
+
+# setup_module_set SET WHAT MODULE...: the modules and their dependencies from the kernel
+# package, decompressed into $KDIR/SET/NAME.ko, with their load order in $KDIR/SET/order.
+setup_module_set() {
+	local set=$1 what=$2
+	shift 2
+	local kver bdir=$KDIR/$set
 	kver=$(cat "$KDIR/kver")
 	if [[ -f $bdir/order && $(cat "$bdir/kver" 2>/dev/null) == "$kver" ]]; then
-		echo "    ext4 disk modules cached: $(paste -sd' ' "$bdir/order")"
+		echo "    $what modules cached: $(paste -sd' ' "$bdir/order")"
 		return
 	fi
 	local pkg tmp moddir
@@ -366,7 +381,7 @@ setup_blk_modules() {
 	local m line dep i name
 	local -a order=() deps=()
 	local -A seen=()
-	for m in "${BLK_MODS[@]}"; do
+	for m in "$@"; do
 		line=$(grep -E "(^|/)$m\.ko[^/:]*:" "$moddir/modules.dep" || true)
 		if [[ -z $line ]]; then
 			if grep -qE "(^|/)$m\.ko" "$moddir/modules.builtin"; then
@@ -399,7 +414,7 @@ setup_blk_modules() {
 	rm -rf "$bdir"
 	mv "$bdir.new" "$bdir"
 	rm -rf "$tmp"
-	echo "    ext4 disk modules: $(paste -sd' ' "$bdir/order")"
+	echo "    $what modules: $(paste -sd' ' "$bdir/order")"
 }
 
 setup_perf() {

@@ -2,7 +2,8 @@
 # Boot a real Linux guest on a virtio-fs share served by ferryd and/or
 # virtiofsd, run test suites inside it, and compare.
 #
-#   scripts/vm-test.sh [--daemon ferryd|virtiofsd|both|none] [--suites smoke,pjdfstest,fsx,fio]
+#   scripts/vm-test.sh [--daemon ferryd|virtiofsd|both|none|ferryd-9p|qemu-9p|9p]
+#                      [--suites smoke,pjdfstest,fsx,fio] [--9p-opts OPTS]
 #                      [--fsx-ops N] [--fsx-seed N] [--pjd PATTERNS] [--ferryd PATH]
 #                      [--cache MODE] [--timeout MINUTES] [--script FILE]
 #                      [--shared-dir DIR] [--disk IMAGE] [--append WORDS]
@@ -25,6 +26,13 @@
 # --queue-size N sets the vhost-user-fs device's virtqueue size (QEMU's default
 # is 128). Linux's virtio-fs splits requests to fit the ring: at most N - 4 pages
 # of data each (124 pages, 496 KiB, at 128; its full 256 pages, 1 MiB, at 512 and up).
+# 9P2000.L instead of virtio-fs: --daemon ferryd-9p runs ferryd --protocol 9p on a
+# loopback TCP port the guest reaches through QEMU's user network (virtio-net; the
+# guest mounts 10.0.2.2 with trans=tcp); --daemon qemu-9p is QEMU's built-in
+# virtio-9p (-fsdev local,security_model=none, trans=virtio); --daemon 9p runs
+# both, QEMU's first, and ferryd-9p's pjdfstest failures that QEMU's 9p also has
+# are expected. Both mount with version=9p2000.L and --9p-opts (default
+# cache=loose,msize=512000).
 # --agent runs the guest agent (ferry-guest watch, built static and copied into
 # <share>/ferry-bin) before the suites; the "coherence" suite implies it and
 # times how soon host changes (made by coherence_host below) reach the guest's
@@ -64,6 +72,7 @@ disk=
 append_extra=
 queue_size=
 agent=
+p9_opts=cache=loose,msize=512000
 
 usage() {
 	sed -n '2,/^set -euo/{/^set -euo/d;s/^# \{0,1\}//;p}' "${BASH_SOURCE[0]}"
@@ -86,6 +95,7 @@ while [[ $# -gt 0 ]]; do
 	--append) append_extra=$2; shift 2 ;;
 	--queue-size) queue_size=$2; shift 2 ;;
 	--agent) agent=1; shift ;;
+	--9p-opts) p9_opts=$2; shift 2 ;;
 	-h | --help) usage 0 ;;
 	--) shift; extra_args=("$@"); break ;;
 	*) echo "unknown argument: $1" >&2; usage 2 ;;
@@ -93,10 +103,11 @@ while [[ $# -gt 0 ]]; do
 done
 
 case $daemon_sel in
-ferryd | virtiofsd) daemons=("$daemon_sel") ;;
+ferryd | virtiofsd | ferryd-9p | qemu-9p) daemons=("$daemon_sel") ;;
 both) daemons=(virtiofsd ferryd) ;;
+9p) daemons=(qemu-9p ferryd-9p) ;;
 none) daemons=(none) ;;
-*) echo "--daemon must be ferryd, virtiofsd, both or none" >&2; exit 2 ;;
+*) echo "--daemon must be ferryd, virtiofsd, both, none, ferryd-9p, qemu-9p or 9p" >&2; exit 2 ;;
 esac
 if [[ $daemon_sel == none && -z $disk || $daemon_sel != none && -n $disk ]]; then
 	echo "--daemon none and --disk IMAGE go together" >&2
@@ -260,9 +271,10 @@ daemon_sample() { # pid
 run_vm() { # daemon
 	local daemon=$1 bin
 	case $daemon in
-	ferryd) bin=$ferryd_bin ;;
+	ferryd | ferryd-9p) bin=$ferryd_bin ;;
 	virtiofsd) bin=$virtiofsd_bin ;;
 	none) bin="(no daemon: disk $disk)" ;;
+	qemu-9p) bin="(no daemon: QEMU's virtio-9p)" ;;
 	esac
 	local run=$FERRY_WORK/runs/$daemon
 	rm -rf "$run"
@@ -274,7 +286,7 @@ run_vm() { # daemon
 	echo
 	echo "=== $daemon: $bin"
 	RUN_STATUS=
-	if [[ $daemon != none && ! -x $bin ]]; then
+	if [[ $daemon != none && $daemon != qemu-9p && ! -x $bin ]]; then
 		echo "$daemon: binary $bin not found" >&2
 		RUN_STATUS="daemon binary not found"
 		return
@@ -282,9 +294,14 @@ run_vm() { # daemon
 
 	local dpid=
 	local dargs=(--socket-path="$sock" --shared-dir="$share")
+	local port=
+	if [[ $daemon == ferryd-9p ]]; then
+		port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+		dargs=(--protocol 9p --listen "tcp:127.0.0.1:$port" --shared-dir="$share")
+	fi
 	[[ -n $cache ]] && dargs+=(--cache="$cache")
 	dargs+=("${extra_args[@]}")
-	if [[ $daemon != none ]]; then
+	if [[ $daemon != none && $daemon != qemu-9p ]]; then
 		echo "daemon: $bin ${dargs[*]}"
 		"$bin" "${dargs[@]}" >"$dlog" 2>&1 &
 		dpid=$!
@@ -292,7 +309,9 @@ run_vm() { # daemon
 	fi
 
 	local t0=$SECONDS
-	while [[ -n $dpid && ! -S $sock ]]; do
+	# Ready: the vhost-user socket exists, or ferryd-9p says it serves.
+	ready() { if [[ -n $port ]]; then grep -q 'over 9P2000.L' "$dlog"; else [[ -S $sock ]]; fi; }
+	while [[ -n $dpid ]] && ! ready; do
 		if ! alive "$dpid"; then
 			echo "$daemon died before creating its socket; log:" >&2
 			tail -n 20 "$dlog" >&2
@@ -323,12 +342,21 @@ run_vm() { # daemon
 	[[ -n $disk ]] && append+=" ferry.disk=/dev/vda"
 	[[ -n $append_extra ]] && append+=" $append_extra"
 	[[ -n $agent && $daemon != none ]] && append+=" ferry.agent=1"
+	case $daemon in
+	ferryd-9p) append+=" ferry.9p=tcp:$port ferry.9popts=$p9_opts" ;;
+	qemu-9p) append+=" ferry.9p=virtio ferry.9popts=$p9_opts" ;;
+	esac
 
 	local dev=(-chardev "socket,id=char0,path=$sock"
 		-device "vhost-user-fs-pci,chardev=char0,tag=ferry${queue_size:+,queue-size=$queue_size}")
-	if [[ $daemon == none ]]; then
-		dev=(-drive "file=$disk,if=virtio,format=raw,cache=none,aio=threads")
-	fi
+	case $daemon in
+	none) dev=(-drive "file=$disk,if=virtio,format=raw,cache=none,aio=threads") ;;
+	ferryd-9p) dev=(-netdev user,id=net0 -device virtio-net-pci,netdev=net0) ;;
+	qemu-9p)
+		dev=(-fsdev "local,id=fs0,path=$share,security_model=none"
+			-device virtio-9p-pci,fsdev=fs0,mount_tag=ferry)
+		;;
+	esac
 	local qemu=(qemu-system-x86_64 -M q35 "${accel[@]}" -m 1G -smp 2
 		-object "memory-backend-memfd,id=mem,size=1G,share=on" -numa "node,memdev=mem"
 		"${dev[@]}"
@@ -403,7 +431,9 @@ run_vm() { # daemon
 		DAEMON_EXIT="none"
 		return
 	fi
-	# The daemon should notice the disconnect and exit by itself.
+	# The daemon should notice the disconnect and exit by itself; a 9P server keeps
+	# listening for the next client, and is stopped (SIGTERM, which it answers with exit 0).
+	[[ $daemon == ferryd-9p ]] && kill -TERM "$dpid" 2>/dev/null
 	local i drc
 	for ((i = 0; i < 100; i++)); do
 		alive "$dpid" || break
@@ -433,8 +463,11 @@ collect() { # daemon
 	local daemon=$1 run=$FERRY_WORK/runs/$1 s line
 	local serial=$run/serial.log
 	: >"$run/pjdfail.txt"
+	: >"$run/smokefail.txt"
 	if [[ -f $serial ]]; then
 		ferry_lines "$serial" | sed -n 's/^FERRY-PJDFAIL //p' | sort -u >"$run/pjdfail.txt"
+		ferry_lines "$serial" | sed -n 's/^FERRY-FAIL smoke: \([^:]*\):.*/\1/p' | sort -u \
+			>"$run/smokefail.txt"
 	fi
 	for s in "${suite_list[@]}"; do
 		line=
@@ -472,7 +505,11 @@ unexpected_pjd_failures() {
 			# shellcheck disable=SC2053 # pat is a glob on purpose
 			[[ $name == $pat ]] && ok=1 && break
 		done
-		if [[ $ok == 0 && $daemon == ferryd && $daemon_sel == both && -f $base ]] &&
+		if [[ $daemon == ferryd-9p ]]; then
+			base=$FERRY_WORK/runs/qemu-9p/pjdfail.txt
+		fi
+		if [[ $ok == 0 && ($daemon == ferryd && $daemon_sel == both ||
+			$daemon == ferryd-9p && $daemon_sel == 9p) && -f $base ]] &&
 			grep -qxF -- "$name" "$base"; then
 			ok=1
 		fi
@@ -490,6 +527,17 @@ judge() { # daemon
 		fi
 		local p f k
 		read -r p f k <<<"$r"
+		if [[ $daemon == qemu-9p ]]; then
+			# QEMU's 9p is the yardstick, not under test: its results are the baseline.
+			record "$daemon" "$s" ok "baseline: $p passed, $f failed"
+			continue
+		fi
+		local qsmoke=$FERRY_WORK/runs/qemu-9p/smokefail.txt
+		if [[ $s == smoke && $f -gt 0 && $daemon == ferryd-9p && $daemon_sel == 9p &&
+			-f $qsmoke && -z $(comm -23 "$run/smokefail.txt" "$qsmoke") ]]; then
+			record "$daemon" "$s" ok "all $f failures also QEMU's 9p's"
+			continue
+		fi
 		if [[ $s == pjdfstest && $f -gt 0 ]]; then
 			local unexpected listed
 			unexpected=$(unexpected_pjd_failures "$daemon" | grep -c . || true)
@@ -506,8 +554,8 @@ judge() { # daemon
 		fi
 	done
 	# A guest timeout is the suites' failure; the daemon still has to exit 0.
-	if [[ $daemon == none ]]; then
-		: # no daemon: the guest used its own disk
+	if [[ $daemon == none || $daemon == qemu-9p ]]; then
+		: # no daemon: the guest used its own disk, or QEMU served it
 	elif [[ ${DAEMON_EXIT:-none} == 0 && ${RUN_STATUS:-} != *daemon* ]]; then
 		record "$daemon" daemon-exit ok "exit 0"
 	else
@@ -579,6 +627,18 @@ if [[ $daemon_sel == both && ,$suites, == *,pjdfstest,* && -f $FERRY_WORK/runs/f
 	echo
 	echo "=== pjdfstest failures in ferryd but not in virtiofsd: $(wc -l <"$only") ($only)"
 	sed 's/^/  /' "$only"
+fi
+
+if [[ $daemon_sel == 9p && ,$suites, == *,pjdfstest,* && -f $FERRY_WORK/runs/ferryd-9p/pjdfail.txt &&
+	-f $FERRY_WORK/runs/qemu-9p/pjdfail.txt ]]; then
+	for pair in "ferryd-9p qemu-9p" "qemu-9p ferryd-9p"; do
+		read -r a b <<<"$pair"
+		only=$FERRY_WORK/runs/$a/pjdfail-not-$b.txt
+		comm -23 "$FERRY_WORK/runs/$a/pjdfail.txt" "$FERRY_WORK/runs/$b/pjdfail.txt" >"$only"
+		echo
+		echo "=== pjdfstest failures in $a but not in $b: $(wc -l <"$only") ($only)"
+		sed 's/^/  /' "$only"
+	done
 fi
 
 echo

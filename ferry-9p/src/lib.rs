@@ -1,8 +1,8 @@
 //! The 9P2000.L wire protocol, as Linux's v9fs client (net/9p, fs/9p) speaks it.
 //!
-//! - [`decode`]: one T-message from one whole frame, borrowing its strings and data; no I/O,
+//! - [`mod@decode`]: one T-message from one whole frame, borrowing its strings and data; no I/O,
 //!   no allocation but a walk's name list; every length checked against the frame.
-//! - [`encode`]: R-messages into a byte buffer, with the frame's size filled in at the end.
+//! - [`mod@encode`]: R-messages into a byte buffer, with the frame's size filled in at the end.
 //!
 //! Numbers are little-endian; a string is a 2-byte length and that many bytes (no NUL); a
 //! frame is `size[4] type[1] tag[2]` and the body, `size` counting itself.
@@ -46,7 +46,7 @@ pub mod msg {
     pub const TREMOVE: u8 = 122;
 }
 
-/// Bytes of a frame's header: size[4] type[1] tag[2].
+/// Bytes of a frame's header: `size[4] type[1] tag[2]`.
 pub const HEADER: usize = 7;
 /// The tag of Tversion, which no other request may use.
 pub const NOTAG: u16 = 0xffff;

@@ -8,7 +8,9 @@ use std::path::PathBuf;
 use clap::Parser;
 
 use crate::sandbox::{caps, seccomp};
-use ferry_server::config::{CachePolicy, Config, FileHandles, Listen, Readdirplus, Sandbox};
+use ferry_server::config::{
+    CachePolicy, Config, FileHandles, Listen, Protocol, Readdirplus, Sandbox,
+};
 use ferry_server::fs::xattrmap;
 use ferry_server::server::ids::{IdMap, Ids};
 
@@ -34,9 +36,25 @@ pub struct Args {
     /// Name of the group that may connect to the socket
     #[arg(long)]
     pub socket_group: Option<String>,
-    /// File descriptor of an already-listening vhost-user socket
+    /// File descriptor of an already-listening vhost-user socket (with --protocol 9p: a
+    /// listening socket, or one connected client, such as a vsock connection a proxy hands over)
     #[arg(long)]
     pub fd: Option<i32>,
+    /// The protocol served: virtio-fs (vhost-user-fs, for a VMM) or 9p (9P2000.L over a unix
+    /// socket, TCP, an inherited socket or stdin/stdout, for a guest's v9fs client)
+    #[arg(long, default_value = "virtio-fs")]
+    pub protocol: String,
+    /// With --protocol 9p: listen on TCP, as tcp:ADDR:PORT (e.g. tcp:127.0.0.1:5640). Loopback
+    /// only, unless --allow-remote: 9P has no authentication, and anyone who reaches the port
+    /// acts on the share as any user
+    #[arg(long, value_name = "tcp:ADDR:PORT")]
+    pub listen: Option<String>,
+    /// With --listen: accept a non-loopback address
+    #[arg(long)]
+    pub allow_remote: bool,
+    /// With --protocol 9p: serve one client on standard input and output
+    #[arg(long)]
+    pub stdio: bool,
     /// Worker threads; 0 serves requests on the queue threads
     #[arg(long, default_value_t = 0)]
     pub thread_pool_size: usize,
@@ -293,12 +311,11 @@ impl TryFrom<Args> for Config {
             .shared_dir
             .take()
             .ok_or(ArgsError::Missing("--shared-dir"))?;
-        let listen = match (a.socket_path.take(), a.fd) {
-            (Some(_), Some(_)) => return Err(ArgsError::Conflict("--socket-path", "--fd")),
-            (Some(p), None) => Listen::Path(p),
-            (None, Some(fd)) => Listen::Fd(fd),
-            (None, None) => return Err(ArgsError::Missing("--socket-path or --fd")),
-        };
+        let protocol: Protocol = a
+            .protocol
+            .parse()
+            .map_err(|why| invalid("--protocol", a.protocol.clone(), why))?;
+        let listen = listen_of(&mut a, protocol)?;
         if a.socket_group.is_some() && matches!(listen, Listen::Fd(_)) {
             return Err(ArgsError::Conflict("--socket-group", "--fd"));
         }
@@ -407,18 +424,21 @@ impl TryFrom<Args> for Config {
             dax_window,
             shared_dir,
             listen,
+            protocol,
             socket_group: a.socket_group,
             tag: a.tag,
             thread_pool_size: a.thread_pool_size,
             request_queues: a.request_queues,
-            xattr: a.xattr || xattrmap.is_some() || posix_acl,
+            // A 9P client has nothing to negotiate xattrs with (QEMU's 9p serves them): on.
+            xattr: a.xattr || xattrmap.is_some() || posix_acl || protocol == Protocol::P9,
             xattrmap,
             sandbox,
             seccomp,
             modcaps,
             stats: a.stats,
             allow_devices: a.allow_devices,
-            locks: a.locks,
+            // A 9P client has no locks of its own to fall back on: the server keeps them.
+            locks: a.locks || protocol == Protocol::P9,
             readonly: a.readonly,
             announce_submounts: a.announce_submounts && !a.no_announce_submounts,
             cache,
@@ -436,6 +456,72 @@ impl TryFrom<Args> for Config {
             log_level,
         })
     }
+}
+
+/// Where clients come from: exactly one of --socket-path, --fd, --listen and --stdio (the
+/// last two with --protocol 9p only).
+fn listen_of(a: &mut Args, protocol: Protocol) -> Result<Listen, ArgsError> {
+    let mut given = Vec::new();
+    if let Some(p) = a.socket_path.take() {
+        given.push(("--socket-path", Listen::Path(p)));
+    }
+    if let Some(fd) = a.fd {
+        given.push(("--fd", Listen::Fd(fd)));
+    }
+    if let Some(v) = a.listen.take() {
+        let addr = parse_tcp(&v).map_err(|why| invalid("--listen", v.clone(), why))?;
+        if !addr.ip().is_loopback() && !a.allow_remote {
+            return Err(invalid(
+                "--listen",
+                v,
+                "not a loopback address (add --allow-remote)",
+            ));
+        }
+        given.push(("--listen", Listen::Tcp(addr)));
+    }
+    if a.stdio {
+        given.push(("--stdio", Listen::Stdio));
+    }
+    if a.allow_remote && !given.iter().any(|(f, _)| *f == "--listen") {
+        return Err(ArgsError::Missing("--listen (for --allow-remote)"));
+    }
+    if given.len() > 1 {
+        return Err(ArgsError::Conflict(given[0].0, given[1].0));
+    }
+    let (flag, listen) = match given.pop() {
+        Some(g) => g,
+        None if protocol == Protocol::P9 => {
+            return Err(ArgsError::Missing(
+                "--socket-path, --fd, --listen or --stdio",
+            ))
+        }
+        None => return Err(ArgsError::Missing("--socket-path or --fd")),
+    };
+    if protocol == Protocol::VirtioFs && matches!(listen, Listen::Tcp(_) | Listen::Stdio) {
+        return Err(ArgsError::Conflict(flag, "--protocol virtio-fs"));
+    }
+    if protocol == Protocol::P9 {
+        // What only a vhost-user device has, and what the 9P session does not do yet.
+        let refused = [
+            ("--tag", a.tag.is_some()),
+            ("--dax-window", a.dax_window.is_some()),
+            ("--uid-map", !a.uid_map.is_empty()),
+            ("--gid-map", !a.gid_map.is_empty()),
+            ("--translate-uid", !a.translate_uid.is_empty()),
+            ("--translate-gid", !a.translate_gid.is_empty()),
+        ];
+        if let Some((f, _)) = refused.iter().find(|(_, on)| *on) {
+            return Err(ArgsError::Conflict(f, "--protocol 9p"));
+        }
+    }
+    Ok(listen)
+}
+
+/// `tcp:ADDR:PORT` (an IPv6 address in brackets).
+fn parse_tcp(v: &str) -> Result<std::net::SocketAddr, &'static str> {
+    let rest = v.strip_prefix("tcp:").ok_or("expected tcp:ADDR:PORT")?;
+    rest.parse()
+        .map_err(|_| "expected tcp:ADDR:PORT, such as tcp:127.0.0.1:5640")
 }
 
 /// A window size: powers of 1024 for K/M/G/T, a non-zero multiple of 2 MiB, at most 1 TiB.

@@ -13,7 +13,7 @@ use std::sync::Arc;
 use crate::args::{Args, CAPABILITIES};
 use crate::transport::vhost_user::{DeviceConfig, FsDevice};
 use clap::Parser;
-use ferry_server::config::{CachePolicy, Config, Listen};
+use ferry_server::config::{CachePolicy, Config, Listen, Protocol};
 use ferry_server::fs;
 use ferry_server::server::stats::Stats;
 use ferry_server::server::{Server, ServerOptions, Window};
@@ -67,8 +67,14 @@ fn run(cfg: Config) -> Result<(), Box<dyn std::error::Error>> {
             Err(e) => return Err(format!("--rlimit-nofile: {e}").into()),
         },
     }
+    if cfg.protocol == Protocol::P9 {
+        return run_9p(cfg);
+    }
     // The socket comes first: the sandbox may hide its path from the daemon.
     let mut listener = match &cfg.listen {
+        Listen::Tcp(_) | Listen::Stdio => {
+            return Err("virtio-fs needs --socket-path or --fd".into())
+        }
         Listen::Path(p) => {
             let l = Listener::new(p, true).map_err(|e| format!("{}: {e}", p.display()))?;
             if let Some(g) = &cfg.socket_group {
@@ -91,7 +97,6 @@ fn run(cfg: Config) -> Result<(), Box<dyn std::error::Error>> {
         posix_acl: cfg.posix_acl,
         auto_inval_data: cfg.cache != CachePolicy::Never,
         allow_mmap: cfg.allow_mmap,
-        allow_devices: cfg.allow_devices,
         flush_needed: cfg.locks,
         ids: cfg.ids.clone(),
         agent: cfg
@@ -155,6 +160,42 @@ fn run(cfg: Config) -> Result<(), Box<dyn std::error::Error>> {
     std::mem::forget(listener);
     res
 }
+
+/// `--protocol 9p`: the same backend, sandbox and seccomp filter, with 9P2000.L clients
+/// instead of a VMM. Serves until the single client leaves, or forever from a listener.
+fn run_9p(cfg: Config) -> Result<(), Box<dyn std::error::Error>> {
+    // The socket comes first: the sandbox hides its path and the network.
+    let src = transport::p9::open(&cfg.listen)?;
+    if let (Listen::Path(p), Some(g)) = (&cfg.listen, &cfg.socket_group) {
+        sys::set_socket_group(p, g).map_err(|e| format!("--socket-group {g}: {e}"))?;
+    }
+    let shared = |e: std::io::Error| format!("{}: {e}", cfg.shared_dir.display());
+    let root = cfg.shared_dir.canonicalize().map_err(shared)?;
+    sandbox::prepare(&cfg, &root).map_err(|e| format!("sandbox: {e}"))?;
+    sys::set_umask(0);
+    let backend = fs::linux(&cfg).map_err(shared)?;
+    ferry_server::p9::init_backend(&backend)?;
+    // A 9P server outlives each client: it is stopped with a signal, which is a clean exit.
+    for sig in [libc::SIGTERM, libc::SIGINT, libc::SIGHUP] {
+        // SAFETY: the handler only calls _exit, which is async-signal-safe.
+        unsafe { signal_hook::low_level::register(sig, || libc::_exit(0)) }?;
+    }
+    sandbox::confine(&cfg, &root, &backend).map_err(|e| format!("sandbox: {e}"))?;
+    info!(
+        "serving {} over 9P2000.L on {:?}",
+        cfg.shared_dir.display(),
+        cfg.listen
+    );
+    let opts = ferry_server::p9::SessionOptions {
+        readonly: cfg.readonly,
+        ..Default::default()
+    };
+    transport::p9::serve(src, Arc::new(backend), opts, MAX_9P_CLIENTS)?;
+    Ok(())
+}
+
+/// Most 9P clients served at once (each has a thread and its own fids).
+const MAX_9P_CLIENTS: usize = 64;
 
 /// Prints the statistics table to stderr whenever the daemon gets SIGUSR1.
 fn dump_stats_on_sigusr1(stats: Arc<Stats>) -> std::io::Result<()> {

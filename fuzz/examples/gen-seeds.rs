@@ -8,6 +8,8 @@ fn main() -> std::io::Result<()> {
         ("decode", ferry_fuzz::seeds::sessions()),
         ("request_path", ferry_fuzz::seeds::sessions()),
         ("virtqueue", ferry_fuzz::seeds::virtqueues()),
+        ("p9_decode", ferry_fuzz::p9::seeds()),
+        ("p9_request_path", ferry_fuzz::p9::seeds()),
     ];
     for (target, seeds) in sets {
         let dir = root.join(target);

@@ -8,12 +8,14 @@
 //!   [`decode`](ferry_server::fuse::decode::decode) and to `Server::handle` with a reply room from
 //!   `cap` (below 0x80: 2 MiB; from 0x80: `(cap - 0x80) * 8` bytes). A valid INIT is sent first.
 //! - `virtqueue`: see [`virtqueue`].
+//! - `p9_decode`, `p9_request_path`: see [`p9`].
 //!
 //! Every target's server has a DAX window ([`window::CheckedWindow`]) that asserts the ranges
 //! and fds the server would hand a VMM.
 
 pub mod contain;
 pub mod null;
+pub mod p9;
 pub mod seeds;
 pub mod window;
 
@@ -35,6 +37,7 @@ pub struct Flags(pub u8);
 impl Flags {
     pub const READONLY: u8 = 1 << 0;
     pub const READDIRPLUS: u8 = 1 << 1;
+    /// `request_path`: the backend's allow_devices option.
     pub const ALLOW_DEVICES: u8 = 1 << 2;
     /// `request_path`: also turns the backend's zero-message opens off.
     pub const POSIX_ACL: u8 = 1 << 3;
@@ -61,7 +64,6 @@ impl Flags {
             posix_acl: self.has(Self::POSIX_ACL),
             auto_inval_data: self.has(Self::AUTO_INVAL_DATA),
             allow_mmap: self.has(Self::WRITEBACK),
-            allow_devices: self.has(Self::ALLOW_DEVICES),
             flush_needed: self.has(Self::KILLPRIV_V2),
             ids: Default::default(),
             agent: None,
@@ -176,6 +178,7 @@ pub fn request_path(data: &[u8]) {
     cfg.killpriv_v2 = flags.has(Flags::KILLPRIV_V2);
     cfg.announce_submounts = flags.has(Flags::SUBMOUNTS);
     cfg.zero_open = !flags.has(Flags::POSIX_ACL);
+    cfg.allow_devices = flags.has(Flags::ALLOW_DEVICES);
     let fs = ferry_server::fs::linux(&cfg).expect("the Linux backend opens the share");
     let mut opts = flags.server_options();
     opts.allow_mmap = false;

@@ -4,13 +4,39 @@ use std::path::PathBuf;
 use std::str::FromStr;
 use std::time::Duration;
 
-/// Where the vhost-user socket comes from.
+/// Where the daemon's clients come from.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Listen {
-    /// Create and listen on this path.
+    /// Create and listen on this unix socket path.
     Path(PathBuf),
-    /// An inherited, already-listening socket (libvirt's `--fd`).
+    /// An inherited socket: listening (libvirt's `--fd`), or, for 9P, one connected client.
     Fd(i32),
+    /// 9P only: listen on this TCP address.
+    Tcp(std::net::SocketAddr),
+    /// 9P only: one client on standard input and output.
+    Stdio,
+}
+
+/// The protocol the daemon serves.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Protocol {
+    /// vhost-user-fs: FUSE over virtqueues, for a VMM.
+    #[default]
+    VirtioFs,
+    /// 9P2000.L over a byte stream (a socket, or stdin/stdout).
+    P9,
+}
+
+impl FromStr for Protocol {
+    type Err = &'static str;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "virtio-fs" | "virtiofs" | "fuse" => Ok(Protocol::VirtioFs),
+            "9p" | "9P" | "9p2000.L" => Ok(Protocol::P9),
+            _ => Err("expected virtio-fs or 9p"),
+        }
+    }
 }
 
 /// How the daemon confines itself before it serves the guest.
@@ -153,6 +179,7 @@ pub struct CapChange {
 pub struct Config {
     pub shared_dir: PathBuf,
     pub listen: Listen,
+    pub protocol: Protocol,
     pub socket_group: Option<String>,
     pub tag: Option<String>,
     pub thread_pool_size: usize,
@@ -200,6 +227,7 @@ impl Config {
         Config {
             shared_dir: dir.to_path_buf(),
             listen: Listen::Fd(-1),
+            protocol: Protocol::VirtioFs,
             socket_group: None,
             tag: None,
             thread_pool_size: 0,

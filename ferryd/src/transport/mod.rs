@@ -1,7 +1,8 @@
 //! The vhost-user-fs device ([`vhost_user`]): its queues and kicks ([`kick`]), the worker
-//! pool ([`pool`]) and the agent's long poll ([`park`]).
+//! pool ([`pool`]) and the agent's long poll ([`park`]); and the 9P2000.L clients ([`p9`]).
 
 pub mod kick;
+pub mod p9;
 pub mod park;
 pub mod pool;
 pub mod vhost_user;

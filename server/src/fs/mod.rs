@@ -15,6 +15,13 @@ use crate::config::Config;
 pub use backend::{Backend, BackendExt, CopyRange};
 pub use linux::LinuxFs;
 
+/// Cookie of the `.` entry a session lists before the backend's (which hides `.` and `..`).
+/// Host cookies are small positions (tmpfs, btrfs, xfs) or 63-bit hashes (ext4), whose top
+/// values are EOF markers; these two sit just below i64::MAX.
+pub const DOT_OFF: u64 = i64::MAX as u64 - 2;
+/// Cookie of the synthesised `..` entry.
+pub const DOTDOT_OFF: u64 = i64::MAX as u64 - 1;
+
 /// A host change with the paths the guest knows it by, from the share's root.
 #[derive(Debug, Clone)]
 pub struct Resolved {
@@ -62,6 +69,7 @@ pub fn linux(cfg: &Config) -> io::Result<LinuxFs> {
         guest_root: cfg.ids.caller(0, 0),
         posix_acl: cfg.posix_acl,
         zero_open: cfg.zero_open,
+        allow_devices: cfg.allow_devices,
     };
     LinuxFs::new(&root, opts)
 }

@@ -52,6 +52,7 @@ pub fn serve<F: Backend, S: Read + Write>(
             session.handle(&frame, &mut out);
         }
         stream.write_all(&out)?;
+        stream.flush()?;
     }
 }
 

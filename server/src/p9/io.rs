@@ -9,7 +9,7 @@ use ferry_9p::{dirent_size, lock as lk, Qid, Reply, IOHDRSZ};
 
 use super::fid::{Fid, Kind};
 use super::{checked_name, cstring, ctx_of, errno, qid, qtype, Errno, Session};
-use crate::fs::Backend;
+use crate::fs::{Backend, DOTDOT_OFF, DOT_OFF};
 use crate::name::XATTR_NAME_MAX;
 use crate::sys::zerocopy::{SliceReader, VecWriter};
 
@@ -208,6 +208,33 @@ impl<F: Backend> Session<F> {
         r.u32(0);
         let at = r.len();
         let mut used = 0usize;
+        // `.` and `..` first, under cookies of their own, as the FUSE session lists them.
+        let dots: &[(&[u8], u64)] = match offset {
+            0 => &[(b".", DOT_OFF), (b"..", DOTDOT_OFF)],
+            DOT_OFF => &[(b"..", DOTDOT_OFF)],
+            _ => &[],
+        };
+        if !dots.is_empty() {
+            let (st, _) = self.fs.getattr(&ctx, node, None).map_err(errno)?;
+            for (name, off) in dots {
+                let need = dirent_size(name.len());
+                if used + need > count {
+                    // No room for even the first entry is the client's error; otherwise it
+                    // asks again from the last entry it got.
+                    if used == 0 {
+                        return Err(libc::EINVAL);
+                    }
+                    r.set_u32_at(at - 4, used as u32);
+                    return Ok(());
+                }
+                used += need;
+                r.qid(qid(&st)).u64(*off).u8(libc::DT_DIR).str(name);
+            }
+        }
+        let offset = match offset {
+            DOT_OFF | DOTDOT_OFF => 0,
+            o => o,
+        };
         self.fs
             .readdir(&ctx, node, handle, count as u32, offset, &mut |d| {
                 let need = dirent_size(d.name.len());

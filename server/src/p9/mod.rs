@@ -39,6 +39,9 @@ fn errno(e: std::io::Error) -> Errno {
     e.raw_os_error().unwrap_or(libc::EIO)
 }
 
+/// The uid (and gid) of an attach by a name that is not a number: the kernel's overflow id.
+const NOBODY: u32 = 65534;
+
 /// The root node of every backend.
 const ROOT: u64 = 1;
 
@@ -49,6 +52,8 @@ pub struct SessionOptions {
     pub max_msize: u32,
     /// Most fids one client may hold at once.
     pub max_fids: usize,
+    /// Refuse every change to the tree with EROFS.
+    pub readonly: bool,
 }
 
 impl Default for SessionOptions {
@@ -56,8 +61,17 @@ impl Default for SessionOptions {
         SessionOptions {
             max_msize: 1 << 20,
             max_fids: 16384,
+            readonly: false,
         }
     }
+}
+
+/// Readies a backend for 9P sessions, once, before the first: none of what a FUSE guest
+/// negotiates at INIT (no writeback cache, no zero-message opens: a 9P client opens every
+/// file it reads or writes).
+pub fn init_backend<F: Backend>(fs: &F) -> std::io::Result<()> {
+    fs.init(fuse_backend_rs::abi::fuse_abi::FsOptions::empty())
+        .map(|_| ())
 }
 
 /// Smallest msize served: room for a 4 KiB page and its header.
@@ -116,10 +130,17 @@ impl<F: Backend> Session<F> {
         if self.msize == 0 && !matches!(m, Tmessage::Version { .. }) {
             return Reply::error(out, tag, libc::EPROTO as u32).finish();
         }
+        if self.opts.readonly && mutates(&m) {
+            return Reply::error(out, tag, libc::EROFS as u32).finish();
+        }
+        log::trace!("9P: tag {tag}: {m:?}");
         let mut r = Reply::new(out, ty + 1, tag);
         match self.dispatch(m, &mut r) {
             Ok(()) => r.finish(),
-            Err(e) => r.into_error(e as u32).finish(),
+            Err(e) => {
+                log::trace!("9P: tag {tag}: errno {e}");
+                r.into_error(e as u32).finish()
+            }
         }
     }
 
@@ -227,15 +248,16 @@ impl<F: Backend> Session<F> {
             return Err(libc::EINVAL);
         }
         self.fids.check_new(fid)?;
-        // Linux's client attaches once per user and names it by number; a textual name is
-        // taken only when it is a number.
+        // Linux's client attaches once per user and names it by number. Its first attach,
+        // for the root's attributes, names no number (and the user "nobody"): a name that is
+        // not a number acts as nobody (65534), which no privilege comes with.
         let uid = if n_uname != ferry_9p::NONUNAME {
             n_uname
         } else {
             std::str::from_utf8(uname)
                 .ok()
                 .and_then(|s| s.parse().ok())
-                .ok_or(libc::EINVAL)?
+                .unwrap_or(NOBODY)
         };
         let ctx = Context {
             uid,
@@ -326,6 +348,30 @@ impl<F: Backend> Session<F> {
 impl<F: Backend> Drop for Session<F> {
     fn drop(&mut self) {
         self.clunk_all();
+    }
+}
+
+/// Whether `m` would change the shared tree (refused on a read-only export).
+fn mutates(m: &Tmessage<'_>) -> bool {
+    use Tmessage as T;
+    let writes = |flags: u32| {
+        flags & libc::O_ACCMODE as u32 != libc::O_RDONLY as u32 || flags & libc::O_TRUNC as u32 != 0
+    };
+    match m {
+        T::Lopen { flags, .. } => writes(*flags),
+        T::Lcreate { .. }
+        | T::Write { .. }
+        | T::Setattr { .. }
+        | T::Mkdir { .. }
+        | T::Mknod { .. }
+        | T::Symlink { .. }
+        | T::Link { .. }
+        | T::Rename { .. }
+        | T::Renameat { .. }
+        | T::Unlinkat { .. }
+        | T::Remove { .. }
+        | T::Xattrcreate { .. } => true,
+        _ => false,
     }
 }
 

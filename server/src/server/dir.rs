@@ -8,11 +8,7 @@ use super::{errno, Backend, Ctx, Errno, Server};
 use crate::fs::ListingCache;
 use crate::fuse::decode::MAX_WRITE;
 
-/// Cookie of the synthesised `.` entry. Host cookies are small positions (tmpfs, btrfs, xfs) or
-/// 63-bit hashes (ext4), whose top values are EOF markers; these two sit just below i64::MAX.
-const DOT_OFF: u64 = i64::MAX as u64 - 2;
-/// Cookie of the synthesised `..` entry.
-const DOTDOT_OFF: u64 = i64::MAX as u64 - 1;
+use crate::fs::{DOTDOT_OFF, DOT_OFF};
 
 impl<F: Backend> Server<F> {
     pub(super) fn opendir(&self, c: &mut Ctx<'_, '_>, a: OpenIn) -> Result<(), Errno> {

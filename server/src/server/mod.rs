@@ -43,8 +43,6 @@ pub struct ServerOptions {
     pub auto_inval_data: bool,
     /// Negotiate FUSE_DIRECT_IO_ALLOW_MMAP (shared mmap of direct-I/O files).
     pub allow_mmap: bool,
-    /// Let the guest create block and character device nodes in the share.
-    pub allow_devices: bool,
     /// The backend acts on FLUSH (host locks to drop): without it, files are opened with
     /// FOPEN_NOFLUSH.
     pub flush_needed: bool,

@@ -219,6 +219,13 @@ impl LinuxFs {
         umask: u32,
         rdev: u32,
     ) -> io::Result<Entry> {
+        // A device node in the share would hand the guest's choice of host device to every
+        // host user who can open it: refused unless --allow-devices (SECURITY.md A4 #16),
+        // whichever protocol asks. The daemon itself never opens one either way.
+        let fmt = mode & libc::S_IFMT;
+        if !self.opts.allow_devices && (fmt == libc::S_IFCHR || fmt == libc::S_IFBLK) {
+            return Err(io::Error::from_raw_os_error(libc::EPERM));
+        }
         self.make(ctx, parent, name, |p| {
             let mode = (mode & libc::S_IFMT) | self.create_mode(p, mode & 0o7777, umask);
             sys::mknodat(p.fd(), name, mode, u64::from(rdev))?;

@@ -75,6 +75,8 @@ pub struct Options {
     /// flag or per-open state matters: `auto` and `always` caching, without locks or the
     /// writeback cache.
     pub zero_open: bool,
+    /// Let the guest create block and character device nodes (refused with EPERM otherwise).
+    pub allow_devices: bool,
 }
 
 /// The Linux backend over one shared directory.

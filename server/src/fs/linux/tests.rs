@@ -31,6 +31,7 @@ fn opts() -> Options {
         guest_root: Some((0, 0)),
         posix_acl: false,
         zero_open: false,
+        allow_devices: false,
     }
 }
 
