@@ -176,6 +176,22 @@ impl<S: Read + Write> Client<S> {
         self.ok(TWRITE, &w.concat());
     }
 
+    /// Walks fid 0 to `name` as `fid`, opens it read-only and reads it.
+    fn open_and_read(&mut self, fid: u32, name: &[u8]) -> Vec<u8> {
+        let walk = [
+            &0u32.to_le_bytes()[..],
+            &fid.to_le_bytes(),
+            &1u16.to_le_bytes(),
+            &s(name),
+        ];
+        self.ok(TWALK, &walk.concat());
+        self.ok(
+            TLOPEN,
+            &[&fid.to_le_bytes()[..], &0u32.to_le_bytes()].concat(),
+        );
+        self.read(fid)
+    }
+
     fn read(&mut self, fid: u32) -> Vec<u8> {
         let b = self.ok(
             TREAD,
@@ -316,21 +332,7 @@ fn tcp_on_loopback_and_stdio() {
     };
     let mut c = Client::new(stream);
     c.attach();
-    c.ok(
-        TWALK,
-        &[
-            &0u32.to_le_bytes()[..],
-            &1u32.to_le_bytes(),
-            &1u16.to_le_bytes(),
-            &s(b"f"),
-        ]
-        .concat(),
-    );
-    c.ok(
-        TLOPEN,
-        &[&1u32.to_le_bytes()[..], &0u32.to_le_bytes()].concat(),
-    );
-    assert_eq!(c.read(1), b"over tcp");
+    assert_eq!(c.open_and_read(1, b"f"), b"over tcp");
     // SAFETY: kill takes a pid and a signal number only.
     unsafe { libc::kill(child.id().cast_signed(), libc::SIGTERM) };
     assert_eq!(wait(&mut child, Duration::from_secs(10)), Some(0));
@@ -350,21 +352,7 @@ fn tcp_on_loopback_and_stdio() {
     };
     let mut c = Client::new(pipe);
     c.attach();
-    c.ok(
-        TWALK,
-        &[
-            &0u32.to_le_bytes()[..],
-            &1u32.to_le_bytes(),
-            &1u16.to_le_bytes(),
-            &s(b"f"),
-        ]
-        .concat(),
-    );
-    c.ok(
-        TLOPEN,
-        &[&1u32.to_le_bytes()[..], &0u32.to_le_bytes()].concat(),
-    );
-    assert_eq!(c.read(1), b"over tcp");
+    assert_eq!(c.open_and_read(1, b"f"), b"over tcp");
     drop(c);
     assert_eq!(wait(&mut child, Duration::from_secs(10)), Some(0));
 }
