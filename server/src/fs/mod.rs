@@ -15,6 +15,22 @@ use crate::config::Config;
 pub use backend::{Backend, BackendExt, CopyRange};
 pub use linux::LinuxFs;
 
+/// A backend error as the errno a session answers (EIO when it carries none).
+pub fn errno(e: io::Error) -> libc::c_int {
+    e.raw_os_error().unwrap_or(libc::EIO)
+}
+
+/// The synthesised `.` and `..` entries (name, cookie) a listing from `offset` starts with, and
+/// the backend offset to go on from after them.
+pub fn listing_start(offset: u64) -> (&'static [(&'static [u8], u64)], u64) {
+    match offset {
+        0 => (&[(b".", DOT_OFF), (b"..", DOTDOT_OFF)], 0),
+        DOT_OFF => (&[(b"..", DOTDOT_OFF)], 0),
+        DOTDOT_OFF => (&[], 0),
+        other => (&[], other),
+    }
+}
+
 /// Cookie of the `.` entry a session lists before the backend's (which hides `.` and `..`).
 /// Host cookies are small positions (tmpfs, btrfs, xfs) or 63-bit hashes (ext4), whose top
 /// values are EOF markers; these two sit just below i64::MAX.

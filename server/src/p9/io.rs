@@ -9,7 +9,7 @@ use ferry_9p::{dirent_size, lock as lk, Qid, Reply, IOHDRSZ};
 
 use super::fid::{Fid, Kind};
 use super::{checked_name, cstring, ctx_of, errno, qid, qtype, Errno, Session};
-use crate::fs::{Backend, DOTDOT_OFF, DOT_OFF};
+use crate::fs::{listing_start, Backend};
 use crate::name::XATTR_NAME_MAX;
 use crate::sys::zerocopy::{SliceReader, VecWriter};
 
@@ -209,11 +209,7 @@ impl<F: Backend> Session<F> {
         let at = r.len();
         let mut used = 0usize;
         // `.` and `..` first, under cookies of their own, as the FUSE session lists them.
-        let dots: &[(&[u8], u64)] = match offset {
-            0 => &[(b".", DOT_OFF), (b"..", DOTDOT_OFF)],
-            DOT_OFF => &[(b"..", DOTDOT_OFF)],
-            _ => &[],
-        };
+        let (dots, offset) = listing_start(offset);
         if !dots.is_empty() {
             let (st, _) = self.fs.getattr(&ctx, node, None).map_err(errno)?;
             for (name, off) in dots {
@@ -231,10 +227,6 @@ impl<F: Backend> Session<F> {
                 r.qid(qid(&st)).u64(*off).u8(libc::DT_DIR).str(name);
             }
         }
-        let offset = match offset {
-            DOT_OFF | DOTDOT_OFF => 0,
-            o => o,
-        };
         self.fs
             .readdir(&ctx, node, handle, count as u32, offset, &mut |d| {
                 let need = dirent_size(d.name.len());
@@ -297,22 +289,16 @@ impl<F: Backend> Session<F> {
                 GetxattrReply::Count(_) => return Err(libc::EIO),
             }
         };
+        r.u64(value.len() as u64);
         let new = Fid {
             node: f.node,
             kind_of_file: f.kind_of_file,
             uid: f.uid,
             gid: f.gid,
             origin: None,
-            kind: Kind::XattrRead(Vec::new()),
+            kind: Kind::XattrRead(value),
         };
-        r.u64(value.len() as u64);
-        self.fids.insert(
-            newfid,
-            Fid {
-                kind: Kind::XattrRead(value),
-                ..new
-            },
-        );
+        self.fids.insert(newfid, new);
         Ok(())
     }
 

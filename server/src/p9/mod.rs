@@ -34,10 +34,7 @@ use fid::{Fid, Fids, Kind};
 
 type Errno = libc::c_int;
 
-/// Turns an io::Error from the backend into an errno (EIO when it carries none).
-fn errno(e: std::io::Error) -> Errno {
-    e.raw_os_error().unwrap_or(libc::EIO)
-}
+use crate::fs::errno;
 
 /// The uid (and gid) of an attach by a name that is not a number: the kernel's overflow id.
 const NOBODY: u32 = 65534;

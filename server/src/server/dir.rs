@@ -8,7 +8,7 @@ use super::{errno, Backend, Ctx, Errno, Server};
 use crate::fs::ListingCache;
 use crate::fuse::decode::MAX_WRITE;
 
-use crate::fs::{DOTDOT_OFF, DOT_OFF};
+use crate::fs::listing_start;
 
 impl<F: Backend> Server<F> {
     pub(super) fn opendir(&self, c: &mut Ctx<'_, '_>, a: OpenIn) -> Result<(), Errno> {
@@ -65,7 +65,7 @@ impl<F: Backend> Server<F> {
     }
 
     /// The backend hides `.` and `..`; the guest still expects them. They are listed first, under
-    /// cookies no host filesystem hands out in practice (see [`DOT_OFF`]). Returns the backend
+    /// cookies no host filesystem hands out in practice (see [`crate::fs::DOT_OFF`]). Returns the backend
     /// offset to continue from, or None when the reply is full.
     fn push_dots(
         &self,
@@ -74,12 +74,10 @@ impl<F: Backend> Server<F> {
         limit: usize,
         plus: bool,
     ) -> Result<Option<u64>, Errno> {
-        let names: &[(&[u8], u64)] = match offset {
-            0 => &[(b".", DOT_OFF), (b"..", DOTDOT_OFF)],
-            DOT_OFF => &[(b"..", DOTDOT_OFF)],
-            DOTDOT_OFF => return Ok(Some(0)),
-            other => return Ok(Some(other)),
-        };
+        let (names, next) = listing_start(offset);
+        if names.is_empty() {
+            return Ok(Some(next));
+        }
         let (st, _) = self.fs.getattr(&c.ctx, c.h.nodeid, None).map_err(errno)?;
         for (i, (name, off)) in names.iter().enumerate() {
             let typ = u32::from(libc::DT_DIR);
@@ -98,6 +96,6 @@ impl<F: Backend> Server<F> {
                 return if i == 0 { Err(libc::EINVAL) } else { Ok(None) };
             }
         }
-        Ok(Some(0))
+        Ok(Some(next))
     }
 }

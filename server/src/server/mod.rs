@@ -92,10 +92,7 @@ pub struct InPlace<'b> {
 
 type Errno = libc::c_int;
 
-/// Turns an io::Error from the backend into an errno (EIO when it carries none).
-fn errno(e: std::io::Error) -> Errno {
-    e.raw_os_error().unwrap_or(libc::EIO)
-}
+use crate::fs::errno;
 
 impl<F: Backend> Server<F> {
     pub fn new(fs: F, opts: ServerOptions) -> Self {
