@@ -8,7 +8,7 @@
 #                          [--runtime S] [--files N] [--dirs N] [--file-size BYTES]
 #                          [--big-files N] [--big-rounds N] [--work fio,meta] [--quick] [--out DIR]
 #                          [--ferryd PATH] [--timeout MINUTES] [--no-chart] [--counts]
-#                          [--share ext4|dir] [--queue-size N] [--warmup N]
+#                          [--share ext4|dir] [--queue-size N] [--warmup N] [--qemu PATH]
 #
 # --configs: comma-separated, each "volume" or DAEMON[:ARG[:ARG...]] with DAEMON ferryd
 #   (target/release/ferryd, or --ferryd PATH) or virtiofsd ($FERRY_WORK/tools/bin), e.g.
@@ -18,11 +18,15 @@
 #   can be compared in one run: ferryd@/tmp/before,ferryd@/tmp/after,virtiofsd,volume.
 #   ferryd+agent[:ARGS] is ferryd with the guest agent running (vm-test.sh --agent:
 #   ferry-guest watch, so long timeouts while it reads).
+#   ferryd+dax=MODE[:ARGS] is ferryd with a DAX window, mounted -o dax=MODE (always, inode
+#   or never; vm-test.sh --dax: QEMU's vhost-user test device, which needs --qemu).
 #   9P: ferryd-9p[=CACHE][:ARGS] is ferryd --protocol 9p over TCP (the guest's virtio-net
 #   and QEMU's user network to the host's loopback), qemu-9p[=CACHE] QEMU's built-in
 #   virtio-9p (security_model=none); both mounted version=9p2000.L,msize=512000 and
 #   cache=CACHE (loose when not given; mmap, none, ...), e.g.
 #   ferryd-9p=loose,qemu-9p=loose,ferryd-9p=mmap,qemu-9p=mmap,volume
+# --qemu PATH: every boot runs that qemu-system-x86_64 (default $FERRY_QEMU, else the one on
+#   PATH); a QEMU with the shared-memory window (11.1, or scripts/build-qemu.sh) for DAX.
 # --rounds N (default 3): boots per config, taken in turns: a round boots every config once,
 #   round 1 in the order given, round 2 in reverse, round 3 rotated by one place, round 4 that
 #   reversed, and so on, so that no config always boots first or right after the same one
@@ -137,6 +141,7 @@ while [[ $# -gt 0 ]]; do
 	--share) share=$2; shift 2 ;;
 	--queue-size) queue_size=$2; shift 2 ;;
 	--warmup) warmup=$2; shift 2 ;;
+	--qemu) export FERRY_QEMU=$2; shift 2 ;;
 	-h | --help) usage 0 ;;
 	*) echo "unknown argument: $1" >&2; usage 2 ;;
 	esac
@@ -184,7 +189,7 @@ for c in "${cfg_list[@]}"; do
 			exit 2
 		}
 		daemons+=(ferryd) ;;
-	ferryd+agent)
+	ferryd+agent | ferryd+dax=always | ferryd+dax=inode | ferryd+dax=never)
 		[[ -x $ferryd_bin ]] || {
 			echo "$ferryd_bin missing: cargo build --release -p ferryd" >&2
 			exit 2
@@ -204,7 +209,7 @@ for c in "${cfg_list[@]}"; do
 	qemu-9p | qemu-9p=*)
 		[[ ${#parts[@]} == 1 ]] || { echo "qemu-9p takes no daemon arguments" >&2; exit 2; }
 		daemons+=(qemu-9p) ;;
-	*) echo "unknown config $c (volume, ferryd[:ARGS], ferryd+agent[:ARGS], virtiofsd[:ARGS], ferryd-9p[=CACHE][:ARGS], qemu-9p[=CACHE])" >&2; exit 2 ;;
+	*) echo "unknown config $c (volume, ferryd[:ARGS], ferryd+agent[:ARGS], ferryd+dax=MODE[:ARGS], virtiofsd[:ARGS], ferryd-9p[=CACHE][:ARGS], qemu-9p[=CACHE])" >&2; exit 2 ;;
 	esac
 	case ${parts[0]} in
 	*-9p=*) p9opts+=("cache=${parts[0]#*-9p=},msize=512000") ;;
@@ -272,7 +277,7 @@ commit=$(git -C "$REPO" rev-parse --short HEAD 2>/dev/null || echo unknown)
 	commit+=" (with uncommitted changes)"
 cpu=$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n 1)
 guest_kernel=$(cat "$FERRY_WORK/kernel/package" 2>/dev/null || echo unknown)
-qemu_version=$(qemu-system-x86_64 --version | head -n 1 | sed 's/ (.*//')
+qemu_version=$("${FERRY_QEMU:-qemu-system-x86_64}" --version | head -n 1 | sed 's/ (.*//')
 vfs_version=$("$FERRY_WORK/tools/bin/virtiofsd" --version 2>/dev/null | head -n 1 || echo unknown)
 volume_desc="raw image, ext4 (mkfs.ext4 defaults), -drive if=virtio,cache=none,aio=threads"
 img_mib=$((seq_mib + rand_mib + 2048))
@@ -367,6 +372,7 @@ for i in $(boots "$round"); do
 	[[ $counts == 1 && $daemon == ferryd ]] && args+=(--stats)
 	[[ -n $queue_size && $daemon != none ]] && vm+=(--queue-size "$queue_size")
 	[[ $label == ferryd+agent* ]] && vm+=(--agent)
+	[[ $label == ferryd+dax=* ]] && { mode=${label#ferryd+dax=}; vm+=(--dax "${mode%% *}"); }
 	[[ -n ${p9opts[i]} ]] && vm+=(--9p-opts "${p9opts[i]}")
 	[[ ${#args[@]} -gt 0 ]] && vm+=(-- "${args[@]}")
 	echo

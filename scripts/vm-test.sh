@@ -7,7 +7,8 @@
 #                      [--fsx-ops N] [--fsx-seed N] [--pjd PATTERNS] [--ferryd PATH]
 #                      [--cache MODE] [--timeout MINUTES] [--script FILE]
 #                      [--shared-dir DIR] [--disk IMAGE] [--append WORDS]
-#                      [--queue-size N] [--agent]
+#                      [--queue-size N] [--agent] [--qemu PATH]
+#                      [--dax always|inode|never] [--dax-window SIZE]
 #                      [-- extra daemon args]
 #
 # Defaults: --daemon both --suites smoke,pjdfstest,fsx --fsx-ops 100000 (about
@@ -33,6 +34,11 @@
 # both, QEMU's first, and ferryd-9p's pjdfstest failures that QEMU's 9p also has
 # are expected. Both mount with version=9p2000.L and --9p-opts (default
 # cache=loose,msize=512000).
+# --qemu PATH runs that qemu-system-x86_64 (default: $FERRY_QEMU, else the one on
+# PATH). --dax MODE mounts ferryd's share with -o dax=MODE: ferryd gets --tag ferry
+# and --dax-window SIZE (default 1G), and the device is QEMU's vhost-user test
+# device (virtio-id 26, virtio-fs), which carries the shared-memory window of
+# QEMU 11.1 and later (scripts/build-qemu.sh builds one).
 # --agent runs the guest agent (ferry-guest watch, built static and copied into
 # <share>/ferry-bin) before the suites; the "coherence" suite implies it and
 # times how soon host changes (made by coherence_host below) reach the guest's
@@ -50,6 +56,9 @@
 # ferryd under --daemon both, also fails on virtiofsd.
 set -euo pipefail
 export LC_ALL=C # one collation for sort and comm
+# The whole script is one brace group, read before it runs: editing this file while a run
+# (or a perf matrix of runs) goes on cannot change what it does.
+{
 
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 FERRY_WORK=${FERRY_WORK:-$REPO/.work}
@@ -73,6 +82,9 @@ append_extra=
 queue_size=
 agent=
 p9_opts=cache=loose,msize=512000
+qemu_bin=${FERRY_QEMU:-qemu-system-x86_64}
+dax=
+dax_window=1G
 
 usage() {
 	sed -n '2,/^set -euo/{/^set -euo/d;s/^# \{0,1\}//;p}' "${BASH_SOURCE[0]}"
@@ -96,6 +108,9 @@ while [[ $# -gt 0 ]]; do
 	--queue-size) queue_size=$2; shift 2 ;;
 	--agent) agent=1; shift ;;
 	--9p-opts) p9_opts=$2; shift 2 ;;
+	--qemu) qemu_bin=$2; shift 2 ;;
+	--dax) dax=$2; shift 2 ;;
+	--dax-window) dax_window=$2; shift 2 ;;
 	-h | --help) usage 0 ;;
 	--) shift; extra_args=("$@"); break ;;
 	*) echo "unknown argument: $1" >&2; usage 2 ;;
@@ -113,6 +128,21 @@ if [[ $daemon_sel == none && -z $disk || $daemon_sel != none && -n $disk ]]; the
 	echo "--daemon none and --disk IMAGE go together" >&2
 	exit 2
 fi
+case $dax in
+'') ;;
+always | inode | never)
+	if [[ $daemon_sel != ferryd ]]; then
+		echo "--dax needs --daemon ferryd" >&2
+		exit 2
+	fi
+	if ! "$qemu_bin" -device help 2>/dev/null | grep -q '"vhost-user-test-device-pci"'; then
+		echo "--dax: $qemu_bin has no vhost-user-test-device-pci (QEMU 11.1 or later:" \
+			"scripts/build-qemu.sh, then --qemu PATH)" >&2
+		exit 2
+	fi
+	;;
+*) echo "--dax must be always, inode or never" >&2; exit 2 ;;
+esac
 if [[ -n $guest_script && ,$suites, != *,script,* ]]; then
 	suites+=,script
 fi
@@ -120,6 +150,7 @@ IFS=, read -r -a suite_list <<<"$suites"
 for s in "${suite_list[@]}"; do
 	case $s in
 	smoke | pjdfstest | fsx | fio | script | demo | visibility | perf) ;;
+	dax) [[ -n $dax ]] || { echo "the dax suite needs --dax MODE" >&2; exit 2; } ;;
 	coherence | burst) agent=1 ;;
 	*) echo "unknown suite: $s" >&2; exit 2 ;;
 	esac
@@ -221,6 +252,33 @@ coherence_host() { # dir
 	done
 }
 
+# The host side of the dax suite (scripts/guest/dax.c): "h2g OFFSET TEXT" writes
+# TEXT into DIR/h2g at OFFSET; "g2h OFFSET TEXT" waits up to 5 s for DIR/g2h to
+# hold TEXT at OFFSET and answers DIR/ctl/ok.SEQ or fail.SEQ.
+dax_host() { # dir
+	local d=$1 f kind off text n got t end=$((SECONDS + 1800))
+	while ((SECONDS < end)) && [[ ! -e $d/ctl/done ]]; do
+		for f in "$d"/ctl/req.*; do
+			[[ -e $f ]] || continue
+			read -r kind off text <"$f" || continue
+			n=${f##*.}
+			case $kind in
+			h2g) printf '%s' "$text" | dd of="$d/h2g" bs=1 seek="$off" conv=notrunc status=none ;;
+			g2h)
+				for ((t = 0; t < 500; t++)); do
+					got=$(dd if="$d/g2h" bs=1 skip="$off" count=${#text} status=none 2>/dev/null) || true
+					[[ $got == "$text" ]] && break
+					sleep 0.01
+				done
+				if [[ $got == "$text" ]]; then : >"$d/ctl/ok.$n"; else : >"$d/ctl/fail.$n"; fi
+				;;
+			esac
+			rm -f "$f"
+		done
+		sleep 0.005
+	done
+}
+
 # The host's side of the "burst" suite: a git tree made before boot
 # (scripts/lib/burst-tree.sh); each ctl/go.N the guest writes asks for a branch
 # switch (10,000 paths change), after which ctl/manifest.N holds the tree's
@@ -300,6 +358,7 @@ run_vm() { # daemon
 		dargs=(--protocol 9p --listen "tcp:127.0.0.1:$port" --shared-dir="$share")
 	fi
 	[[ -n $cache ]] && dargs+=(--cache="$cache")
+	[[ -n $dax ]] && dargs+=(--tag=ferry --dax-window="$dax_window")
 	dargs+=("${extra_args[@]}")
 	if [[ $daemon != none && $daemon != qemu-9p ]]; then
 		echo "daemon: $bin ${dargs[*]}"
@@ -342,6 +401,7 @@ run_vm() { # daemon
 	[[ -n $disk ]] && append+=" ferry.disk=/dev/vda"
 	[[ -n $append_extra ]] && append+=" $append_extra"
 	[[ -n $agent && $daemon != none ]] && append+=" ferry.agent=1"
+	[[ -n $dax ]] && append+=" ferry.fsopts=dax=$dax"
 	case $daemon in
 	ferryd-9p) append+=" ferry.9p=tcp:$port ferry.9popts=$p9_opts" ;;
 	qemu-9p) append+=" ferry.9p=virtio ferry.9popts=$p9_opts" ;;
@@ -349,6 +409,10 @@ run_vm() { # daemon
 
 	local dev=(-chardev "socket,id=char0,path=$sock"
 		-device "vhost-user-fs-pci,chardev=char0,tag=ferry${queue_size:+,queue-size=$queue_size}")
+	# The test device: virtio-fs (id 26) with the daemon's config space (tag, queues:
+	# 40 bytes) and its shared-memory window (BAR 4, shmid 0: Linux's DAX cache).
+	[[ -n $dax ]] && dev=(-chardev "socket,id=char0,path=$sock"
+		-device "vhost-user-test-device-pci,chardev=char0,virtio-id=26,num_vqs=2,config_size=40")
 	case $daemon in
 	none) dev=(-drive "file=$disk,if=virtio,format=raw,cache=none,aio=threads") ;;
 	ferryd-9p) dev=(-netdev user,id=net0 -device virtio-net-pci,netdev=net0) ;;
@@ -357,7 +421,7 @@ run_vm() { # daemon
 			-device virtio-9p-pci,fsdev=fs0,mount_tag=ferry)
 		;;
 	esac
-	local qemu=(qemu-system-x86_64 -M q35 "${accel[@]}" -m 1G -smp 2
+	local qemu=("$qemu_bin" -M q35 "${accel[@]}" -m 1G -smp 2
 		-object "memory-backend-memfd,id=mem,size=1G,share=on" -numa "node,memdev=mem"
 		"${dev[@]}"
 		-kernel "$KERNEL" -initrd "$initrd" -append "$append"
@@ -378,6 +442,13 @@ run_vm() { # daemon
 	if [[ ,$suites, == *,coherence,* ]]; then
 		rm -rf "$share/coherence"
 		coherence_host "$share/coherence" &
+		live_pids[$!]=1
+	fi
+	if [[ ,$suites, == *,dax,* ]]; then
+		mkdir -p "$share/ferry-bin"
+		gcc -O2 -Wall -Wextra -static -o "$share/ferry-bin/dax" "$REPO/scripts/guest/dax.c"
+		rm -rf "$share/dax"
+		dax_host "$share/dax" &
 		live_pids[$!]=1
 	fi
 	"${qemu[@]}" </dev/null >"$serial" 2>&1 &
@@ -644,3 +715,5 @@ fi
 echo
 echo "$checks_passed passed, $checks_failed failed"
 [[ $checks_failed -eq 0 ]]
+exit
+}

@@ -184,6 +184,14 @@ pub mod mapping {
     pub const READ: u64 = 1 << 1;
 }
 
+/// `fuse_attr.flags`.
+pub mod attr {
+    /// A directory on another filesystem (FUSE_SUBMOUNTS).
+    pub const SUBMOUNT: u32 = 1 << 0;
+    /// Map this file through the DAX window (a mount with `-o dax=inode`, FUSE_HAS_INODE_DAX).
+    pub const DAX: u32 = 1 << 1;
+}
+
 /// SETXATTR's `setxattr_flags` (under INIT's SETXATTR_EXT).
 pub mod setxattr {
     /// Clear the setgid bit along with a POSIX ACL (the caller may not keep it).

@@ -143,6 +143,11 @@ pub struct Args {
     /// memory. Off by default; needs a VMM that implements the shared memory region
     #[arg(long, value_name = "SIZE")]
     pub dax_window: Option<String>,
+    /// With a DAX window and a guest mounted with -o dax=inode, map only regular files of at
+    /// least this size (e.g. 256K); smaller files are read and written with requests, where
+    /// a 2 MiB mapping would cost more round trips than it saves
+    #[arg(long, value_name = "SIZE", default_value = "1M")]
+    pub dax_min_size: String,
     /// Count requests per opcode (number, bytes, service time); print the table at exit and on
     /// SIGUSR1
     #[arg(long)]
@@ -420,8 +425,19 @@ impl TryFrom<Args> for Config {
                 Some(parse_window(v).map_err(|why| invalid("--dax-window", v.clone(), why))?)
             }
         };
+        let dax_min_size = parse_size::Config::new()
+            .with_binary()
+            .parse_size(&a.dax_min_size)
+            .map_err(|_| {
+                invalid(
+                    "--dax-min-size",
+                    a.dax_min_size.clone(),
+                    "expected a size such as 0, 256K or 2M",
+                )
+            })?;
         Ok(Config {
             dax_window,
+            dax_min_size,
             shared_dir,
             listen,
             protocol,

@@ -102,6 +102,7 @@ fn run(cfg: Config) -> Result<(), Box<dyn std::error::Error>> {
         agent: cfg
             .agent_timeout
             .map(|long| ferry_server::server::agent::AgentOptions { long }),
+        dax_min_size: cfg.dax_min_size,
     };
     let mut server = Server::new(backend, opts);
     let stats = cfg.stats.then(|| Arc::new(Stats::default()));

@@ -218,6 +218,9 @@ fn handles_and_read_only_exports_bound_what_can_be_mapped() {
     );
     c.setupmapping(g, fh_g, 0, MIB2, MAPPING_READ, 0).unwrap();
     c.release(g, fh_g, libc::O_RDWR as u32).unwrap();
+    // Linux names no handle at all (fh = -1): it maps by node, whatever it opened.
+    c.setupmapping(f, u64::MAX, 0, MIB2, MAPPING_READ, 2 * MIB2)
+        .unwrap();
     // The mapping outlives the handle, as an mmap outlives close(2).
     let mut b = [0u8; 2];
     window(&h).read(0, &mut b).unwrap();

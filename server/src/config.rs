@@ -209,6 +209,8 @@ pub struct Config {
     pub agent_timeout: Option<std::time::Duration>,
     /// Size of the DAX cache window offered to the VMM, if any.
     pub dax_window: Option<u64>,
+    /// Under `-o dax=inode`, the smallest regular file mapped through the window.
+    pub dax_min_size: u64,
     pub rlimit_nofile: Option<u64>,
     pub inode_file_handles: FileHandles,
     /// How guest ids map to host ids (`--uid-map`, `--gid-map`, `--translate-uid/gid`).
@@ -255,6 +257,7 @@ impl Config {
             killpriv_v2: true,
             agent_timeout: Some(Duration::from_secs(30)),
             dax_window: None,
+            dax_min_size: 1 << 20,
             rlimit_nofile: None,
             inode_file_handles: FileHandles::Never,
             ids: crate::server::ids::Ids::default(),

@@ -82,7 +82,8 @@ pub trait BackendExt {
     }
 
     /// A fresh fd of the regular file `node`, read-only or read-write, for the VMM to map
-    /// (DAX). `fh` is the guest's handle of that file (0 under zero-message opens).
+    /// (DAX). `fh` is the guest's handle of that file (0 under zero-message opens), or
+    /// [`NO_HANDLE`]: Linux maps by node and names none.
     fn mapping_fd(
         &self,
         _ctx: &Context,
@@ -93,6 +94,9 @@ pub trait BackendExt {
         Err(std::io::Error::from_raw_os_error(libc::ENOSYS))
     }
 }
+
+/// The `fh` of a SETUPMAPPING that names no handle (Linux sends -1, "not used").
+pub const NO_HANDLE: u64 = u64::MAX;
 
 /// Backends the server can drive: fuse-backend-rs's `FileSystem` with u64 inodes and handles,
 /// plus [`BackendExt`].

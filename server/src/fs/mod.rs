@@ -12,7 +12,7 @@ use std::io;
 
 use crate::config::Config;
 
-pub use backend::{Backend, BackendExt, CopyRange};
+pub use backend::{Backend, BackendExt, CopyRange, NO_HANDLE};
 pub use linux::LinuxFs;
 
 /// A backend error as the errno a session answers (EIO when it carries none).

@@ -7,6 +7,7 @@
 
 use std::io;
 use std::os::fd::{AsFd, BorrowedFd};
+use std::sync::atomic::Ordering;
 
 use super::{errno, Backend, Ctx, Errno, Server};
 use crate::fuse::mapping::{check_range, RemoveMappingOne, SetupMappingIn, FLAG_READ, FLAG_WRITE};
@@ -42,6 +43,21 @@ impl<F: Backend> Server<F> {
     /// Whether INIT offers the guest a cache window.
     pub(super) fn has_window(&self) -> bool {
         self.usable_window().is_ok()
+    }
+
+    /// FUSE_ATTR_DAX for `st` under per-file DAX (a `-o dax=inode` mount): regular files of
+    /// at least `dax_min_size` bytes, where a 2 MiB mapping saves more READ round trips than
+    /// it costs (a SETUPMAPPING, and a REMOVEMAPPING when the window is full). Linux decides
+    /// when it first sees the inode: a file that grows past the line later is mapped once the
+    /// guest has dropped the inode and looks it up again.
+    pub(super) fn dax_attr(&self, st: &libc::stat64) -> u32 {
+        let file = st.st_mode & libc::S_IFMT == libc::S_IFREG;
+        let big = u64::try_from(st.st_size).is_ok_and(|n| n >= self.opts.dax_min_size);
+        if file && big && self.inode_dax.load(Ordering::Relaxed) {
+            ferry_fuse::attr::DAX
+        } else {
+            0
+        }
     }
 
     pub(super) fn setup_mapping(&self, c: &Ctx<'_, '_>, a: SetupMappingIn) -> Result<(), Errno> {

@@ -31,17 +31,20 @@ impl<F: Backend> Server<F> {
         self.owner_to_guest(&mut e.attr);
         e.entry_timeout = self.granted(e.entry_timeout);
         e.attr_timeout = self.granted_attr(e.attr_timeout, e.attr.st_mode, e.attr.st_nlink);
+        e.attr_flags |= self.dax_attr(&e.attr);
         EntryOut::from(e)
     }
 
     pub(super) fn attr_out(&self, mut st: libc::stat64, valid: Duration) -> AttrOut {
         self.owner_to_guest(&mut st);
         let valid = self.granted_attr(valid, st.st_mode, st.st_nlink);
+        let mut attr = Attr::from(st);
+        attr.flags |= self.dax_attr(&st);
         AttrOut {
             attr_valid: valid.as_secs(),
             attr_valid_nsec: valid.subsec_nanos(),
             dummy: 0,
-            attr: Attr::from(st),
+            attr,
         }
     }
 

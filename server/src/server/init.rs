@@ -11,7 +11,7 @@ use crate::fuse::decode::MAX_WRITE;
 use crate::fuse::mapping::MAP_ALIGNMENT_SHIFT;
 use crate::fuse::{KERNEL_MINOR_VERSION, KERNEL_VERSION};
 // FUSE_DIRECT_IO_ALLOW_MMAP (7.39) is not among fuse-backend-rs's named flags.
-use ferry_fuse::init::{DIRECT_IO_ALLOW_MMAP, INIT_EXT, SETXATTR_EXT};
+use ferry_fuse::init::{DIRECT_IO_ALLOW_MMAP, HAS_INODE_DAX, INIT_EXT, SETXATTR_EXT};
 
 /// Pages per request: 1 MiB with 4 KiB pages.
 const MAX_PAGES: u16 = (MAX_WRITE / 4096) as u16;
@@ -91,6 +91,13 @@ impl<F: Backend> Server<F> {
             bits |= SETXATTR_EXT;
         }
         self.setxattr_ext.store(setxattr_ext, Ordering::Release);
+        // A guest mounted with -o dax=inode offers FUSE_HAS_INODE_DAX: the daemon's attributes
+        // then say which files it maps (FUSE_ATTR_DAX, Server::dax_attr).
+        let inode_dax = self.has_window() && flags & HAS_INODE_DAX != 0;
+        if inode_dax {
+            bits |= HAS_INODE_DAX;
+        }
+        self.inode_dax.store(inode_dax, Ordering::Release);
         let out = InitOut {
             major: KERNEL_VERSION,
             minor: KERNEL_MINOR_VERSION,

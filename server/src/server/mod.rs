@@ -50,6 +50,10 @@ pub struct ServerOptions {
     pub ids: ids::Ids,
     /// The agent channel (see [`agent`]); None: the reserved name is an ordinary name.
     pub agent: Option<agent::AgentOptions>,
+    /// Under a `-o dax=inode` mount (FUSE_HAS_INODE_DAX), the regular files of at least this
+    /// many bytes are mapped through the DAX window (FUSE_ATTR_DAX); the others are read and
+    /// written with requests. Only with a window.
+    pub dax_min_size: u64,
 }
 
 /// One FUSE session over one backend.
@@ -59,6 +63,8 @@ pub struct Server<F: Backend> {
     initialized: AtomicBool,
     /// Whether INIT agreed on FUSE_SETXATTR_EXT (SETXATTR's layout).
     setxattr_ext: AtomicBool,
+    /// Whether INIT agreed on FUSE_HAS_INODE_DAX: attributes say which files are mapped.
+    inode_dax: AtomicBool,
     warned_short: AtomicBool,
     stats: Option<Arc<Stats>>,
     /// The DAX cache window, if the device has one.
@@ -102,6 +108,7 @@ impl<F: Backend> Server<F> {
             opts,
             initialized: AtomicBool::new(false),
             setxattr_ext: AtomicBool::new(false),
+            inode_dax: AtomicBool::new(false),
             warned_short: AtomicBool::new(false),
             stats: None,
             window: None,

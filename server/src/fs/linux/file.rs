@@ -16,7 +16,7 @@ use super::handle::Handle;
 use super::inode::{Inode, NameKey, Node};
 use super::{err, sys, LinuxFs};
 use crate::config::CachePolicy;
-use crate::fs::CopyRange;
+use crate::fs::{CopyRange, NO_HANDLE};
 
 /// The fds that carry the guest's POSIX locks: one open file description per (node, lock
 /// owner), so host OFD locks behave per guest process as POSIX locks do.
@@ -312,7 +312,10 @@ impl LinuxFs {
     /// be its own open of that node; under zero-message opens handle 0 is the node itself. The
     /// fd is not counted against the guest's budget: the caller closes it once mapped.
     pub(super) fn do_mapping_fd(&self, node: u64, fh: u64, writable: bool) -> io::Result<OwnedFd> {
-        if fh != 0 || !self.zero_open() {
+        // Linux maps by node and names no handle (fh = -1, "not used"): under zero-message
+        // opens the guest may never have opened the file here. A handle named is checked.
+        let named = fh != NO_HANDLE && (fh != 0 || !self.zero_open());
+        if named {
             self.handles.get(fh, node)?;
         }
         let i = self.inodes.get(node)?;

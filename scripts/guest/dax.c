@@ -1,0 +1,298 @@
+/*
+ * dax: a virtio-fs mount with -o dax in the guest (the "dax" suite): files are
+ * read and written through the DAX window, and a shared mapping is the host's
+ * page cache, so stores cross in both directions with no request and no
+ * timeout.
+ *
+ *   dax DIR MODE
+ *
+ * MODE is the mount's dax= mode (always or inode). DIR/ctl/req.SEQ asks the
+ * host side (dax_host in scripts/vm-test.sh) for a change ("h2g OFFSET TEXT":
+ * write TEXT at OFFSET of DIR/h2g) or a check ("g2h OFFSET TEXT": wait until
+ * DIR/g2h holds TEXT at OFFSET, then create DIR/ctl/ok.SEQ, or fail.SEQ after
+ * 5 s). Checks:
+ *   attr      a 4 MiB file is a DAX file (STATX_ATTR_DAX); under dax=inode a
+ *             4 KiB one is not
+ *   small     a 100-byte file and a 3 MiB file written, read back, extended
+ *             and read again (ranges past the end of the file are mapped)
+ *   h2g       a host store into a file the guest holds mapped is seen in the
+ *             mapping, with no syscall, within 1 s (prints how soon)
+ *   g2h       a guest store into a shared mapping, without msync, is seen by
+ *             the host in the file within 5 s
+ *   pressure  64 files of 4 MiB (more than the window when run with
+ *             --dax-window 64M) read twice, their contents checked
+ * Prints "dax: P passed, F failed".
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#ifndef STATX_ATTR_DAX
+#define STATX_ATTR_DAX 0x00200000
+#endif
+
+#define MIB (1024 * 1024)
+
+static const char *dir;
+static int passed, failed, seq;
+
+static double now_ms(void)
+{
+	struct timespec t;
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return t.tv_sec * 1e3 + t.tv_nsec / 1e6;
+}
+
+static void result(const char *check, int ok, const char *why)
+{
+	if (ok) {
+		passed++;
+		printf("dax: ok %s\n", check);
+	} else {
+		failed++;
+		printf("dax: FAIL %s: %s\n", check, why);
+	}
+}
+
+static char *path(const char *name)
+{
+	static char p[4][512];
+	static int k;
+	k = (k + 1) % 4;
+	snprintf(p[k], sizeof p[k], "%s/%s", dir, name);
+	return p[k];
+}
+
+/* A file of `size` bytes whose byte i is pattern(i, salt). */
+static unsigned char pattern(size_t i, int salt)
+{
+	return (unsigned char)((i * 31 + salt * 7 + (i >> 12)) & 0xff);
+}
+
+static int put_pattern(const char *p, size_t size, int salt)
+{
+	unsigned char *buf = malloc(size ? size : 1);
+	int fd, ok;
+	for (size_t i = 0; i < size; i++)
+		buf[i] = pattern(i, salt);
+	fd = open(p, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+	ok = fd >= 0 && write(fd, buf, size) == (ssize_t)size && close(fd) == 0;
+	free(buf);
+	return ok;
+}
+
+/* Whether the file holds pattern(i, salt) for i < size, and nothing more. */
+static int check_pattern(const char *p, size_t size, int salt)
+{
+	unsigned char *buf = malloc(size + 1);
+	int fd = open(p, O_RDONLY), ok = 0;
+	ssize_t n = -1;
+	if (fd >= 0) {
+		n = pread(fd, buf, size + 1, 0);
+		close(fd);
+	}
+	if (n == (ssize_t)size) {
+		ok = 1;
+		for (size_t i = 0; i < size && ok; i++)
+			ok = buf[i] == pattern(i, salt);
+	}
+	free(buf);
+	return ok;
+}
+
+static int is_dax(const char *p)
+{
+	struct statx sx;
+	if (statx(AT_FDCWD, p, 0, STATX_BASIC_STATS, &sx) != 0)
+		return -1;
+	return (sx.stx_attributes & STATX_ATTR_DAX) != 0;
+}
+
+/*
+ * Makes the guest drop its unused dentries and inodes: Linux decides whether a
+ * file is a DAX file (dax=inode) when it first sees it, and a file the guest
+ * created was empty then.
+ */
+static void forget(void)
+{
+	int fd = open("/proc/sys/vm/drop_caches", O_WRONLY);
+	if (fd >= 0) {
+		if (write(fd, "2", 1) < 0)
+			perror("drop_caches");
+		close(fd);
+	}
+}
+
+/* Asks the host side; returns the request's sequence number. */
+static int ask(const char *kind, long off, const char *text)
+{
+	char tmp[512], req[512];
+	int n = ++seq;
+	FILE *f;
+	snprintf(tmp, sizeof tmp, "%s/ctl/tmp.%d", dir, n);
+	snprintf(req, sizeof req, "%s/ctl/req.%d", dir, n);
+	f = fopen(tmp, "w");
+	if (!f)
+		return -1;
+	fprintf(f, "%s %ld %s\n", kind, off, text);
+	fclose(f);
+	rename(tmp, req);
+	return n;
+}
+
+static void check_attr(const char *mode)
+{
+	int big, small;
+	if (!put_pattern(path("attr.big"), 4 * MIB, 1) || !put_pattern(path("attr.small"), 4096, 2)) {
+		result("attr", 0, strerror(errno));
+		return;
+	}
+	/* The inode's mode is decided when the guest first sees it: look again. */
+	forget();
+	big = is_dax(path("attr.big"));
+	small = is_dax(path("attr.small"));
+	printf("dax: attr: 4 MiB file dax=%d, 4 KiB file dax=%d (mode %s)\n", big, small, mode);
+	if (strcmp(mode, "inode") == 0)
+		result("attr", big == 1 && small == 0,
+		       "not a DAX file at 4 MiB, or one at 4 KiB, under dax=inode");
+	else
+		result("attr", big == 1 && small == 1, "files are not DAX files under dax=always");
+}
+
+static void check_small(void)
+{
+	const char *p = path("small");
+	int ok = put_pattern(p, 100, 3) && check_pattern(p, 100, 3);
+	ok = ok && put_pattern(p, 3 * MIB + 5, 4) && check_pattern(p, 3 * MIB + 5, 4);
+	/* Extend a file the guest has mapped, then read across the old end. */
+	if (ok) {
+		int fd = open(p, O_WRONLY | O_APPEND);
+		unsigned char b[4096];
+		for (size_t i = 0; i < sizeof b; i++)
+			b[i] = pattern(3 * MIB + 5 + i, 4);
+		ok = fd >= 0 && write(fd, b, sizeof b) == (ssize_t)sizeof b && close(fd) == 0;
+		ok = ok && check_pattern(p, 3 * MIB + 5 + sizeof b, 4);
+	}
+	result("small", ok, "contents differ after write and read back");
+}
+
+static void check_h2g(void)
+{
+	const char *p = path("h2g");
+	const char *text = "host-store-7";
+	long off = 3 * MIB + 100;
+	volatile char *m;
+	double t0, seen = -1;
+	int fd;
+	if (!put_pattern(p, 4 * MIB, 5)) {
+		result("h2g", 0, strerror(errno));
+		return;
+	}
+	forget();
+	fd = open(p, O_RDONLY);
+	m = fd < 0 ? MAP_FAILED : mmap(NULL, 4 * MIB, PROT_READ, MAP_SHARED, fd, 0);
+	if (m == MAP_FAILED) {
+		result("h2g", 0, strerror(errno));
+		return;
+	}
+	(void)m[off]; /* mapped now */
+	t0 = now_ms();
+	if (ask("h2g", off, text) < 0) {
+		result("h2g", 0, "no request");
+		return;
+	}
+	while (now_ms() - t0 < 5000) {
+		if (memcmp((const char *)m + off, text, strlen(text)) == 0) {
+			seen = now_ms() - t0;
+			break;
+		}
+	}
+	printf("dax: h2g: host store seen in the guest's mapping after %.1f ms\n", seen);
+	result("h2g", seen >= 0 && seen <= 1000, "not seen within 1 s");
+	munmap((void *)m, 4 * MIB);
+	close(fd);
+}
+
+static void check_g2h(void)
+{
+	const char *p = path("g2h");
+	const char *text = "guest-store-9";
+	long off = MIB + 7;
+	char ok_path[512], fail_path[512];
+	char *m;
+	int fd, n, res = -1;
+	double t0;
+	if (!put_pattern(p, 4 * MIB, 6)) {
+		result("g2h", 0, strerror(errno));
+		return;
+	}
+	forget();
+	fd = open(p, O_RDWR);
+	m = fd < 0 ? MAP_FAILED : mmap(NULL, 4 * MIB, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	if (m == MAP_FAILED) {
+		result("g2h", 0, strerror(errno));
+		return;
+	}
+	memcpy(m + off, text, strlen(text)); /* no msync: the window is the host's page cache */
+	n = ask("g2h", off, text);
+	snprintf(ok_path, sizeof ok_path, "%s/ctl/ok.%d", dir, n);
+	snprintf(fail_path, sizeof fail_path, "%s/ctl/fail.%d", dir, n);
+	t0 = now_ms();
+	while (res < 0 && now_ms() - t0 < 15000) {
+		if (access(ok_path, F_OK) == 0)
+			res = 1;
+		else if (access(fail_path, F_OK) == 0)
+			res = 0;
+		else
+			usleep(10000);
+	}
+	result("g2h", res == 1, res == 0 ? "the host did not see it within 5 s" : "no answer");
+	munmap(m, 4 * MIB);
+	close(fd);
+}
+
+static void check_pressure(void)
+{
+	char name[64];
+	int ok = 1;
+	for (int i = 0; i < 64 && ok; i++) {
+		snprintf(name, sizeof name, "pressure.%d", i);
+		ok = put_pattern(path(name), 4 * MIB, 100 + i);
+	}
+	for (int round = 0; round < 2 && ok; round++)
+		for (int i = 0; i < 64 && ok; i++) {
+			snprintf(name, sizeof name, "pressure.%d", i);
+			ok = check_pattern(path(name), 4 * MIB, 100 + i);
+		}
+	result("pressure", ok, "a file read back wrong");
+	for (int i = 0; i < 64; i++) {
+		snprintf(name, sizeof name, "pressure.%d", i);
+		unlink(path(name));
+	}
+}
+
+int main(int argc, char **argv)
+{
+	if (argc != 3) {
+		fprintf(stderr, "usage: dax DIR always|inode\n");
+		return 2;
+	}
+	dir = argv[1];
+	setvbuf(stdout, NULL, _IOLBF, 0);
+	check_attr(argv[2]);
+	check_small();
+	check_h2g();
+	check_g2h();
+	check_pressure();
+	close(open(path("ctl/done"), O_WRONLY | O_CREAT, 0644));
+	printf("dax: %d passed, %d failed\n", passed, failed);
+	return failed != 0;
+}
