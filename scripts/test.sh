@@ -43,5 +43,20 @@ fi
 if [[ $daemons != virtiofsd ]]; then
 	scripts/vm-test.sh --daemon 9p --suites smoke,pjdfstest,fsx --fsx-ops 20000 -- --allow-devices
 fi
+# DAX in a real guest, when a QEMU with the vhost-user shared-memory window is here: named by
+# FERRY_QEMU, built by scripts/build-qemu.sh (its cache), or the one on PATH if it has one.
+# The dax suite (mapped stores both ways, small files, window pressure in a 64 MiB window),
+# then smoke, pjdfstest and fsx on a dax=always mount, and the dax suite on dax=inode.
+if [[ $daemons != virtiofsd ]]; then
+	if dax_qemu=$(scripts/find-dax-qemu.sh); then
+		echo "DAX: $dax_qemu"
+		scripts/vm-test.sh --daemon ferryd --qemu "$dax_qemu" --dax always --dax-window 64M \
+			--suites dax,smoke,pjdfstest,fsx --fsx-ops "$fsx_ops"
+		scripts/vm-test.sh --daemon ferryd --qemu "$dax_qemu" --dax inode --suites dax,smoke
+	else
+		echo "DAX: SKIPPED, no QEMU with the vhost-user shared-memory window here (QEMU 11.1 or" \
+			"later; scripts/build-qemu.sh builds one, see README \"DAX cache window\")"
+	fi
+fi
 # libvirt spawns ferryd itself (--fd, --shared-dir, --cache always, --sandbox chroot).
 scripts/libvirt-test.sh

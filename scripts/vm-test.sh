@@ -150,7 +150,7 @@ IFS=, read -r -a suite_list <<<"$suites"
 for s in "${suite_list[@]}"; do
 	case $s in
 	smoke | pjdfstest | fsx | fio | script | demo | visibility | perf) ;;
-	dax) [[ -n $dax ]] || { echo "the dax suite needs --dax MODE" >&2; exit 2; } ;;
+	dax | daxline) [[ -n $dax ]] || { echo "the $s suite needs --dax MODE" >&2; exit 2; } ;;
 	coherence | burst) agent=1 ;;
 	*) echo "unknown suite: $s" >&2; exit 2 ;;
 	esac
@@ -254,7 +254,8 @@ coherence_host() { # dir
 
 # The host side of the dax suite (scripts/guest/dax.c): "h2g OFFSET TEXT" writes
 # TEXT into DIR/h2g at OFFSET; "g2h OFFSET TEXT" waits up to 5 s for DIR/g2h to
-# hold TEXT at OFFSET and answers DIR/ctl/ok.SEQ or fail.SEQ.
+# hold TEXT at OFFSET and answers DIR/ctl/ok.SEQ or fail.SEQ; "trunc SIZE -"
+# truncates DIR/trunc to SIZE and answers ok.SEQ.
 dax_host() { # dir
 	local d=$1 f kind off text n got t end=$((SECONDS + 1800))
 	while ((SECONDS < end)) && [[ ! -e $d/ctl/done ]]; do
@@ -272,6 +273,7 @@ dax_host() { # dir
 				done
 				if [[ $got == "$text" ]]; then : >"$d/ctl/ok.$n"; else : >"$d/ctl/fail.$n"; fi
 				;;
+			trunc) truncate -s "$off" "$d/trunc" && : >"$d/ctl/ok.$n" ;;
 			esac
 			rm -f "$f"
 		done
@@ -444,9 +446,11 @@ run_vm() { # daemon
 		coherence_host "$share/coherence" &
 		live_pids[$!]=1
 	fi
-	if [[ ,$suites, == *,dax,* ]]; then
+	if [[ ,$suites, == *,dax,* || ,$suites, == *,daxline,* ]]; then
 		mkdir -p "$share/ferry-bin"
 		gcc -O2 -Wall -Wextra -static -o "$share/ferry-bin/dax" "$REPO/scripts/guest/dax.c"
+	fi
+	if [[ ,$suites, == *,dax,* ]]; then
 		rm -rf "$share/dax"
 		dax_host "$share/dax" &
 		live_pids[$!]=1

@@ -10,7 +10,8 @@
  * host side (dax_host in scripts/vm-test.sh) for a change ("h2g OFFSET TEXT":
  * write TEXT at OFFSET of DIR/h2g) or a check ("g2h OFFSET TEXT": wait until
  * DIR/g2h holds TEXT at OFFSET, then create DIR/ctl/ok.SEQ, or fail.SEQ after
- * 5 s). Checks:
+ * 5 s; "trunc SIZE -": truncate DIR/trunc to SIZE, then create ok.SEQ).
+ * Checks:
  *   attr      a 4 MiB file is a DAX file (STATX_ATTR_DAX); under dax=inode a
  *             4 KiB one is not
  *   small     a 100-byte file and a 3 MiB file written, read back, extended
@@ -19,9 +20,21 @@
  *             mapping, with no syscall, within 1 s (prints how soon)
  *   g2h       a guest store into a shared mapping, without msync, is seen by
  *             the host in the file within 5 s
+ *   truncate  a file the guest holds mapped is truncated on the host ("trunc
+ *             SIZE -": the host side truncates DIR/trunc to SIZE): the
+ *             guest's loads past the new end read zeros (QEMU replaces the
+ *             lost pages, scripts/qemu/0002) and the VM goes on
  *   pressure  64 files of 4 MiB (more than the window when run with
  *             --dax-window 64M) read twice, their contents checked
  * Prints "dax: P passed, F failed".
+ *
+ *   dax line DIR
+ *
+ * Where per-file DAX pays (the "daxline" suite, run on a dax=always and a
+ * dax=never mount): for each size, 32 files written, the guest's caches
+ * dropped, then each file read whole once (cold) and again (warm); prints
+ *   daxline: SIZE cold US warm US
+ * in microseconds per file (medians).
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -221,15 +234,30 @@ static void check_h2g(void)
 	close(fd);
 }
 
+/* Waits for the host's answer to request n: 1 ok, 0 failed, -1 none in 15 s. */
+static int answer(int n)
+{
+	char ok_path[512], fail_path[512];
+	double t0 = now_ms();
+	snprintf(ok_path, sizeof ok_path, "%s/ctl/ok.%d", dir, n);
+	snprintf(fail_path, sizeof fail_path, "%s/ctl/fail.%d", dir, n);
+	while (now_ms() - t0 < 15000) {
+		if (access(ok_path, F_OK) == 0)
+			return 1;
+		if (access(fail_path, F_OK) == 0)
+			return 0;
+		usleep(10000);
+	}
+	return -1;
+}
+
 static void check_g2h(void)
 {
 	const char *p = path("g2h");
 	const char *text = "guest-store-9";
 	long off = MIB + 7;
-	char ok_path[512], fail_path[512];
 	char *m;
-	int fd, n, res = -1;
-	double t0;
+	int fd, res;
 	if (!put_pattern(p, 4 * MIB, 6)) {
 		result("g2h", 0, strerror(errno));
 		return;
@@ -242,21 +270,48 @@ static void check_g2h(void)
 		return;
 	}
 	memcpy(m + off, text, strlen(text)); /* no msync: the window is the host's page cache */
-	n = ask("g2h", off, text);
-	snprintf(ok_path, sizeof ok_path, "%s/ctl/ok.%d", dir, n);
-	snprintf(fail_path, sizeof fail_path, "%s/ctl/fail.%d", dir, n);
-	t0 = now_ms();
-	while (res < 0 && now_ms() - t0 < 15000) {
-		if (access(ok_path, F_OK) == 0)
-			res = 1;
-		else if (access(fail_path, F_OK) == 0)
-			res = 0;
-		else
-			usleep(10000);
-	}
+	res = answer(ask("g2h", off, text));
 	result("g2h", res == 1, res == 0 ? "the host did not see it within 5 s" : "no answer");
 	munmap(m, 4 * MIB);
 	close(fd);
+}
+
+static void check_truncate(void)
+{
+	const char *p = path("trunc");
+	volatile unsigned char *m;
+	unsigned sum = 0;
+	struct stat st;
+	int fd;
+	if (!put_pattern(p, 4 * MIB, 7)) {
+		result("truncate", 0, strerror(errno));
+		return;
+	}
+	forget();
+	fd = open(p, O_RDONLY);
+	m = fd < 0 ? MAP_FAILED : mmap(NULL, 4 * MIB, PROT_READ, MAP_SHARED, fd, 0);
+	if (m == MAP_FAILED) {
+		result("truncate", 0, strerror(errno));
+		return;
+	}
+	/* Both 2 MiB ranges mapped, and the bytes as written. */
+	if (m[3 * MIB + 1] != pattern(3 * MIB + 1, 7) || m[5] != pattern(5, 7)) {
+		result("truncate", 0, "mapped bytes differ before the truncation");
+		return;
+	}
+	if (answer(ask("trunc", MIB, "-")) != 1) {
+		result("truncate", 0, "the host did not truncate");
+		return;
+	}
+	/* Past the new end: the host's pages are gone; QEMU must not die of it. */
+	for (size_t off = MIB; off < 4 * MIB; off += 4096)
+		sum += m[off];
+	printf("dax: truncate: loads past the host's new end read %s\n", sum ? "non-zero" : "zeros");
+	munmap((void *)m, 4 * MIB);
+	close(fd);
+	sleep(2); /* past the attribute timeout */
+	result("truncate", sum == 0 && stat(p, &st) == 0 && st.st_size == MIB,
+	       "bytes past the new end are not zeros, or the size is not the host's");
 }
 
 static void check_pressure(void)
@@ -279,10 +334,83 @@ static void check_pressure(void)
 	}
 }
 
+static int cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+	return (x > y) - (x < y);
+}
+
+/* Reads the whole file; its time in microseconds, or -1. */
+static double read_whole(const char *p, unsigned char *buf, size_t size)
+{
+	double t0 = now_ms();
+	int fd = open(p, O_RDONLY);
+	ssize_t n, got = 0;
+	if (fd < 0)
+		return -1;
+	while ((n = read(fd, buf + got, size + 1 - got)) > 0)
+		got += n;
+	close(fd);
+	return got == (ssize_t)size ? (now_ms() - t0) * 1e3 : -1;
+}
+
+static int line(void)
+{
+	static const size_t sizes[] = {4096, 65536, 262144, 1 << 20, 2 << 20, 8 << 20};
+	enum { FILES = 32 };
+	unsigned char *buf = malloc((8 << 20) + 1);
+	char name[64];
+	for (size_t k = 0; k < sizeof sizes / sizeof sizes[0]; k++) {
+		size_t size = sizes[k];
+		double cold[FILES], warm[FILES];
+		for (int i = 0; i < FILES; i++) {
+			snprintf(name, sizeof name, "line.%zu.%d", size, i);
+			if (!put_pattern(path(name), size, i)) {
+				perror(name);
+				return 1;
+			}
+		}
+		sync();
+		forget();
+		{
+			int fd = open("/proc/sys/vm/drop_caches", O_WRONLY);
+			if (fd >= 0) {
+				if (write(fd, "3", 1) < 0)
+					perror("drop_caches");
+				close(fd);
+			}
+		}
+		for (int pass = 0; pass < 2; pass++)
+			for (int i = 0; i < FILES; i++) {
+				snprintf(name, sizeof name, "line.%zu.%d", size, i);
+				double us = read_whole(path(name), buf, size);
+				if (us < 0) {
+					fprintf(stderr, "daxline: %s read short\n", name);
+					return 1;
+				}
+				(pass ? warm : cold)[i] = us;
+			}
+		qsort(cold, FILES, sizeof cold[0], cmp_double);
+		qsort(warm, FILES, sizeof warm[0], cmp_double);
+		printf("daxline: %zu cold %.0f warm %.0f\n", size, cold[FILES / 2], warm[FILES / 2]);
+		for (int i = 0; i < FILES; i++) {
+			snprintf(name, sizeof name, "line.%zu.%d", size, i);
+			unlink(path(name));
+		}
+	}
+	free(buf);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
+	if (argc == 3 && strcmp(argv[1], "line") == 0) {
+		dir = argv[2];
+		setvbuf(stdout, NULL, _IOLBF, 0);
+		return line();
+	}
 	if (argc != 3) {
-		fprintf(stderr, "usage: dax DIR always|inode\n");
+		fprintf(stderr, "usage: dax DIR always|inode, or dax line DIR\n");
 		return 2;
 	}
 	dir = argv[1];
@@ -291,6 +419,7 @@ int main(int argc, char **argv)
 	check_small();
 	check_h2g();
 	check_g2h();
+	check_truncate();
 	check_pressure();
 	close(open(path("ctl/done"), O_WRONLY | O_CREAT, 0644));
 	printf("dax: %d passed, %d failed\n", passed, failed);
