@@ -146,7 +146,7 @@ pub struct Args {
     /// With a DAX window and a guest mounted with -o dax=inode, map only regular files of at
     /// least this size (e.g. 256K); smaller files are read and written with requests, where
     /// a 2 MiB mapping would cost more round trips than it saves
-    #[arg(long, value_name = "SIZE", default_value = "1M")]
+    #[arg(long, value_name = "SIZE", default_value = "256K")]
     pub dax_min_size: String,
     /// Count requests per opcode (number, bytes, service time); print the table at exit and on
     /// SIGUSR1
