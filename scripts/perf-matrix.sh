@@ -22,8 +22,10 @@
 #   or never; vm-test.sh --dax: QEMU's vhost-user test device, which needs --qemu).
 #   9P: ferryd-9p[=CACHE][:ARGS] is ferryd --protocol 9p over TCP (the guest's virtio-net
 #   and QEMU's user network to the host's loopback), qemu-9p[=CACHE] QEMU's built-in
-#   virtio-9p (security_model=none); both mounted version=9p2000.L,msize=512000 and
-#   cache=CACHE (loose when not given; mmap, none, ...), e.g.
+#   virtio-9p (security_model=none), ferryd-9p-virtio[=CACHE][:ARGS] ferryd --protocol
+#   9p-virtio (a vhost-user virtio-9p device, QEMU 11.1's vhost-user-test-device-pci, so
+#   --qemu); all mounted
+#   version=9p2000.L,msize=512000 and cache=CACHE (loose when not given; mmap, none, ...), e.g.
 #   ferryd-9p=loose,qemu-9p=loose,ferryd-9p=mmap,qemu-9p=mmap,volume
 # --qemu PATH: every boot runs that qemu-system-x86_64 (default $FERRY_QEMU, else the one on
 #   PATH); a QEMU with the shared-memory window (11.1, or scripts/build-qemu.sh) for DAX.
@@ -206,14 +208,15 @@ for c in "${cfg_list[@]}"; do
 		}
 		daemons+=(virtiofsd) ;;
 	ferryd-9p | ferryd-9p=*) daemons+=(ferryd-9p) ;;
+	ferryd-9p-virtio | ferryd-9p-virtio=*) daemons+=(ferryd-9p-virtio) ;;
 	qemu-9p | qemu-9p=*)
 		[[ ${#parts[@]} == 1 ]] || { echo "qemu-9p takes no daemon arguments" >&2; exit 2; }
 		daemons+=(qemu-9p) ;;
-	*) echo "unknown config $c (volume, ferryd[:ARGS], ferryd+agent[:ARGS], ferryd+dax=MODE[:ARGS], virtiofsd[:ARGS], ferryd-9p[=CACHE][:ARGS], qemu-9p[=CACHE])" >&2; exit 2 ;;
+	*) echo "unknown config $c (volume, ferryd[:ARGS], ferryd+agent[:ARGS], ferryd+dax=MODE[:ARGS], virtiofsd[:ARGS], ferryd-9p[=CACHE][:ARGS], ferryd-9p-virtio[=CACHE][:ARGS], qemu-9p[=CACHE])" >&2; exit 2 ;;
 	esac
 	case ${parts[0]} in
-	*-9p=*) p9opts+=("cache=${parts[0]#*-9p=},msize=512000") ;;
-	*-9p) p9opts+=("cache=loose,msize=512000") ;;
+	*-9p=* | *-9p-virtio=*) p9opts+=("cache=${parts[0]#*=},msize=512000") ;;
+	*-9p | *-9p-virtio) p9opts+=("cache=loose,msize=512000") ;;
 	*) p9opts+=("") ;;
 	esac
 	labels+=("${c//:/ }")

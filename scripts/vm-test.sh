@@ -2,7 +2,7 @@
 # Boot a real Linux guest on a virtio-fs share served by ferryd and/or
 # virtiofsd, run test suites inside it, and compare.
 #
-#   scripts/vm-test.sh [--daemon ferryd|virtiofsd|both|none|ferryd-9p|qemu-9p|9p]
+#   scripts/vm-test.sh [--daemon ferryd|virtiofsd|both|none|ferryd-9p|ferryd-9p-virtio|qemu-9p|9p]
 #                      [--suites smoke,pjdfstest,fsx,fio] [--9p-opts OPTS]
 #                      [--fsx-ops N] [--fsx-seed N] [--pjd PATTERNS] [--ferryd PATH]
 #                      [--cache MODE] [--timeout MINUTES] [--script FILE]
@@ -30,9 +30,12 @@
 # 9P2000.L instead of virtio-fs: --daemon ferryd-9p runs ferryd --protocol 9p on a
 # loopback TCP port the guest reaches through QEMU's user network (virtio-net; the
 # guest mounts 10.0.2.2 with trans=tcp); --daemon qemu-9p is QEMU's built-in
-# virtio-9p (-fsdev local,security_model=none, trans=virtio); --daemon 9p runs
-# both, QEMU's first, and ferryd-9p's pjdfstest failures that QEMU's 9p also has
-# are expected. Both mount with version=9p2000.L and --9p-opts (default
+# virtio-9p (-fsdev local,security_model=none, trans=virtio); --daemon
+# ferryd-9p-virtio is ferryd --protocol 9p-virtio, a vhost-user virtio-9p device
+# (QEMU's generic vhost-user device, virtio-id=9, trans=virtio: QEMU 11.1's
+# vhost-user-test-device-pci, so --qemu); --daemon 9p runs qemu-9p and ferryd-9p,
+# and ferryd-9p-virtio too when the QEMU has that device; ferryd's pjdfstest and
+# smoke failures that QEMU's 9p also has are expected. Both mount with version=9p2000.L and --9p-opts (default
 # cache=loose,msize=512000).
 # --qemu PATH runs that qemu-system-x86_64 (default: $FERRY_QEMU, else the one on
 # PATH). --dax MODE mounts ferryd's share with -o dax=MODE: ferryd gets --tag ferry
@@ -118,11 +121,16 @@ while [[ $# -gt 0 ]]; do
 done
 
 case $daemon_sel in
-ferryd | virtiofsd | ferryd-9p | qemu-9p) daemons=("$daemon_sel") ;;
+ferryd | virtiofsd | ferryd-9p | ferryd-9p-virtio | qemu-9p) daemons=("$daemon_sel") ;;
 both) daemons=(virtiofsd ferryd) ;;
-9p) daemons=(qemu-9p ferryd-9p) ;;
+9p)
+	daemons=(qemu-9p ferryd-9p)
+	if "$qemu_bin" -device help 2>/dev/null | grep -q '"vhost-user-test-device-pci"'; then
+		daemons+=(ferryd-9p-virtio)
+	fi
+	;;
 none) daemons=(none) ;;
-*) echo "--daemon must be ferryd, virtiofsd, both, none, ferryd-9p, qemu-9p or 9p" >&2; exit 2 ;;
+*) echo "--daemon must be ferryd, virtiofsd, both, none, ferryd-9p, ferryd-9p-virtio, qemu-9p or 9p" >&2; exit 2 ;;
 esac
 if [[ $daemon_sel == none && -z $disk || $daemon_sel != none && -n $disk ]]; then
 	echo "--daemon none and --disk IMAGE go together" >&2
@@ -331,7 +339,7 @@ daemon_sample() { # pid
 run_vm() { # daemon
 	local daemon=$1 bin
 	case $daemon in
-	ferryd | ferryd-9p) bin=$ferryd_bin ;;
+	ferryd | ferryd-9p | ferryd-9p-virtio) bin=$ferryd_bin ;;
 	virtiofsd) bin=$virtiofsd_bin ;;
 	none) bin="(no daemon: disk $disk)" ;;
 	qemu-9p) bin="(no daemon: QEMU's virtio-9p)" ;;
@@ -358,6 +366,8 @@ run_vm() { # daemon
 	if [[ $daemon == ferryd-9p ]]; then
 		port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 		dargs=(--protocol 9p --listen "tcp:127.0.0.1:$port" --shared-dir="$share")
+	elif [[ $daemon == ferryd-9p-virtio ]]; then
+		dargs=(--protocol 9p-virtio --socket-path="$sock" --tag ferry --shared-dir="$share")
 	fi
 	[[ -n $cache ]] && dargs+=(--cache="$cache")
 	[[ -n $dax ]] && dargs+=(--tag=ferry --dax-window="$dax_window")
@@ -406,7 +416,7 @@ run_vm() { # daemon
 	[[ -n $dax ]] && append+=" ferry.fsopts=dax=$dax"
 	case $daemon in
 	ferryd-9p) append+=" ferry.9p=tcp:$port ferry.9popts=$p9_opts" ;;
-	qemu-9p) append+=" ferry.9p=virtio ferry.9popts=$p9_opts" ;;
+	qemu-9p | ferryd-9p-virtio) append+=" ferry.9p=virtio ferry.9popts=$p9_opts" ;;
 	esac
 
 	local dev=(-chardev "socket,id=char0,path=$sock"
@@ -421,6 +431,10 @@ run_vm() { # daemon
 	qemu-9p)
 		dev=(-fsdev "local,id=fs0,path=$share,security_model=none"
 			-device virtio-9p-pci,fsdev=fs0,mount_tag=ferry)
+		;;
+	ferryd-9p-virtio)
+		dev=(-chardev "socket,id=char0,path=$sock"
+			-device vhost-user-test-device-pci,chardev=char0,virtio-id=9,num_vqs=1,config_size=64,vq_size=1024)
 		;;
 	esac
 	local qemu=("$qemu_bin" -M q35 "${accel[@]}" -m 1G -smp 2
@@ -580,11 +594,11 @@ unexpected_pjd_failures() {
 			# shellcheck disable=SC2053 # pat is a glob on purpose
 			[[ $name == $pat ]] && ok=1 && break
 		done
-		if [[ $daemon == ferryd-9p ]]; then
+		if [[ $daemon == ferryd-9p* ]]; then
 			base=$FERRY_WORK/runs/qemu-9p/pjdfail.txt
 		fi
 		if [[ $ok == 0 && ($daemon == ferryd && $daemon_sel == both ||
-			$daemon == ferryd-9p && $daemon_sel == 9p) && -f $base ]] &&
+			$daemon == ferryd-9p* && $daemon_sel == 9p) && -f $base ]] &&
 			grep -qxF -- "$name" "$base"; then
 			ok=1
 		fi
@@ -608,7 +622,7 @@ judge() { # daemon
 			continue
 		fi
 		local qsmoke=$FERRY_WORK/runs/qemu-9p/smokefail.txt
-		if [[ $s == smoke && $f -gt 0 && $daemon == ferryd-9p && $daemon_sel == 9p &&
+		if [[ $s == smoke && $f -gt 0 && $daemon == ferryd-9p* && $daemon_sel == 9p &&
 			-f $qsmoke && -z $(comm -23 "$run/smokefail.txt" "$qsmoke") ]]; then
 			record "$daemon" "$s" ok "all $f failures also QEMU's 9p's"
 			continue
@@ -706,7 +720,8 @@ fi
 
 if [[ $daemon_sel == 9p && ,$suites, == *,pjdfstest,* && -f $FERRY_WORK/runs/ferryd-9p/pjdfail.txt &&
 	-f $FERRY_WORK/runs/qemu-9p/pjdfail.txt ]]; then
-	for pair in "ferryd-9p qemu-9p" "qemu-9p ferryd-9p"; do
+	for pair in "ferryd-9p qemu-9p" "qemu-9p ferryd-9p" "ferryd-9p-virtio qemu-9p" "qemu-9p ferryd-9p-virtio"; do
+		[[ -f $FERRY_WORK/runs/${pair% *}/pjdfail.txt && -f $FERRY_WORK/runs/${pair#* }/pjdfail.txt ]] || continue
 		read -r a b <<<"$pair"
 		only=$FERRY_WORK/runs/$a/pjdfail-not-$b.txt
 		comm -23 "$FERRY_WORK/runs/$a/pjdfail.txt" "$FERRY_WORK/runs/$b/pjdfail.txt" >"$only"

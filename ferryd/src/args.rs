@@ -40,8 +40,10 @@ pub struct Args {
     /// listening socket, or one connected client, such as a vsock connection a proxy hands over)
     #[arg(long)]
     pub fd: Option<i32>,
-    /// The protocol served: virtio-fs (vhost-user-fs, for a VMM) or 9p (9P2000.L over a unix
-    /// socket, TCP, an inherited socket or stdin/stdout, for a guest's v9fs client)
+    /// The protocol served: virtio-fs (vhost-user-fs, for a VMM), 9p (9P2000.L over a unix
+    /// socket, TCP, an inherited socket or stdin/stdout, for a guest's v9fs client) or
+    /// 9p-virtio (9P2000.L as a vhost-user virtio-9p device, for a VMM: QEMU's
+    /// vhost-user-test-device-pci with virtio-id=9, QEMU 11.1; --tag is the mount tag, default ferry)
     #[arg(long, default_value = "virtio-fs")]
     pub protocol: String,
     /// With --protocol 9p: listen on TCP, as tcp:ADDR:PORT (e.g. tcp:127.0.0.1:5640). Loopback
@@ -446,7 +448,7 @@ impl TryFrom<Args> for Config {
             thread_pool_size: a.thread_pool_size,
             request_queues: a.request_queues,
             // A 9P client has nothing to negotiate xattrs with (QEMU's 9p serves them): on.
-            xattr: a.xattr || xattrmap.is_some() || posix_acl || protocol == Protocol::P9,
+            xattr: a.xattr || xattrmap.is_some() || posix_acl || protocol.is_9p(),
             xattrmap,
             sandbox,
             seccomp,
@@ -454,7 +456,7 @@ impl TryFrom<Args> for Config {
             stats: a.stats,
             allow_devices: a.allow_devices,
             // A 9P client has no locks of its own to fall back on: the server keeps them.
-            locks: a.locks || protocol == Protocol::P9,
+            locks: a.locks || protocol.is_9p(),
             readonly: a.readonly,
             announce_submounts: a.announce_submounts && !a.no_announce_submounts,
             cache,
@@ -513,13 +515,13 @@ fn listen_of(a: &mut Args, protocol: Protocol) -> Result<Listen, ArgsError> {
         }
         None => return Err(ArgsError::Missing("--socket-path or --fd")),
     };
-    if protocol == Protocol::VirtioFs && matches!(listen, Listen::Tcp(_) | Listen::Stdio) {
-        return Err(ArgsError::Conflict(flag, "--protocol virtio-fs"));
+    if protocol != Protocol::P9 && matches!(listen, Listen::Tcp(_) | Listen::Stdio) {
+        return Err(ArgsError::Conflict(flag, "a vhost-user --protocol"));
     }
-    if protocol == Protocol::P9 {
-        // What only a vhost-user device has, and what the 9P session does not do yet.
+    if protocol.is_9p() {
+        // What only a vhost-user-fs device has, and what the 9P session does not do yet.
         let refused = [
-            ("--tag", a.tag.is_some()),
+            ("--tag", a.tag.is_some() && protocol == Protocol::P9),
             ("--dax-window", a.dax_window.is_some()),
             ("--uid-map", !a.uid_map.is_empty()),
             ("--gid-map", !a.gid_map.is_empty()),

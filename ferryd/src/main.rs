@@ -11,6 +11,7 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use crate::args::{Args, CAPABILITIES};
+use crate::transport::vhost_p9::P9Device;
 use crate::transport::vhost_user::{DeviceConfig, FsDevice};
 use clap::Parser;
 use ferry_server::config::{CachePolicy, Config, Listen, Protocol};
@@ -22,7 +23,7 @@ use log::{error, info, warn};
 use signal_hook::consts::SIGUSR1;
 use signal_hook::iterator::Signals;
 use vhost::vhost_user::{Error as VuError, Listener};
-use vhost_user_backend::Error as DaemonError;
+use vhost_user_backend::{Error as DaemonError, VhostUserBackend, VhostUserDaemon};
 
 fn main() -> ExitCode {
     let args = Args::parse();
@@ -67,29 +68,14 @@ fn run(cfg: Config) -> Result<(), Box<dyn std::error::Error>> {
             Err(e) => return Err(format!("--rlimit-nofile: {e}").into()),
         },
     }
-    if cfg.protocol == Protocol::P9 {
-        return run_9p(cfg);
+    match cfg.protocol {
+        Protocol::P9 => return run_9p(cfg),
+        Protocol::P9Virtio => return run_9p_virtio(cfg),
+        Protocol::VirtioFs => {}
     }
     // The socket comes first: the sandbox may hide its path from the daemon.
-    let mut listener = match &cfg.listen {
-        Listen::Tcp(_) | Listen::Stdio => {
-            return Err("virtio-fs needs --socket-path or --fd".into())
-        }
-        Listen::Path(p) => {
-            let l = Listener::new(p, true).map_err(|e| format!("{}: {e}", p.display()))?;
-            if let Some(g) = &cfg.socket_group {
-                sys::set_socket_group(p, g).map_err(|e| format!("--socket-group {g}: {e}"))?;
-            }
-            l
-        }
-        Listen::Fd(fd) => Listener::from(sys::listener_from_fd(*fd)?),
-    };
-    let shared = |e: std::io::Error| format!("{}: {e}", cfg.shared_dir.display());
-    let root = cfg.shared_dir.canonicalize().map_err(shared)?;
-    sandbox::prepare(&cfg, &root).map_err(|e| format!("sandbox: {e}"))?;
-    sys::set_umask(0);
-    let backend = fs::linux(&cfg).map_err(shared)?;
-    sandbox::confine(&cfg, &root, &backend).map_err(|e| format!("sandbox: {e}"))?;
+    let listener = vhost_listener(&cfg)?;
+    let backend = confined_backend(&cfg)?;
     let opts = ServerOptions {
         readonly: cfg.readonly,
         readdirplus: cfg.readdirplus,
@@ -129,10 +115,60 @@ fn run(cfg: Config) -> Result<(), Box<dyn std::error::Error>> {
         device = device.with_window(w);
     }
     let device = Arc::new(device);
-    let mut daemon = device
+    let daemon = device
         .into_daemon("ferryd")
         .map_err(|e| format!("cannot create the vhost-user daemon: {e:?}"))?;
+    let res = serve_vhost(&cfg, daemon, listener);
+    if let Some(s) = stats {
+        eprint!("ferryd request statistics:\n{}", s.table());
+    }
+    res
+}
 
+/// The share's backend, with the process confined around it: the sandbox prepared (namespace
+/// or chroot), umask 0 (files are created with the modes the guest asks for), the backend
+/// opened on the share (and set up for 9P when serving 9P), then the sandbox and the seccomp
+/// filter closed around it. Every protocol goes through here; sockets are opened before.
+fn confined_backend(cfg: &Config) -> Result<fs::LinuxFs, Box<dyn std::error::Error>> {
+    let shared = |e: std::io::Error| format!("{}: {e}", cfg.shared_dir.display());
+    let root = cfg.shared_dir.canonicalize().map_err(shared)?;
+    sandbox::prepare(cfg, &root).map_err(|e| format!("sandbox: {e}"))?;
+    sys::set_umask(0);
+    let backend = fs::linux(cfg).map_err(shared)?;
+    if cfg.protocol != Protocol::VirtioFs {
+        ferry_server::p9::init_backend(&backend)?;
+    }
+    sandbox::confine(cfg, &root, &backend).map_err(|e| format!("sandbox: {e}"))?;
+    Ok(backend)
+}
+
+/// The vhost-user socket: created at --socket-path, or inherited (--fd).
+fn vhost_listener(cfg: &Config) -> Result<Listener, Box<dyn std::error::Error>> {
+    Ok(match &cfg.listen {
+        Listen::Tcp(_) | Listen::Stdio => {
+            return Err("a vhost-user device needs --socket-path or --fd".into())
+        }
+        Listen::Path(p) => {
+            let l = Listener::new(p, true).map_err(|e| format!("{}: {e}", p.display()))?;
+            if let Some(g) = &cfg.socket_group {
+                sys::set_socket_group(p, g).map_err(|e| format!("--socket-group {g}: {e}"))?;
+            }
+            l
+        }
+        Listen::Fd(fd) => Listener::from(sys::listener_from_fd(*fd)?),
+    })
+}
+
+/// Waits for the VMM on `listener` and serves it with `daemon` until it disconnects.
+fn serve_vhost<T>(
+    cfg: &Config,
+    mut daemon: VhostUserDaemon<T>,
+    mut listener: Listener,
+) -> Result<(), Box<dyn std::error::Error>>
+where
+    T: VhostUserBackend<Bitmap = ()> + Clone + 'static,
+    T::Vring: Clone + Send + Sync,
+{
     info!(
         "serving {} on {:?}, waiting for the VMM",
         cfg.shared_dir.display(),
@@ -150,9 +186,6 @@ fn run(cfg: Config) -> Result<(), Box<dyn std::error::Error>> {
         }
         Err(e) => Err(format!("vhost-user connection failed: {e:?}").into()),
     };
-    if let Some(s) = stats {
-        eprint!("ferryd request statistics:\n{}", s.table());
-    }
     // The queue threads wait for an exit event only VhostUserDaemon::serve() sends, so dropping
     // the daemon would join them forever: leave it to the process exit instead.
     std::mem::forget(daemon);
@@ -162,6 +195,30 @@ fn run(cfg: Config) -> Result<(), Box<dyn std::error::Error>> {
     res
 }
 
+/// `--protocol 9p-virtio`: a vhost-user virtio-9p device (QEMU 11.1's generic
+/// vhost-user-test-device-pci with virtio-id=9) over the same backend, sandbox and seccomp; one
+/// guest, one 9P session.
+fn run_9p_virtio(cfg: Config) -> Result<(), Box<dyn std::error::Error>> {
+    let listener = vhost_listener(&cfg)?;
+    let backend = confined_backend(&cfg)?;
+    let opts = ferry_server::p9::SessionOptions {
+        readonly: cfg.readonly,
+        ..Default::default()
+    };
+    let tag = cfg
+        .tag
+        .clone()
+        .unwrap_or_else(|| DEFAULT_9P_TAG.to_string());
+    let device = Arc::new(P9Device::new(Arc::new(backend), opts, tag)?);
+    let daemon = device
+        .into_daemon("ferryd")
+        .map_err(|e| format!("cannot create the vhost-user daemon: {e:?}"))?;
+    serve_vhost(&cfg, daemon, listener)
+}
+
+/// The virtio-9p mount tag without --tag.
+const DEFAULT_9P_TAG: &str = "ferry";
+
 /// `--protocol 9p`: the same backend, sandbox and seccomp filter, with 9P2000.L clients
 /// instead of a VMM. Serves until the single client leaves, or forever from a listener.
 fn run_9p(cfg: Config) -> Result<(), Box<dyn std::error::Error>> {
@@ -170,18 +227,12 @@ fn run_9p(cfg: Config) -> Result<(), Box<dyn std::error::Error>> {
     if let (Listen::Path(p), Some(g)) = (&cfg.listen, &cfg.socket_group) {
         sys::set_socket_group(p, g).map_err(|e| format!("--socket-group {g}: {e}"))?;
     }
-    let shared = |e: std::io::Error| format!("{}: {e}", cfg.shared_dir.display());
-    let root = cfg.shared_dir.canonicalize().map_err(shared)?;
-    sandbox::prepare(&cfg, &root).map_err(|e| format!("sandbox: {e}"))?;
-    sys::set_umask(0);
-    let backend = fs::linux(&cfg).map_err(shared)?;
-    ferry_server::p9::init_backend(&backend)?;
     // A 9P server outlives each client: it is stopped with a signal, which is a clean exit.
     for sig in [libc::SIGTERM, libc::SIGINT, libc::SIGHUP] {
         // SAFETY: the handler only calls _exit, which is async-signal-safe.
         unsafe { signal_hook::low_level::register(sig, || libc::_exit(0)) }?;
     }
-    sandbox::confine(&cfg, &root, &backend).map_err(|e| format!("sandbox: {e}"))?;
+    let backend = confined_backend(&cfg)?;
     info!(
         "serving {} over 9P2000.L on {:?}",
         cfg.shared_dir.display(),

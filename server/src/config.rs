@@ -25,6 +25,15 @@ pub enum Protocol {
     VirtioFs,
     /// 9P2000.L over a byte stream (a socket, or stdin/stdout).
     P9,
+    /// 9P2000.L over a virtqueue: a vhost-user virtio-9p device, for a VMM.
+    P9Virtio,
+}
+
+impl Protocol {
+    /// Whether the daemon speaks 9P (over any transport).
+    pub fn is_9p(self) -> bool {
+        matches!(self, Protocol::P9 | Protocol::P9Virtio)
+    }
 }
 
 impl FromStr for Protocol {
@@ -34,7 +43,8 @@ impl FromStr for Protocol {
         match s {
             "virtio-fs" | "virtiofs" | "fuse" => Ok(Protocol::VirtioFs),
             "9p" | "9P" | "9p2000.L" => Ok(Protocol::P9),
-            _ => Err("expected virtio-fs or 9p"),
+            "9p-virtio" | "virtio-9p" => Ok(Protocol::P9Virtio),
+            _ => Err("expected virtio-fs, 9p or 9p-virtio"),
         }
     }
 }
