@@ -2,7 +2,8 @@
 # Build a QEMU whose vhost-user devices have the virtio shared-memory window (the DAX cache
 # window: GET_SHMEM_CONFIG, SHMEM_MAP, SHMEM_UNMAP; QEMU 11.1 and later), for the guest suite's
 # DAX runs. Only what ferry's guest suite uses is configured: x86_64-softmmu, TCG and KVM,
-# vhost-user, slirp (user networking, for the 9P runs), no docs, no downloads.
+# vhost-user, slirp (user networking) and virtfs (QEMU's own virtio-9p, the 9P runs' yardstick),
+# no docs, no downloads.
 #
 #   scripts/build-qemu.sh [--rev REV] [--keycodemapdb DIR] [--check] SOURCE
 #
@@ -20,18 +21,19 @@
 # the path of a cached build (exit 1 if there is none). A distribution's QEMU 11.1 or later
 # needs none of this: pass its qemu-system-x86_64 instead.
 #
-# Needs: gcc, ninja-build, pkg-config, libglib2.0-dev, libpixman-1-dev, libslirp-dev, flex,
-# bison, python3-venv (installed with apt-get unless FERRY_SKIP_APT=1).
+# Needs: gcc, ninja-build, pkg-config, libglib2.0-dev, libpixman-1-dev, libslirp-dev,
+# libcap-ng-dev, libattr1-dev, flex, bison, python3-venv (installed with apt-get unless
+# FERRY_SKIP_APT=1).
 set -euo pipefail
 
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 CACHE=${FERRY_QEMU_CACHE:-${HOME:-/root}/.cache/ferry/qemu}
 PATCHES=$REPO/scripts/qemu
-APT_PACKAGES=(gcc ninja-build pkg-config libglib2.0-dev libpixman-1-dev libslirp-dev flex
+APT_PACKAGES=(gcc ninja-build pkg-config libglib2.0-dev libpixman-1-dev libslirp-dev libcap-ng-dev libattr1-dev flex
 	bison python3-venv)
 CONFIGURE=(--target-list=x86_64-softmmu --disable-docs --disable-download --enable-tcg
 	--enable-kvm --disable-werror --disable-fdt --disable-rust --without-default-features
-	--enable-vhost-user --enable-slirp)
+	--enable-vhost-user --enable-slirp --enable-virtfs --enable-attr)
 
 rev=
 kcm=
