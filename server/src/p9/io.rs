@@ -16,15 +16,26 @@ use crate::sys::zerocopy::{SliceReader, VecWriter};
 /// Largest extended attribute value (Linux's XATTR_SIZE_MAX) and name list (XATTR_LIST_MAX).
 const XATTR_MAX: u32 = 65536;
 
+/// A page, the unit [`Session::iounit`] counts in.
+const PAGE: u32 = 4096;
+
 /// Open flags the server decides, not the client: creation belongs to Tlcreate, and a
 /// controlling terminal or asynchronous signals mean nothing here.
 const DROPPED_OPEN_FLAGS: u32 =
     (libc::O_CREAT | libc::O_EXCL | libc::O_NOCTTY | libc::O_ASYNC) as u32;
 
 impl<F: Backend> Session<F> {
-    /// Largest data count of a read or readdir reply.
+    /// Largest data count of a read or readdir reply, and the iounit Rlopen and Rlcreate
+    /// announce: what a frame of msize leaves, in whole pages (as QEMU's 9p rounds it to the
+    /// share's block size). Linux's client cuts its page-cache reads and writes by it: a
+    /// count of whole pages keeps them page-aligned.
     fn iounit(&self) -> u32 {
-        self.msize - IOHDRSZ
+        let room = self.msize - IOHDRSZ;
+        if room >= PAGE {
+            room & !(PAGE - 1)
+        } else {
+            room
+        }
     }
 
     pub(super) fn lopen(&mut self, r: &mut Reply<'_>, fid: u32, flags: u32) -> Result<(), Errno> {
