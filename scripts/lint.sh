@@ -14,4 +14,7 @@ done
 cargo fmt --all --check
 cargo clippy --locked --workspace --all-targets --release -- -D warnings
 RUSTDOCFLAGS="-D warnings" cargo doc --locked --workspace --no-deps
+# The fuzzers are a workspace of their own (cargo-fuzz): they must still compile against the
+# library, which the CI's fuzz smoke would otherwise find last.
+cargo check --manifest-path fuzz/Cargo.toml --all-targets
 echo "lint: rustfmt, clippy and rustdoc clean"

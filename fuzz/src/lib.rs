@@ -67,6 +67,8 @@ impl Flags {
             flush_needed: self.has(Self::KILLPRIV_V2),
             ids: Default::default(),
             agent: None,
+            // Every regular file a DAX file under dax=inode: the attribute path always runs.
+            dax_min_size: 0,
         }
     }
 }
