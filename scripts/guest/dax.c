@@ -197,6 +197,27 @@ static void check_small(void)
 	result("small", ok, "contents differ after write and read back");
 }
 
+/*
+ * Writes a 4 MiB pattern file, makes the guest look it up anew (so dax=inode
+ * maps it) and maps it shared; on failure reports `check` failed and returns
+ * MAP_FAILED.
+ */
+static void *map_pattern(const char *check, const char *p, int salt, int writable, int *fd)
+{
+	void *m;
+	if (!put_pattern(p, 4 * MIB, salt)) {
+		result(check, 0, strerror(errno));
+		return MAP_FAILED;
+	}
+	forget();
+	*fd = open(p, writable ? O_RDWR : O_RDONLY);
+	m = *fd < 0 ? MAP_FAILED
+		    : mmap(NULL, 4 * MIB, PROT_READ | (writable ? PROT_WRITE : 0), MAP_SHARED, *fd, 0);
+	if (m == MAP_FAILED)
+		result(check, 0, strerror(errno));
+	return m;
+}
+
 static void check_h2g(void)
 {
 	const char *p = path("h2g");
@@ -205,17 +226,9 @@ static void check_h2g(void)
 	volatile char *m;
 	double t0, seen = -1;
 	int fd;
-	if (!put_pattern(p, 4 * MIB, 5)) {
-		result("h2g", 0, strerror(errno));
+	m = map_pattern("h2g", p, 5, 0, &fd);
+	if (m == MAP_FAILED)
 		return;
-	}
-	forget();
-	fd = open(p, O_RDONLY);
-	m = fd < 0 ? MAP_FAILED : mmap(NULL, 4 * MIB, PROT_READ, MAP_SHARED, fd, 0);
-	if (m == MAP_FAILED) {
-		result("h2g", 0, strerror(errno));
-		return;
-	}
 	(void)m[off]; /* mapped now */
 	t0 = now_ms();
 	if (ask("h2g", off, text) < 0) {
@@ -258,17 +271,9 @@ static void check_g2h(void)
 	long off = MIB + 7;
 	char *m;
 	int fd, res;
-	if (!put_pattern(p, 4 * MIB, 6)) {
-		result("g2h", 0, strerror(errno));
+	m = map_pattern("g2h", p, 6, 1, &fd);
+	if (m == MAP_FAILED)
 		return;
-	}
-	forget();
-	fd = open(p, O_RDWR);
-	m = fd < 0 ? MAP_FAILED : mmap(NULL, 4 * MIB, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
-	if (m == MAP_FAILED) {
-		result("g2h", 0, strerror(errno));
-		return;
-	}
 	memcpy(m + off, text, strlen(text)); /* no msync: the window is the host's page cache */
 	res = answer(ask("g2h", off, text));
 	result("g2h", res == 1, res == 0 ? "the host did not see it within 5 s" : "no answer");
@@ -283,17 +288,9 @@ static void check_truncate(void)
 	unsigned sum = 0;
 	struct stat st;
 	int fd;
-	if (!put_pattern(p, 4 * MIB, 7)) {
-		result("truncate", 0, strerror(errno));
+	m = map_pattern("truncate", p, 7, 0, &fd);
+	if (m == MAP_FAILED)
 		return;
-	}
-	forget();
-	fd = open(p, O_RDONLY);
-	m = fd < 0 ? MAP_FAILED : mmap(NULL, 4 * MIB, PROT_READ, MAP_SHARED, fd, 0);
-	if (m == MAP_FAILED) {
-		result("truncate", 0, strerror(errno));
-		return;
-	}
 	/* Both 2 MiB ranges mapped, and the bytes as written. */
 	if (m[3 * MIB + 1] != pattern(3 * MIB + 1, 7) || m[5] != pattern(5, 7)) {
 		result("truncate", 0, "mapped bytes differ before the truncation");
