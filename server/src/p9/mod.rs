@@ -387,9 +387,21 @@ fn ctx_of(f: &Fid) -> Context {
 fn qid(st: &libc::stat64) -> Qid {
     Qid {
         ty: qtype(st.st_mode),
-        version: 0,
+        version: qid_version(st),
         path: st.st_ino,
     }
+}
+
+/// A file's qid version: its modification time and size folded together, as QEMU's 9p makes
+/// it, so that it changes when the file does; never 0, which Linux's client takes as "this
+/// server has no versions" and then caches none of the file's data (every read and write a
+/// request of the caller's size, page by page from the page cache). Directories and links: 0.
+fn qid_version(st: &libc::stat64) -> u32 {
+    if st.st_mode & libc::S_IFMT != libc::S_IFREG {
+        return 0;
+    }
+    let v = (st.st_mtime as u64 ^ st.st_mtime_nsec as u64 ^ ((st.st_size as u64) << 8)) as u32;
+    v.max(1)
 }
 
 fn qtype(mode: u32) -> u8 {

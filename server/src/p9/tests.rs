@@ -607,3 +607,29 @@ fn the_9pfs_cve_classes() {
     let w = B::default().u32(5).u64(u64::MAX - 1).u32(4).raw(b"abcd");
     assert!(t.call(msg::TWRITE, w).is_err());
 }
+
+#[test]
+fn regular_files_have_qid_versions_that_follow_their_changes() {
+    let dir = tempfile::tempdir().unwrap();
+    let f = dir.path().join("f");
+    std::fs::write(&f, b"one").unwrap();
+    let st = |p: &std::path::Path| {
+        // SAFETY: zeroed is a valid stat64; lstat64 fills it from a NUL-terminated path.
+        let mut st: libc::stat64 = unsafe { std::mem::zeroed() };
+        let c = std::ffi::CString::new(p.as_os_str().as_encoded_bytes()).unwrap();
+        // SAFETY: as above.
+        assert_eq!(unsafe { libc::lstat64(c.as_ptr(), &mut st) }, 0);
+        st
+    };
+    let before = qid(&st(&f));
+    // Linux's client caches no data of a file whose version is 0.
+    assert_ne!(before.version, 0);
+    std::fs::write(&f, b"longer contents").unwrap();
+    let after = qid(&st(&f));
+    assert_ne!(
+        after.version, before.version,
+        "a change of size changes the version"
+    );
+    assert_eq!(after.path, before.path);
+    assert_eq!(qid(&st(dir.path())).version, 0, "directories carry none");
+}
