@@ -285,7 +285,7 @@ write_etc() {
 		]
 	EOF
 	cp "$REPO/scripts/guest/fsx.toml" "$etc/fsx.toml"
-	cp "$REPO/scripts/guest/fsx-9p.toml" "$etc/fsx-9p.toml"
+	cp "$REPO/scripts/guest/fsx-no-holes.toml" "$etc/fsx-no-holes.toml"
 }
 
 setup_initramfs() {
@@ -293,7 +293,7 @@ setup_initramfs() {
 	setup_p9_modules
 	local base=$GDIR/base.cpio.gz fiocpio=$GDIR/fio.cpio.gz
 	local inputs=("$REPO/scripts/guest/init" "$REPO/scripts/guest/fsx.toml"
-		"$REPO/scripts/guest/fsx-9p.toml" "$GDIR/smoke"
+		"$REPO/scripts/guest/fsx-no-holes.toml" "$GDIR/smoke"
 		"$TOOLS/bin/pjdfstest" "$TOOLS/bin/fsx" "${BASH_SOURCE[0]}" /bin/busybox "$KDIR/vmlinuz"
 		"$KDIR/p9/order")
 	local f stale=0

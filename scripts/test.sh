@@ -3,7 +3,8 @@
 # test, the perf report scripts' unit tests, the real-guest suite (smoke,
 # pjdfstest, fsx) run against ferryd and upstream virtiofsd in one run, ferryd again past its fd
 # limit (file handles with 76 fds; scripts/bigtree-test.sh in both modes), with the guest agent
-# (the coherence suite, then the suite again with the agent attached), the suite over 9P
+# (the coherence suite, then the suite again with the agent attached), on the portable
+# backend, the suite over 9P
 # (ferryd --protocol 9p over TCP beside QEMU's built-in virtio-9p), then libvirt domains whose
 # virtiofs binary is ferryd. Each part reports what passed and failed and stops the run
 # if anything failed.
@@ -35,6 +36,13 @@ if [[ $daemons != virtiofsd ]]; then
 	# the whole suite again with it attached (long timeouts, replayed events).
 	scripts/vm-test.sh --daemon ferryd --suites coherence,burst,smoke,pjdfstest,fsx --fsx-ops 20000 \
 		--agent --append ferry.burst.worst=12 -- --xattr --agent-timeout=10
+fi
+# The portable POSIX backend (--backend portable: only calls macOS and the BSDs have), the
+# same suite; smoke skips RENAME_EXCHANGE and FALLOC_FL_KEEP_SIZE and fsx punches no holes
+# (ferry.posix=1), and pjdfstest must fail only what the Linux backend fails.
+if [[ $daemons != virtiofsd ]]; then
+	scripts/vm-test.sh --daemon ferryd --suites smoke,pjdfstest,fsx --fsx-ops "$fsx_ops" \
+		--append ferry.posix=1 -- --backend portable
 fi
 # 9P2000.L: QEMU's own virtio-9p first (the yardstick), then ferryd --protocol 9p over TCP
 # through QEMU's user network, with the same mount options; ferryd-9p may fail only the

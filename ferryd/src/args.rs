@@ -9,7 +9,7 @@ use clap::Parser;
 
 use crate::sandbox::{caps, seccomp};
 use ferry_server::config::{
-    CachePolicy, Config, FileHandles, Listen, Protocol, Readdirplus, Sandbox,
+    BackendKind, CachePolicy, Config, FileHandles, Listen, Protocol, Readdirplus, Sandbox,
 };
 use ferry_server::fs::xattrmap;
 use ferry_server::server::ids::{IdMap, Ids};
@@ -118,6 +118,11 @@ pub struct Args {
     /// Caching policy the guest may use: auto, always, never, metadata
     #[arg(long, default_value = "auto")]
     pub cache: String,
+    /// Host backend: linux (O_PATH inodes, openat2, file handles, xattrs, ACLs, locks, the
+    /// agent's host watch) or portable (POSIX calls only, as on macOS and the BSDs: no
+    /// xattrs, ACLs, locks or host watch; virtio-fs only)
+    #[arg(long, value_name = "KIND", default_value = "linux")]
+    pub backend: String,
     /// Allow shared mmap when --cache=never or metadata (FUSE_DIRECT_IO_ALLOW_MMAP)
     #[arg(long)]
     pub allow_mmap: bool,
@@ -391,6 +396,26 @@ impl TryFrom<Args> for Config {
             .cache
             .parse()
             .map_err(|why| invalid("--cache", a.cache.clone(), why))?;
+        let backend: BackendKind = a
+            .backend
+            .parse()
+            .map_err(|why| invalid("--backend", a.backend.clone(), why))?;
+        if backend == BackendKind::Portable {
+            // What only the Linux backend serves (see fs::portable).
+            let linux_only = [
+                ("--xattr", a.xattr || a.xattrmap.is_some()),
+                ("--posix-acl", posix_acl),
+                ("--locks", a.locks),
+                (
+                    "--inode-file-handles",
+                    inode_file_handles != FileHandles::Never,
+                ),
+                ("--protocol 9p", protocol.is_9p()),
+            ];
+            if let Some((flag, _)) = linux_only.iter().find(|(_, on)| *on) {
+                return Err(ArgsError::Conflict("--backend portable", flag));
+            }
+        }
         let readdirplus = match a.no_readdirplus {
             true => Readdirplus::Never,
             false => a
@@ -441,6 +466,7 @@ impl TryFrom<Args> for Config {
             dax_window,
             dax_min_size,
             shared_dir,
+            backend,
             listen,
             protocol,
             socket_group: a.socket_group,

@@ -11,11 +11,12 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use crate::args::{Args, CAPABILITIES};
+use crate::sandbox::Confinable;
 use crate::transport::vhost_p9::P9Device;
 use crate::transport::vhost_user::{DeviceConfig, FsDevice};
 use clap::Parser;
-use ferry_server::config::{CachePolicy, Config, Listen, Protocol};
-use ferry_server::fs;
+use ferry_server::config::{BackendKind, CachePolicy, Config, Listen, Protocol};
+use ferry_server::fs::{self, Backend};
 use ferry_server::server::stats::Stats;
 use ferry_server::server::{Server, ServerOptions, Window};
 use ferry_server::transport::shmem::ShmemWindow;
@@ -68,14 +69,28 @@ fn run(cfg: Config) -> Result<(), Box<dyn std::error::Error>> {
             Err(e) => return Err(format!("--rlimit-nofile: {e}").into()),
         },
     }
+    match cfg.backend {
+        BackendKind::Linux => serve(cfg, fs::linux),
+        BackendKind::Portable => serve(cfg, fs::portable),
+    }
+}
+
+/// How a backend is made for a configuration (`fs::linux`, `fs::portable`).
+type Make<B> = fn(&Config) -> std::io::Result<B>;
+
+/// Serves the share with the backend `make` makes, over the configured protocol.
+fn serve<B: Backend + Confinable + 'static>(
+    cfg: Config,
+    make: Make<B>,
+) -> Result<(), Box<dyn std::error::Error>> {
     match cfg.protocol {
-        Protocol::P9 => return run_9p(cfg),
-        Protocol::P9Virtio => return run_9p_virtio(cfg),
+        Protocol::P9 => return run_9p(cfg, make),
+        Protocol::P9Virtio => return run_9p_virtio(cfg, make),
         Protocol::VirtioFs => {}
     }
     // The socket comes first: the sandbox may hide its path from the daemon.
     let listener = vhost_listener(&cfg)?;
-    let backend = confined_backend(&cfg)?;
+    let backend = confined_backend(&cfg, make)?;
     let opts = ServerOptions {
         readonly: cfg.readonly,
         readdirplus: cfg.readdirplus,
@@ -129,12 +144,15 @@ fn run(cfg: Config) -> Result<(), Box<dyn std::error::Error>> {
 /// or chroot), umask 0 (files are created with the modes the guest asks for), the backend
 /// opened on the share (and set up for 9P when serving 9P), then the sandbox and the seccomp
 /// filter closed around it. Every protocol goes through here; sockets are opened before.
-fn confined_backend(cfg: &Config) -> Result<fs::LinuxFs, Box<dyn std::error::Error>> {
+fn confined_backend<B: Backend + Confinable>(
+    cfg: &Config,
+    make: Make<B>,
+) -> Result<B, Box<dyn std::error::Error>> {
     let shared = |e: std::io::Error| format!("{}: {e}", cfg.shared_dir.display());
     let root = cfg.shared_dir.canonicalize().map_err(shared)?;
     sandbox::prepare(cfg, &root).map_err(|e| format!("sandbox: {e}"))?;
     sys::set_umask(0);
-    let backend = fs::linux(cfg).map_err(shared)?;
+    let backend = make(cfg).map_err(shared)?;
     if cfg.protocol != Protocol::VirtioFs {
         ferry_server::p9::init_backend(&backend)?;
     }
@@ -198,9 +216,12 @@ where
 /// `--protocol 9p-virtio`: a vhost-user virtio-9p device (QEMU 11.1's generic
 /// vhost-user-test-device-pci with virtio-id=9) over the same backend, sandbox and seccomp; one
 /// guest, one 9P session.
-fn run_9p_virtio(cfg: Config) -> Result<(), Box<dyn std::error::Error>> {
+fn run_9p_virtio<B: Backend + Confinable + 'static>(
+    cfg: Config,
+    make: Make<B>,
+) -> Result<(), Box<dyn std::error::Error>> {
     let listener = vhost_listener(&cfg)?;
-    let backend = confined_backend(&cfg)?;
+    let backend = confined_backend(&cfg, make)?;
     let opts = ferry_server::p9::SessionOptions {
         readonly: cfg.readonly,
         ..Default::default()
@@ -221,7 +242,10 @@ const DEFAULT_9P_TAG: &str = "ferry";
 
 /// `--protocol 9p`: the same backend, sandbox and seccomp filter, with 9P2000.L clients
 /// instead of a VMM. Serves until the single client leaves, or forever from a listener.
-fn run_9p(cfg: Config) -> Result<(), Box<dyn std::error::Error>> {
+fn run_9p<B: Backend + Confinable + 'static>(
+    cfg: Config,
+    make: Make<B>,
+) -> Result<(), Box<dyn std::error::Error>> {
     // The socket comes first: the sandbox hides its path and the network.
     let src = transport::p9::open(&cfg.listen)?;
     if let (Listen::Path(p), Some(g)) = (&cfg.listen, &cfg.socket_group) {
@@ -232,7 +256,7 @@ fn run_9p(cfg: Config) -> Result<(), Box<dyn std::error::Error>> {
         // SAFETY: the handler only calls _exit, which is async-signal-safe.
         unsafe { signal_hook::low_level::register(sig, || libc::_exit(0)) }?;
     }
-    let backend = confined_backend(&cfg)?;
+    let backend = confined_backend(&cfg, make)?;
     info!(
         "serving {} over 9P2000.L on {:?}",
         cfg.shared_dir.display(),

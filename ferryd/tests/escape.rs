@@ -604,7 +604,11 @@ fn suite(kind: Kind, flags: &[&str], strict: bool) {
     let w = World::new();
     prepare_share(&w);
     let first = w.snapshot();
-    let mut args = vec!["--xattr", "--thread-pool-size", "2"];
+    // The portable backend serves no xattrs: its xattr probes get ENOSYS.
+    let mut args = vec!["--thread-pool-size", "2"];
+    if !flags.contains(&"portable") {
+        args.push("--xattr");
+    }
     args.extend_from_slice(flags);
     let (mut daemon, _sock) = spawn_at(&kind, &w.share, &args);
     let opts = ClientOptions {
@@ -699,6 +703,15 @@ fn ferryd_sandbox_none_contains_by_construction() {
 #[test]
 fn ferryd_sandbox_namespace_contains() {
     suite(Kind::Ferryd, &["--sandbox", "namespace"], true);
+}
+
+#[test]
+fn ferryd_portable_backend_contains_by_construction() {
+    suite(
+        Kind::Ferryd,
+        &["--backend", "portable", "--sandbox", "none"],
+        true,
+    );
 }
 
 /// For the record: upstream virtiofsd with `--sandbox none` (findings printed, not asserted).

@@ -123,6 +123,28 @@ impl FromStr for FileHandles {
     }
 }
 
+/// Which host backend serves the share (`--backend`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum BackendKind {
+    /// The Linux backend (`fs::linux`).
+    #[default]
+    Linux,
+    /// The portable POSIX backend (`fs::portable`).
+    Portable,
+}
+
+impl FromStr for BackendKind {
+    type Err = &'static str;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "linux" => Ok(BackendKind::Linux),
+            "portable" => Ok(BackendKind::Portable),
+            _ => Err("expected linux or portable"),
+        }
+    }
+}
+
 /// Which directory listings carry each entry's attributes (READDIRPLUS).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Readdirplus {
@@ -188,6 +210,7 @@ pub struct CapChange {
 #[derive(Debug, Clone)]
 pub struct Config {
     pub shared_dir: PathBuf,
+    pub backend: BackendKind,
     pub listen: Listen,
     pub protocol: Protocol,
     pub socket_group: Option<String>,
@@ -238,6 +261,7 @@ impl Config {
         let root = unsafe { libc::geteuid() } == 0;
         Config {
             shared_dir: dir.to_path_buf(),
+            backend: BackendKind::Linux,
             listen: Listen::Fd(-1),
             protocol: Protocol::VirtioFs,
             socket_group: None,

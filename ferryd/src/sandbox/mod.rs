@@ -16,7 +16,35 @@ use log::info;
 
 use crate::sys;
 use ferry_server::config::{Config, Sandbox};
-use ferry_server::fs::LinuxFs;
+use ferry_server::fs::{LinuxFs, PortableFs};
+
+/// What the sandbox needs of a backend.
+pub trait Confinable {
+    /// Called once the process's root changed (chroot or pivot_root).
+    fn enter(&self) -> io::Result<()> {
+        Ok(())
+    }
+
+    /// Whether the backend opens file handles (CAP_DAC_READ_SEARCH is then kept).
+    fn uses_file_handles(&self) -> bool {
+        false
+    }
+}
+
+impl Confinable for LinuxFs {
+    /// The Linux backend reaches inodes through its working directory, /proc/self/fd (the
+    /// chroot hides /proc).
+    fn enter(&self) -> io::Result<()> {
+        self.use_proc_cwd()
+    }
+
+    fn uses_file_handles(&self) -> bool {
+        LinuxFs::uses_file_handles(self)
+    }
+}
+
+/// The portable backend holds directory fds and needs nothing of the process.
+impl Confinable for PortableFs {}
 
 /// The first step, before the backend opens the share: with `--sandbox namespace` the process
 /// forks into new PID, mount and network namespaces (the parent waits outside and never
@@ -32,15 +60,13 @@ pub fn prepare(cfg: &Config, root: &Path) -> io::Result<()> {
 }
 
 /// The last step, once the backend holds the share and /proc/self/fd open.
-pub fn confine(cfg: &Config, root: &Path, fs: &LinuxFs) -> io::Result<()> {
+pub fn confine(cfg: &Config, root: &Path, fs: &impl Confinable) -> io::Result<()> {
     match cfg.sandbox {
         Sandbox::Namespace => ns::pivot_into(root)?,
         Sandbox::Chroot => sys::chroot_into(root)?,
         Sandbox::None => {}
     }
-    // The backend reaches inodes through its working directory, /proc/self/fd (the chroot
-    // hides /proc).
-    fs.use_proc_cwd()?;
+    fs.enter()?;
     // File handles are opened with open_by_handle_at, which needs CAP_DAC_READ_SEARCH.
     let mut changes = Vec::new();
     if fs.uses_file_handles() {

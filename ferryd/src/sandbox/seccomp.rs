@@ -38,6 +38,10 @@ const ALLOWED: &[libc::c_long] = &[
     libc::SYS_fchmod,
     libc::SYS_utimensat,
     libc::SYS_ftruncate,
+    // The portable backend's POSIX calls as glibc makes them (fs/portable/sys.rs).
+    libc::SYS_fchown,
+    libc::SYS_renameat,
+    libc::SYS_fchmodat2,
     libc::SYS_fsync,
     libc::SYS_fdatasync,
     libc::SYS_syncfs,

@@ -1,11 +1,15 @@
 //! Host file backends. [`linux`](mod@linux) is ferry's own Linux backend (O_PATH inodes, openat2 lookups
-//! beneath the share, I/O through /proc/self/fd, caller credentials on create). Backends sit
-//! behind [`Backend`] (the backend API, `backend.rs`), so a portable POSIX backend or a caching layer can be
-//! added without touching the protocol layer.
+//! beneath the share, I/O through /proc/self/fd, caller credentials on create);
+//! [`portable`](mod@portable) uses only POSIX calls (for macOS and the BSDs, and tested on
+//! Linux). Backends sit behind [`Backend`] (the backend API, `backend.rs`) and share the
+//! decisions in [`rules`], so another backend or a caching layer can be added without
+//! touching the protocol layer.
 
 mod backend;
 pub mod changes;
 pub mod linux;
+pub mod portable;
+pub mod rules;
 pub mod xattrmap;
 
 use std::io;
@@ -14,6 +18,7 @@ use crate::config::Config;
 
 pub use backend::{Backend, BackendExt, CopyRange, NO_HANDLE};
 pub use linux::LinuxFs;
+pub use portable::PortableFs;
 
 /// A backend error as the errno a session answers (EIO when it carries none).
 pub fn errno(e: io::Error) -> libc::c_int {
@@ -88,4 +93,16 @@ pub fn linux(cfg: &Config) -> io::Result<LinuxFs> {
         allow_devices: cfg.allow_devices,
     };
     LinuxFs::new(&root, opts)
+}
+
+/// Builds the portable POSIX backend for `cfg` (see [`portable`](mod@portable)).
+pub fn portable(cfg: &Config) -> io::Result<PortableFs> {
+    let root = cfg.shared_dir.canonicalize()?;
+    let opts = portable::Options {
+        cache: cfg.cache,
+        timeout: cfg.cache.timeout(),
+        guest_root: cfg.ids.caller(0, 0),
+        allow_devices: cfg.allow_devices,
+    };
+    PortableFs::new(&root, opts)
 }

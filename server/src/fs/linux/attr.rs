@@ -51,8 +51,7 @@ impl LinuxFs {
             // only the owner changes its group (to one of the caller's groups, which the guest
             // kernel checked: a request carries no supplementary groups).
             let st = sys::fstat(i.fd())?;
-            let gives_away = valid.contains(SetattrValid::UID) && attr.st_uid != st.st_uid;
-            if gives_away || st.st_uid != ctx.uid {
+            if !crate::fs::rules::may_chown(ctx.uid, st.st_uid, &attr, valid) {
                 return Err(err(libc::EPERM));
             }
         }
@@ -102,46 +101,12 @@ impl LinuxFs {
         }
 
         if valid.contains(SetattrValid::KILL_SUIDGID) && self.opts.killpriv_v2 && i.is_reg() {
-            let st = sys::fstat(i.fd())?;
-            let mut mode = st.st_mode & 0o7777 & !libc::S_ISUID;
-            if mode & libc::S_IXGRP != 0 {
-                mode &= !libc::S_ISGID;
-            }
-            if mode != st.st_mode & 0o7777 {
+            if let Some(mode) = crate::fs::rules::killed_suidgid(sys::fstat(i.fd())?.st_mode) {
                 sys::chmod_proc(proc, raw, mode)?;
             }
         }
 
-        if valid.intersects(
-            SetattrValid::ATIME
-                | SetattrValid::MTIME
-                | SetattrValid::ATIME_NOW
-                | SetattrValid::MTIME_NOW,
-        ) {
-            let t = |set: bool, now: bool, sec: i64, nsec: i64| libc::timespec {
-                tv_sec: if set && !now { sec } else { 0 },
-                tv_nsec: if now {
-                    libc::UTIME_NOW
-                } else if set {
-                    nsec
-                } else {
-                    libc::UTIME_OMIT
-                },
-            };
-            let times = [
-                t(
-                    valid.contains(SetattrValid::ATIME),
-                    valid.contains(SetattrValid::ATIME_NOW),
-                    attr.st_atime,
-                    attr.st_atime_nsec,
-                ),
-                t(
-                    valid.contains(SetattrValid::MTIME),
-                    valid.contains(SetattrValid::MTIME_NOW),
-                    attr.st_mtime,
-                    attr.st_mtime_nsec,
-                ),
-            ];
+        if let Some(times) = crate::fs::rules::setattr_times(&attr, valid) {
             // The guest kernel checked who may set which times (default_permissions).
             sys::utimes_proc(proc, raw, &times)?;
         }

@@ -9,6 +9,7 @@ use fuse_backend_rs::api::filesystem::{DirEntry, Entry};
 
 use super::inode::InodeId;
 use super::{err, sys, LinuxFs};
+use crate::fs::rules;
 
 /// Where the fields of a `struct linux_dirent64` sit.
 const D_OFF: usize = 8;
@@ -118,7 +119,7 @@ impl LinuxFs {
                     } else {
                         self.open_ref(&dir, &name, Some(key))
                     };
-                    let Some(e) = found.map_or_else(|e| unlooked(&e, raw.ino), Some) else {
+                    let Some(e) = found.map_or_else(|e| rules::unlooked(&e, raw.ino), Some) else {
                         continue;
                     };
                     Some(e)
@@ -137,41 +138,9 @@ impl LinuxFs {
     }
 }
 
-/// What a listing carries for a name whose lookup failed: nothing if the name is gone since
-/// getdents (the host changed the tree), else the name without attributes (node id 0, which
-/// the guest lists without instantiating it) rather than a listing that hides it: no fd left,
-/// or no search permission on the directory for an unprivileged daemon.
-fn unlooked(e: &io::Error, ino: u64) -> Option<Entry> {
-    if e.raw_os_error() == Some(libc::ENOENT) {
-        return None;
-    }
-    // SAFETY: stat64 is plain data; zero is valid for every field.
-    let mut attr: libc::stat64 = unsafe { std::mem::zeroed() };
-    attr.st_ino = ino;
-    Some(Entry {
-        inode: 0,
-        generation: 0,
-        attr,
-        attr_flags: 0,
-        attr_timeout: std::time::Duration::ZERO,
-        entry_timeout: std::time::Duration::ZERO,
-    })
-}
-
 #[cfg(test)]
 mod tests {
-    use super::{parse, unlooked};
-
-    #[test]
-    fn a_failed_lookup_lists_the_name_unless_it_is_gone() {
-        let gone = std::io::Error::from_raw_os_error(libc::ENOENT);
-        assert!(unlooked(&gone, 7).is_none());
-        for errno in [libc::EMFILE, libc::EACCES, libc::ENOMEM] {
-            let e = unlooked(&std::io::Error::from_raw_os_error(errno), 7).unwrap();
-            assert_eq!((e.inode, e.attr.st_ino), (0, 7));
-            assert!(e.entry_timeout.is_zero() && e.attr_timeout.is_zero());
-        }
-    }
+    use super::parse;
 
     #[test]
     fn malformed_records_stop_the_parse() {

@@ -146,20 +146,10 @@ impl LinuxFs {
                 Err(e)
                     if e.raw_os_error() == Some(libc::ENOENT) && !self.opts.timeout.is_zero() =>
                 {
-                    Ok(self.negative_entry())
+                    Ok(crate::fs::rules::negative_entry(self.opts.timeout))
                 }
                 r => r,
             },
-        }
-    }
-
-    /// "No such name", cacheable by the guest for the entry timeout (node id 0).
-    fn negative_entry(&self) -> Entry {
-        // SAFETY: stat64 is plain data; zero is valid for every field.
-        let none: stat64 = unsafe { std::mem::zeroed() };
-        Entry {
-            attr_timeout: std::time::Duration::ZERO,
-            ..self.entry(0, none, false)
         }
     }
 

@@ -15,7 +15,6 @@ use super::fds::HeldFd;
 use super::handle::Handle;
 use super::inode::{Inode, NameKey, Node};
 use super::{err, sys, LinuxFs};
-use crate::config::CachePolicy;
 use crate::fs::{CopyRange, NO_HANDLE};
 
 /// The fds that carry the guest's POSIX locks: one open file description per (node, lock
@@ -42,20 +41,9 @@ impl LinuxFs {
         f
     }
 
-    /// FOPEN_* flags for a file or directory the guest opened, from the cache policy (the same
-    /// as virtiofsd's). Keeping the page cache and listings across opens in `auto`
-    /// (FOPEN_KEEP_CACHE, FOPEN_CACHE_DIR with FUSE_AUTO_INVAL_DATA) was tried and undone:
-    /// pjdfstest's open::etxtbsy then failed in one of three guest runs, as it fails under
-    /// `always` (which keeps the cache) on virtiofsd too.
+    /// FOPEN_* flags for a file or directory the guest opened, from the cache policy.
     pub(super) fn open_options(&self, dir: bool) -> OpenOptions {
-        match (self.opts.cache, dir) {
-            (CachePolicy::Never | CachePolicy::Metadata, false) => OpenOptions::DIRECT_IO,
-            (CachePolicy::Metadata | CachePolicy::Always, true) => {
-                OpenOptions::CACHE_DIR | OpenOptions::KEEP_CACHE
-            }
-            (CachePolicy::Always, false) => OpenOptions::KEEP_CACHE,
-            _ => OpenOptions::empty(),
-        }
+        crate::fs::rules::open_options(self.opts.cache, dir)
     }
 
     /// Refuses to open anything but regular files and directories: symlinks answer as
@@ -430,17 +418,10 @@ impl LinuxFs {
 /// Clears setuid, and setgid where group-exec makes it mean setgid, as the kernel does when an
 /// unprivileged process writes, truncates or chowns.
 fn kill_suidgid(fd: BorrowedFd<'_>) -> io::Result<()> {
-    let st = sys::fstat(fd)?;
-    let mut mode = st.st_mode & 0o7777;
-    let before = mode;
-    mode &= !libc::S_ISUID;
-    if mode & libc::S_IXGRP != 0 {
-        mode &= !libc::S_ISGID;
+    match crate::fs::rules::killed_suidgid(sys::fstat(fd)?.st_mode) {
+        Some(mode) => sys::fchmod(fd, mode),
+        None => Ok(()),
     }
-    if mode != before {
-        sys::fchmod(fd, mode)?;
-    }
-    Ok(())
 }
 
 fn flock(fd: BorrowedFd<'_>, typ: u32, wait: bool) -> io::Result<()> {
