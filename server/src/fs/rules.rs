@@ -35,6 +35,19 @@ pub fn may_chown(caller: u32, owner: u32, attr: &stat64, valid: SetattrValid) ->
     !gives_away && owner == caller
 }
 
+/// The (uid, gid) a SETATTR gives to fchown (-1: unchanged), or None if it changes neither.
+pub fn chown_ids(attr: &stat64, valid: SetattrValid) -> Option<(u32, u32)> {
+    let pick = |bit, id| if valid.contains(bit) { id } else { u32::MAX };
+    valid
+        .intersects(SetattrValid::UID | SetattrValid::GID)
+        .then(|| {
+            (
+                pick(SetattrValid::UID, attr.st_uid),
+                pick(SetattrValid::GID, attr.st_gid),
+            )
+        })
+}
+
 /// The mode a file of mode `mode` keeps once an unprivileged process writes, truncates or
 /// chowns it, as the kernel leaves it: no setuid, and no setgid where group-exec makes it mean
 /// setgid. None if nothing changes.

@@ -8,6 +8,7 @@ use fuse_backend_rs::abi::fuse_abi::{stat64, SetattrValid};
 use fuse_backend_rs::api::filesystem::Context;
 
 use super::{err, sys, LinuxFs};
+use crate::fs::rules;
 
 impl LinuxFs {
     pub(super) fn do_getattr(
@@ -51,7 +52,7 @@ impl LinuxFs {
             // only the owner changes its group (to one of the caller's groups, which the guest
             // kernel checked: a request carries no supplementary groups).
             let st = sys::fstat(i.fd())?;
-            if !crate::fs::rules::may_chown(ctx.uid, st.st_uid, &attr, valid) {
+            if !rules::may_chown(ctx.uid, st.st_uid, &attr, valid) {
                 return Err(err(libc::EPERM));
             }
         }
@@ -68,17 +69,7 @@ impl LinuxFs {
             }
         }
 
-        if valid.intersects(SetattrValid::UID | SetattrValid::GID) {
-            let uid = if valid.contains(SetattrValid::UID) {
-                attr.st_uid
-            } else {
-                u32::MAX
-            };
-            let gid = if valid.contains(SetattrValid::GID) {
-                attr.st_gid
-            } else {
-                u32::MAX
-            };
+        if let Some((uid, gid)) = rules::chown_ids(&attr, valid) {
             sys::fchown(i.fd(), uid, gid)?;
         }
 
@@ -101,12 +92,12 @@ impl LinuxFs {
         }
 
         if valid.contains(SetattrValid::KILL_SUIDGID) && self.opts.killpriv_v2 && i.is_reg() {
-            if let Some(mode) = crate::fs::rules::killed_suidgid(sys::fstat(i.fd())?.st_mode) {
+            if let Some(mode) = rules::killed_suidgid(sys::fstat(i.fd())?.st_mode) {
                 sys::chmod_proc(proc, raw, mode)?;
             }
         }
 
-        if let Some(times) = crate::fs::rules::setattr_times(&attr, valid) {
+        if let Some(times) = rules::setattr_times(&attr, valid) {
             // The guest kernel checked who may set which times (default_permissions).
             sys::utimes_proc(proc, raw, &times)?;
         }

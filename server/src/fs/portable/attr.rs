@@ -69,17 +69,7 @@ impl PortableFs {
             }
         }
 
-        if valid.intersects(SetattrValid::UID | SetattrValid::GID) {
-            let uid = if valid.contains(SetattrValid::UID) {
-                attr.st_uid
-            } else {
-                u32::MAX
-            };
-            let gid = if valid.contains(SetattrValid::GID) {
-                attr.st_gid
-            } else {
-                u32::MAX
-            };
+        if let Some((uid, gid)) = rules::chown_ids(attr, valid) {
             match &target {
                 Target::Fd(fd) => sys::fchown(*fd, uid, gid)?,
                 Target::Name(p, name) => sys::chown_at(p.dir()?, name, uid, gid)?,
