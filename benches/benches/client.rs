@@ -13,7 +13,7 @@ use ferry_guest_client::Completion;
 use ferry_server::config::Config;
 use ferry_server::fs;
 use ferry_server::fuse::opcode as op;
-use ferry_server::server::{Server, ServerOptions};
+use ferry_server::session::{Server, ServerOptions};
 use fuse_backend_rs::abi::fuse_abi::{EntryOut, InHeader, InitIn, OpenIn, OpenOut, ReadIn};
 use virtio_queue::{Queue, QueueT};
 use vm_memory::GuestAddress;

@@ -13,7 +13,7 @@ use ferry_server::fuse::decode::decode;
 use ferry_server::fuse::opcode as op;
 use ferry_server::fuse::reply::Reply;
 use ferry_server::name::Name;
-use ferry_server::server::{Server, ServerOptions};
+use ferry_server::session::{Server, ServerOptions};
 use fuse_backend_rs::abi::fuse_abi::{EntryOut, InHeader, InitIn, WriteIn};
 use virtio_queue::{Queue, QueueOwnedT, QueueT};
 use vm_memory::{

@@ -1,5 +1,5 @@
 //! Replaying one host change through the guest's VFS. ferryd answers these requests from the
-//! agent without acting on the host (see ferryd's `server::agent`): each one makes the guest
+//! agent without acting on the host (see ferryd's `session::agent`): each one makes the guest
 //! kernel update its caches exactly as it would for the same change made in the guest, and
 //! fire the same fsnotify events.
 //!

@@ -12,7 +12,7 @@ use ferry_server::config::{
     BackendKind, CachePolicy, Config, FileHandles, Listen, Protocol, Readdirplus, Sandbox,
 };
 use ferry_server::fs::xattrmap;
-use ferry_server::server::ids::{IdMap, Ids};
+use ferry_server::session::ids::{IdMap, Ids};
 
 /// What `--print-capabilities` prints: libvirt reads it to learn which options it may pass.
 pub const CAPABILITIES: &str = r#"{"type":"fs","features":["separate-options"]}"#;

@@ -17,8 +17,8 @@ use crate::transport::vhost_user::{DeviceConfig, FsDevice};
 use clap::Parser;
 use ferry_server::config::{BackendKind, CachePolicy, Config, Listen, Protocol};
 use ferry_server::fs::{self, Backend};
-use ferry_server::server::stats::Stats;
-use ferry_server::server::{Server, ServerOptions, Window};
+use ferry_server::session::stats::Stats;
+use ferry_server::session::{Server, ServerOptions, Window};
 use ferry_server::transport::shmem::ShmemWindow;
 use log::{error, info, warn};
 use signal_hook::consts::SIGUSR1;
@@ -102,7 +102,7 @@ fn serve<B: Backend + Confinable + 'static>(
         ids: cfg.ids.clone(),
         agent: cfg
             .agent_timeout
-            .map(|long| ferry_server::server::agent::AgentOptions { long }),
+            .map(|long| ferry_server::session::agent::AgentOptions { long }),
         dax_min_size: cfg.dax_min_size,
     };
     let mut server = Server::new(backend, opts);

@@ -27,7 +27,7 @@ use vm_memory_fbr::ByteValued;
 
 use ferry_server::config::Config;
 use ferry_server::fuse::opcode as op;
-use ferry_server::server::{Backend, Readdirplus, Server, ServerOptions};
+use ferry_server::session::{Backend, Readdirplus, Server, ServerOptions};
 use virtio_queue::{Queue, QueueOwnedT, QueueT};
 
 /// The options byte at the start of a `decode` or `request_path` input.

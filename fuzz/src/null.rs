@@ -11,4 +11,4 @@ impl FileSystem for NullFs {
     type Handle = u64;
 }
 
-impl ferry_server::server::BackendExt for NullFs {}
+impl ferry_server::session::BackendExt for NullFs {}

@@ -6,7 +6,7 @@
 use std::io;
 use std::os::fd::{AsRawFd, BorrowedFd};
 
-use ferry_server::server::Window;
+use ferry_server::session::Window;
 
 /// Bytes in the window: four 2 MiB ranges.
 pub const SIZE: u64 = 8 << 20;

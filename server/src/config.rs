@@ -247,7 +247,7 @@ pub struct Config {
     pub rlimit_nofile: Option<u64>,
     pub inode_file_handles: FileHandles,
     /// How guest ids map to host ids (`--uid-map`, `--gid-map`, `--translate-uid/gid`).
-    pub ids: crate::server::ids::Ids,
+    pub ids: crate::session::ids::Ids,
     /// POSIX ACLs (`--posix-acl`): negotiated with the guest, served as their xattrs.
     pub posix_acl: bool,
     pub log_level: log::LevelFilter,
@@ -294,7 +294,7 @@ impl Config {
             dax_min_size: 256 << 10,
             rlimit_nofile: None,
             inode_file_handles: FileHandles::Never,
-            ids: crate::server::ids::Ids::default(),
+            ids: crate::session::ids::Ids::default(),
             posix_acl: false,
             log_level: log::LevelFilter::Info,
         }

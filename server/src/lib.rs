@@ -1,7 +1,7 @@
 //! ferry: a shared-filesystem server for virtual machines, as a library.
 //!
 //! Layers, outermost first: [`transport`] (a descriptor chain served from guest memory, the DAX
-//! window) → [`server`] (the FUSE session) and [`p9`] (the 9P2000.L session over a byte stream)
+//! window) → [`session`] (the FUSE session) and [`p9`] (the 9P2000.L session over a byte stream)
 //! → [`fuse`] and the `ferry-9p` crate (decode/encode; no I/O), [`name`] (the one name check)
 //! → [`fs`] (host backends, the only code that touches the shared tree). Nothing here changes the
 //! process (its umask, working directory, signals or limits): an in-process VMM can embed the
@@ -13,6 +13,6 @@ pub mod fs;
 pub mod fuse;
 pub mod name;
 pub mod p9;
-pub mod server;
-pub mod sys;
+pub mod session;
 pub mod transport;
+pub mod zerocopy;

@@ -8,7 +8,7 @@ use std::os::unix::fs::PermissionsExt;
 use ferry_server::config::Config;
 use ferry_server::fs;
 use ferry_server::fuse::opcode as op;
-use ferry_server::server::{Server, ServerOptions};
+use ferry_server::session::{Server, ServerOptions};
 use fuse_backend_rs::abi::fuse_abi::{
     CreateIn, EntryOut, GetxattrIn, InHeader, InitIn, MkdirIn, OutHeader,
 };

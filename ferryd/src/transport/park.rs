@@ -13,8 +13,8 @@ use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 use std::time::Instant;
 
 use super::kick::FsVring;
-use ferry_server::server::agent::MAX_WAIT;
-use ferry_server::server::{Backend, Server};
+use ferry_server::session::agent::MAX_WAIT;
+use ferry_server::session::{Backend, Server};
 use ferry_server::transport::chain::{serve_chain, Chain};
 
 /// A request held until changes come.

@@ -24,7 +24,7 @@ use vmm_sys_util::epoll::EventSet;
 use super::kick::{FsVring, KickPoll};
 use super::park::Held;
 use super::pool::Pool;
-use ferry_server::server::{Backend, Server};
+use ferry_server::session::{Backend, Server};
 use ferry_server::transport::chain::{serve_chain, serve_or_hold, Chain, Mem};
 use ferry_server::transport::shmem::ShmemWindow;
 

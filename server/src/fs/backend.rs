@@ -50,7 +50,7 @@ pub trait BackendExt {
         Err(std::io::Error::from_raw_os_error(libc::ENOSYS))
     }
 
-    /// Starts watching the host for changes to what the guest holds (see `server::agent`).
+    /// Starts watching the host for changes to what the guest holds (see `session::agent`).
     fn watch(&self) -> std::io::Result<()> {
         Err(std::io::Error::from_raw_os_error(libc::ENOSYS))
     }

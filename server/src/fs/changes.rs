@@ -1,4 +1,4 @@
-//! Host changes a watcher saw, queued for the guest's agent (see `server::agent`): bounded,
+//! Host changes a watcher saw, queued for the guest's agent (see `session::agent`): bounded,
 //! with repeated content and attribute changes of one name coalesced until they are taken.
 //! When the queue is full it is emptied and marked lost: the agent is then told to resync
 //! rather than miss anything silently.

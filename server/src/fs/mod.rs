@@ -55,7 +55,7 @@ pub struct Resolved {
 }
 
 /// How the guest may keep a directory's listing, asked at each OPENDIR while an agent keeps
-/// the guest's caches coherent (see `server::agent`).
+/// the guest's caches coherent (see `session::agent`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ListingCache {
     /// Not at all: the first listing since the guest looked the directory up (one read once,

@@ -11,7 +11,7 @@ use super::fid::{Fid, Kind};
 use super::{checked_name, cstring, ctx_of, errno, qid, qtype, Errno, Session};
 use crate::fs::{listing_start, Backend};
 use crate::name::XATTR_NAME_MAX;
-use crate::sys::zerocopy::{SliceReader, VecWriter};
+use crate::zerocopy::{SliceReader, VecWriter};
 
 /// Largest extended attribute value (Linux's XATTR_SIZE_MAX) and name list (XATTR_LIST_MAX).
 const XATTR_MAX: u32 = 65536;

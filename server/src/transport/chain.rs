@@ -17,7 +17,7 @@ use super::guest;
 use crate::fuse::decode::MAX_REQUEST;
 use crate::fuse::opcode;
 use crate::fuse::reply::OUT_HEADER_LEN;
-use crate::server::{Backend, InPlace, Server};
+use crate::session::{Backend, InPlace, Server};
 
 /// The VMM's guest memory, as vhost-user-backend keeps it.
 pub type Mem = GuestMemoryAtomic<GuestMemoryMmap>;

@@ -17,7 +17,7 @@ use std::sync::Mutex;
 use vhost::vhost_user::message::{VhostUserMMap, VhostUserMMapFlags};
 use vhost::vhost_user::{Backend as BackendReq, VhostUserFrontendReqHandler};
 
-use crate::server::Window;
+use crate::session::Window;
 
 /// Largest window ferryd announces (the guest sees it as a PCI BAR or an MMIO range).
 pub const MAX_WINDOW: u64 = 1 << 40;

@@ -514,7 +514,7 @@ fn a4_24_a_non_root_write_clears_setuid_and_setgid() {
     let p = t.dir.path().join("f");
     std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o6775)).unwrap();
     // Root keeps the bits, as on the host.
-    let mut r = crate::sys::zerocopy::SliceReader::new(b"x");
+    let mut r = crate::zerocopy::SliceReader::new(b"x");
     t.fs.write(&t.ctx, f, fh, &mut r, 1, 0, None, false, 0, 0)
         .unwrap();
     assert_eq!(
@@ -526,7 +526,7 @@ fn a4_24_a_non_root_write_clears_setuid_and_setgid() {
         gid: 1000,
         ..Context::default()
     };
-    let mut r = crate::sys::zerocopy::SliceReader::new(b"y");
+    let mut r = crate::zerocopy::SliceReader::new(b"y");
     t.fs.write(&user, f, fh, &mut r, 1, 1, None, false, 0, 0)
         .unwrap();
     assert_eq!(
@@ -568,7 +568,7 @@ fn unlink_closes_the_writable_fd_kept_for_the_file() {
         "only the node's O_PATH fd is left on the file"
     );
     // The guest may still write to the unlinked file it holds: the node opens it again.
-    let mut r = crate::sys::zerocopy::SliceReader::new(b"late");
+    let mut r = crate::zerocopy::SliceReader::new(b"late");
     assert_eq!(
         fs.write(&ctx, e.inode, 0, &mut r, 4, 0, None, false, 0, 0)
             .unwrap(),
@@ -597,7 +597,7 @@ fn zero_open_fs(dir: &std::path::Path, locks: bool) -> LinuxFs {
 
 fn read_all(fs: &LinuxFs, node: u64, fh: u64) -> io::Result<Vec<u8>> {
     let mut buf = Vec::new();
-    let mut w = crate::sys::zerocopy::VecWriter::new(&mut buf, 4096);
+    let mut w = crate::zerocopy::VecWriter::new(&mut buf, 4096);
     let n = fs.read(&Context::default(), node, fh, &mut w, 4096, 0, None, 0)?;
     buf.truncate(n);
     Ok(buf)
@@ -630,7 +630,7 @@ fn zero_message_opens_serve_io_through_the_node() {
     let (dh, _) = fs.opendir(&ctx, ROOT_ID, 0).unwrap();
     assert!(dh.is_some());
     // I/O with handle 0 goes through the node.
-    let mut r = crate::sys::zerocopy::SliceReader::new(b"hello");
+    let mut r = crate::zerocopy::SliceReader::new(b"hello");
     assert_eq!(
         fs.write(&ctx, f, 0, &mut r, 5, 0, None, false, 0, 0)
             .unwrap(),
@@ -671,7 +671,7 @@ fn zero_message_opens_serve_io_through_the_node() {
         .mknod(&ctx, ROOT_ID, &c("p"), libc::S_IFIFO | 0o666, 0, 0)
         .unwrap();
     assert_eq!(errno(read_all(&fs, p.inode, 0)), libc::ENXIO);
-    let mut r = crate::sys::zerocopy::SliceReader::new(b"x");
+    let mut r = crate::zerocopy::SliceReader::new(b"x");
     let w = fs.write(&ctx, p.inode, 0, &mut r, 1, 0, None, false, 0, 0);
     assert_eq!(errno(w), libc::ENXIO);
 }

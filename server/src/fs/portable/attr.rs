@@ -60,10 +60,11 @@ impl PortableFs {
             match &target {
                 Target::Fd(fd) => sys::fchmod(*fd, mode)?,
                 Target::Name(..) if n.kind == libc::S_IFLNK => return Err(err(libc::EOPNOTSUPP)),
+                // A regular file through an fd of it; anything else (never opened: a FIFO's
+                // other end may be waiting) or a file an unprivileged daemon cannot open, by
+                // name without following.
                 Target::Name(p, name) => match self.open_node(&n, p, name, false) {
                     Ok(f) => sys::fchmod(f.as_fd(), mode)?,
-                    // Not openable (a socket, a device, or no read permission for an
-                    // unprivileged daemon): by name, never following.
                     Err(_) => sys::chmod_at(p.dir()?, name, mode)?,
                 },
             }
@@ -99,9 +100,8 @@ impl PortableFs {
         Ok(())
     }
 
-    /// Opens the regular file or FIFO `n`, found as `name` in `p`, for a change of its mode
-    /// (read-only) or size (write-only): without following or blocking, and only if what was
-    /// opened is `n`.
+    /// Opens the regular file `n`, found as `name` in `p`, for a change of its mode (read-only)
+    /// or size (write-only): without following or blocking, and only if what was opened is `n`.
     pub(super) fn open_node(
         &self,
         n: &Node,
@@ -109,7 +109,7 @@ impl PortableFs {
         name: &CString,
         write: bool,
     ) -> io::Result<OwnedFd> {
-        if n.kind != libc::S_IFREG && n.kind != libc::S_IFIFO {
+        if n.kind != libc::S_IFREG {
             return Err(err(libc::ENXIO));
         }
         let access = if write {

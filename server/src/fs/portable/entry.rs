@@ -214,8 +214,8 @@ impl PortableFs {
         let pst = sys::fstat(p.dir()?)?;
         let perm = self.new_mode(ctx, &pst, kind, mode, umask);
         sys::mknodat(p.dir()?, name, kind | perm, rdev)?;
-        if kind == libc::S_IFREG || kind == libc::S_IFIFO {
-            // Opened without blocking (a FIFO has no writer) and checked to be what was made.
+        if kind == libc::S_IFREG {
+            // Opened without following and checked to be what was made.
             let flags = libc::O_RDONLY | libc::O_NONBLOCK | libc::O_NOFOLLOW;
             let fd = sys::openat(p.dir()?, name, flags, 0)?;
             let st = sys::fstat(fd.as_fd())?;
@@ -225,6 +225,7 @@ impl PortableFs {
             }
             self.give(ctx, &p, &pst, Made::Fd(fd.as_fd()), perm)?;
         } else {
+            // A FIFO is not opened either: its other end may already be waiting for one.
             self.give(ctx, &p, &pst, Made::Name(name, kind), perm)?;
         }
         self.lookup_in(&p, name)

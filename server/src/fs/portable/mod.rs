@@ -20,7 +20,7 @@
 //! - **No per-thread credentials.** New entries are made by the daemon, then given to the
 //!   caller (uid, and the gid Linux would give: the parent's if it is setgid, else the
 //!   caller's) and their mode set again (chown clears setuid bits; the umask may have cut
-//!   some), through an fd of what was made where there is one (files, directories, FIFOs),
+//!   some), through an fd of what was made where there is one (files, directories),
 //!   else by name without following after a check that the name still holds what was made.
 //!   The guest kernel checks permissions (virtio-fs mounts with default_permissions).
 //! - Not served: extended attributes and POSIX ACLs, locks (the guest keeps them),

@@ -114,7 +114,7 @@ fn remapped_capabilities_go_on_write_truncate_and_chown() {
     };
     set();
     // As root, with no KILL flag: the host kernel drops a real capability on any write.
-    let mut r = crate::sys::zerocopy::SliceReader::new(b"x");
+    let mut r = crate::zerocopy::SliceReader::new(b"x");
     t.fs.write(&t.ctx, f, fh, &mut r, 1, 0, None, false, 0, 0)
         .unwrap();
     gone("a write");

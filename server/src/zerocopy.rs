@@ -1,4 +1,6 @@
-//! Adapters between request/reply buffers and fuse-backend-rs's zero-copy I/O traits.
+//! Adapters between request/reply buffers and fuse-backend-rs's zero-copy I/O traits: the
+//! buffers the sessions hand the backend in place of guest memory (9P, tests, in-process
+//! callers).
 
 use std::io;
 

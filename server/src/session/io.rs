@@ -10,7 +10,7 @@ use fuse_backend_rs::api::filesystem::ZeroCopyReader;
 use super::{errno, Backend, CopyRange, Ctx, Errno, Server};
 use crate::fuse::decode::MAX_WRITE;
 use crate::name::Name;
-use crate::sys::zerocopy::{SliceReader, VecWriter};
+use crate::zerocopy::{SliceReader, VecWriter};
 
 /// FOPEN_NOFLUSH (7.35), not among fuse-backend-rs's named flags: the guest need not send
 /// FLUSH when the file is closed.

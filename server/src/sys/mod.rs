@@ -1,3 +1,0 @@
-//! Buffers the session hands the backend in place of guest memory (tests, in-process callers).
-
-pub mod zerocopy;
