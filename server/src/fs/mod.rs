@@ -103,6 +103,7 @@ pub fn portable(cfg: &Config) -> io::Result<PortableFs> {
         timeout: cfg.cache.timeout(),
         guest_root: cfg.ids.caller(0, 0),
         allow_devices: cfg.allow_devices,
+        zero_open: cfg.zero_open,
     };
     PortableFs::new(&root, opts)
 }

@@ -36,6 +36,8 @@ impl PortableFs {
         let n = self.nodes.get(node)?;
         // A handle the guest names must be its own.
         let h: Option<Arc<Handle>> = match handle {
+            // With zero-message opens a truncating open sends FATTR_FH with handle 0.
+            Some(0) if self.zero_open() => None,
             Some(fh) => Some(self.handles.get(fh, node)?),
             None => None,
         };

@@ -268,6 +268,9 @@ impl PortableFs {
     pub(super) fn remove(&self, parent: u64, name: &CStr, flags: libc::c_int) -> io::Result<()> {
         let p = self.dir_node(parent)?;
         let held = self.nodes.named(&p, name);
+        if let Some(n) = &held {
+            self.pin_before_removal(n, &p, name);
+        }
         sys::unlinkat(p.dir()?, name, flags)?;
         if let Some(n) = held {
             n.drop_name(&p, name);
@@ -291,6 +294,9 @@ impl PortableFs {
         let n = self.dir_node(newdir)?;
         let moved = self.nodes.named(&o, oldname);
         let replaced = self.nodes.named(&n, newname);
+        if let Some(r) = &replaced {
+            self.pin_before_removal(r, &n, newname);
+        }
         sys::renameat(o.dir()?, oldname, n.dir()?, newname)?;
         if let Some(r) = replaced {
             r.drop_name(&n, newname);

@@ -13,7 +13,7 @@ use super::sys::{err, DirEnt};
 
 /// What a handle holds.
 pub enum Open {
-    File(File),
+    File(Arc<File>),
     /// A directory's listing, read at OPENDIR and again whenever the guest starts over
     /// (offset 0); positions are indexes into it.
     Dir(Mutex<Vec<DirEnt>>),

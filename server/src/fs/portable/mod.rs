@@ -40,6 +40,7 @@ use std::ffi::CStr;
 use std::io;
 use std::os::fd::{AsFd, OwnedFd};
 use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -67,6 +68,10 @@ pub struct Options {
     pub guest_root: Option<(u32, u32)>,
     /// Let the guest create block and character device nodes (EPERM otherwise).
     pub allow_devices: bool,
+    /// Zero-message opens of regular files under `auto` and `always` caching (see
+    /// [`PortableFs::file`]): the guest stops sending OPEN, FLUSH and RELEASE for files and
+    /// names them by node with handle 0.
+    pub zero_open: bool,
 }
 
 /// The portable backend over one shared directory.
@@ -76,6 +81,8 @@ pub struct PortableFs {
     opts: Options,
     /// Whether new entries are given to their caller (the daemon runs as root).
     give_away: bool,
+    /// Whether zero-message opens are on (negotiated at INIT).
+    zero_open: AtomicBool,
 }
 
 impl PortableFs {
@@ -91,6 +98,7 @@ impl PortableFs {
             handles: Handles::default(),
             opts,
             give_away: sys::geteuid() == 0,
+            zero_open: AtomicBool::new(false),
         })
     }
 
@@ -113,6 +121,11 @@ impl PortableFs {
         Ok(n)
     }
 
+    /// Whether zero-message opens were negotiated.
+    fn zero_open(&self) -> bool {
+        self.zero_open.load(Ordering::Relaxed)
+    }
+
     /// Whether the caller is the guest's root (its ids as the session mapped them).
     fn is_guest_root(&self, ctx: &Context) -> bool {
         self.opts.guest_root.is_some_and(|(uid, _)| ctx.uid == uid)
@@ -133,9 +146,10 @@ impl PortableFs {
         }
         match n.locate() {
             Ok((_, _, st)) => Ok(st),
-            Err(e) => match self.handles.any_file_of(node) {
-                Some(h) => sys::fstat(h.fd()?),
-                None => Err(e),
+            Err(e) => match (self.handles.any_file_of(node), n.pinned()) {
+                (Some(h), _) => sys::fstat(h.fd()?),
+                (None, Some(f)) => sys::fstat(f.as_fd()),
+                (None, None) => Err(e),
             },
         }
     }
@@ -159,8 +173,16 @@ impl FileSystem for PortableFs {
     type Inode = u64;
     type Handle = u64;
 
-    fn init(&self, _capable: FsOptions) -> io::Result<FsOptions> {
-        Ok(FsOptions::DO_READDIRPLUS | FsOptions::READDIRPLUS_AUTO)
+    fn init(&self, capable: FsOptions) -> io::Result<FsOptions> {
+        let mut o = FsOptions::DO_READDIRPLUS | FsOptions::READDIRPLUS_AUTO;
+        let zero_open = self.opts.zero_open
+            && matches!(self.opts.cache, CachePolicy::Auto | CachePolicy::Always)
+            && capable.contains(FsOptions::ZERO_MESSAGE_OPEN);
+        self.zero_open.store(zero_open, Ordering::Relaxed);
+        if zero_open {
+            o |= FsOptions::ZERO_MESSAGE_OPEN;
+        }
+        Ok(o)
     }
 
     fn lookup(&self, _ctx: &Context, parent: u64, name: &CStr) -> io::Result<Entry> {
@@ -282,7 +304,7 @@ impl FileSystem for PortableFs {
         args: CreateIn,
     ) -> io::Result<(Entry, Option<u64>, OpenOptions, Option<u32>)> {
         self.do_create(ctx, parent, name, &args)
-            .map(|(e, h, o)| (e, Some(h), o, None))
+            .map(|(e, h, o)| (e, h, o, None))
     }
 
     fn read(
@@ -296,7 +318,7 @@ impl FileSystem for PortableFs {
         _lock_owner: Option<u64>,
         _flags: u32,
     ) -> io::Result<usize> {
-        let h = self.handles.get(handle, inode)?;
+        let h = self.file(handle, inode, sys::linux::O_RDONLY)?;
         let mut f = h.file()?;
         w.write_from(&mut *f, size as usize, offset)
     }
@@ -318,12 +340,16 @@ impl FileSystem for PortableFs {
     }
 
     fn flush(&self, _ctx: &Context, inode: u64, handle: u64, _lock_owner: u64) -> io::Result<()> {
+        if handle == 0 && self.zero_open() {
+            // Nothing to do on close: the guest need not ask again.
+            return Err(err(libc::ENOSYS));
+        }
         // Nothing is buffered here; the handle is checked so a bad one still gets EBADF.
         self.handles.get(handle, inode).map(drop)
     }
 
     fn fsync(&self, _ctx: &Context, inode: u64, _datasync: bool, handle: u64) -> io::Result<()> {
-        let h = self.handles.get(handle, inode)?;
+        let h = self.file(handle, inode, sys::linux::O_RDONLY)?;
         match h.fd() {
             Ok(fd) => sys::fsync(fd),
             Err(_) => sys::fsync(self.dir_node(inode)?.dir()?),
@@ -343,7 +369,7 @@ impl FileSystem for PortableFs {
         if mode != 0 {
             return Err(err(libc::EOPNOTSUPP));
         }
-        let h = self.handles.get(handle, inode)?;
+        let h = self.file(handle, inode, sys::linux::O_WRONLY)?;
         sys::allocate(h.fd()?, offset, length)
     }
 
@@ -357,6 +383,10 @@ impl FileSystem for PortableFs {
         _flock_release: bool,
         _lock_owner: Option<u64>,
     ) -> io::Result<()> {
+        if handle == 0 && self.zero_open() {
+            // A file created before the guest learnt of zero-message opens.
+            return Ok(());
+        }
         self.handles.remove(handle, inode).map(drop)
     }
 
@@ -441,7 +471,7 @@ impl FileSystem for PortableFs {
         offset: u64,
         whence: u32,
     ) -> io::Result<u64> {
-        let h = self.handles.get(handle, inode)?;
+        let h = self.file(handle, inode, sys::linux::O_RDONLY)?;
         sys::lseek(h.fd()?, offset, sys::whence(whence)?)
     }
 

@@ -40,6 +40,9 @@ pub struct Node {
     dir: Option<OwnedFd>,
     /// Where a non-directory was found, the latest first.
     names: Mutex<Vec<(Arc<Node>, CString)>>,
+    /// With zero-message opens, an fd of a regular file the guest removed a name of while it
+    /// may hold it open (no handle says whether it does): its I/O goes on through this.
+    pinned: Mutex<Option<Arc<std::fs::File>>>,
 }
 
 impl Node {
@@ -53,6 +56,22 @@ impl Node {
             .as_ref()
             .map(AsFd::as_fd)
             .ok_or_else(|| err(libc::ENOTDIR))
+    }
+
+    /// The fd kept for a removed name, if any.
+    pub fn pinned(&self) -> Option<Arc<std::fs::File>> {
+        self.pinned
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+
+    /// Keeps `f` (an fd of this regular file) for as long as the node lives.
+    pub fn pin(&self, f: std::fs::File) {
+        let mut p = self.pinned.lock().unwrap_or_else(PoisonError::into_inner);
+        if p.is_none() {
+            *p = Some(Arc::new(f));
+        }
     }
 
     fn names(&self) -> MutexGuard<'_, Vec<(Arc<Node>, CString)>> {
@@ -116,6 +135,7 @@ impl Nodes {
             id: id_of(st),
             dir: Some(root),
             names: Mutex::default(),
+            pinned: Mutex::default(),
         });
         let mut t = Table {
             by_node: HashMap::new(),
@@ -190,6 +210,7 @@ impl Nodes {
             id,
             dir,
             names: Mutex::default(),
+            pinned: Mutex::default(),
         });
         n.add_name(parent, name);
         let node = t.next;

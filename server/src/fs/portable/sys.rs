@@ -33,6 +33,7 @@ fn cvt(r: libc::c_int) -> io::Result<libc::c_int> {
 pub mod linux {
     pub const O_ACCMODE: u32 = 0o3;
     pub const O_RDONLY: u32 = 0;
+    pub const O_WRONLY: u32 = 1;
     pub const O_RDWR: u32 = 2;
     pub const O_EXCL: u32 = 0o200;
     pub const O_TRUNC: u32 = 0o1000;

@@ -25,6 +25,11 @@ fn errno<T: std::fmt::Debug>(r: io::Result<T>) -> i32 {
 
 impl T {
     fn new() -> T {
+        T::with(FsOptions::empty())
+    }
+
+    /// A backend offered `zero_open` (all of them) and initialised with what the guest offers.
+    fn with(offered: FsOptions) -> T {
         let dir = tempfile::tempdir().unwrap();
         let outside = tempfile::tempdir().unwrap();
         std::fs::write(outside.path().join("canary"), b"canary").unwrap();
@@ -33,9 +38,10 @@ impl T {
             timeout: Duration::from_secs(1),
             guest_root: Some((0, 0)),
             allow_devices: false,
+            zero_open: true,
         };
         let fs = PortableFs::new(dir.path(), opts).unwrap();
-        fs.init(FsOptions::empty()).unwrap();
+        fs.init(offered).unwrap();
         T {
             fs,
             dir,
@@ -315,4 +321,52 @@ fn a_read_only_open_with_o_trunc_truncates() {
     let (fh, _, _) = t.fs.open(&t.ctx, e.inode, 0o1000, 0).unwrap();
     assert!(fh.is_some());
     assert_eq!(std::fs::metadata(t.dir.path().join("f")).unwrap().len(), 0);
+}
+
+fn read_all(t: &T, node: u64, fh: u64) -> io::Result<Vec<u8>> {
+    let mut buf = Vec::new();
+    let mut w = crate::zerocopy::VecWriter::new(&mut buf, 4096);
+    let n = t.fs.read(&t.ctx, node, fh, &mut w, 4096, 0, None, 0)?;
+    buf.truncate(n);
+    Ok(buf)
+}
+
+#[test]
+fn zero_message_opens_serve_files_by_node_even_once_removed() {
+    let t = T::with(FsOptions::ZERO_MESSAGE_OPEN);
+    let args = CreateIn {
+        flags: 2,
+        mode: libc::S_IFREG | 0o644,
+        umask: 0,
+        fuse_flags: 0,
+    };
+    let (e, fh, _, _) = t.fs.create(&t.ctx, ROOT_ID, &c("f"), args).unwrap();
+    assert_eq!(fh, None, "the guest names the node with handle 0");
+    let mut r = crate::zerocopy::SliceReader::new(b"hello");
+    let n =
+        t.fs.write(&t.ctx, e.inode, 0, &mut r, 5, 0, None, false, 0, 0)
+            .unwrap();
+    assert_eq!(n, 5);
+    assert_eq!(read_all(&t, e.inode, 0).unwrap(), b"hello");
+    assert_eq!(errno(t.fs.open(&t.ctx, e.inode, 0, 0)), libc::ENOSYS);
+    // Only regular files: a symlink is still refused, as a special file is.
+    t.fs.symlink(&t.ctx, &c("/etc/passwd"), ROOT_ID, &c("l"))
+        .unwrap();
+    let l = t.lookup(ROOT_ID, "l").unwrap();
+    assert_eq!(errno(t.fs.open(&t.ctx, l.inode, 0, 0)), libc::ELOOP);
+    assert_eq!(errno(t.fs.flush(&t.ctx, e.inode, 0, 0)), libc::ENOSYS);
+    t.fs.release(&t.ctx, e.inode, 0, 0, false, false, None)
+        .unwrap();
+    // Removed while the guest may hold it open: still read, written and stat'ed.
+    t.fs.unlink(&t.ctx, ROOT_ID, &c("f")).unwrap();
+    assert_eq!(read_all(&t, e.inode, 0).unwrap(), b"hello");
+    let (st, _) = t.fs.getattr(&t.ctx, e.inode, None).unwrap();
+    assert_eq!((st.st_nlink, st.st_size), (0, 5));
+    // Handle 0 reaches regular files only.
+    let d = t.fs.mkdir(&t.ctx, ROOT_ID, &c("d"), 0o755, 0).unwrap();
+    assert_eq!(errno(read_all(&t, d.inode, 0)), libc::EISDIR);
+    // Without the guest's offer, no zero-message opens.
+    let plain = T::new();
+    let (e, _) = plain.create(ROOT_ID, "g", 0o644);
+    assert_eq!(errno(read_all(&plain, e.inode, 0)), libc::EBADF);
 }
