@@ -68,9 +68,9 @@ pub struct Options {
     pub guest_root: Option<(u32, u32)>,
     /// Let the guest create block and character device nodes (EPERM otherwise).
     pub allow_devices: bool,
-    /// Zero-message opens of regular files under `auto` and `always` caching (see
-    /// [`PortableFs::file`]): the guest stops sending OPEN, FLUSH and RELEASE for files and
-    /// names them by node with handle 0.
+    /// Zero-message opens of regular files under `auto` and `always` caching: the guest stops
+    /// sending OPEN, FLUSH and RELEASE for files and names them by node with handle 0, and each
+    /// READ or WRITE opens the file by a checked name.
     pub zero_open: bool,
 }
 
