@@ -8,6 +8,7 @@
 //! length (16 bits) and the tag.
 
 use std::io;
+use std::ops::ControlFlow;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 
@@ -84,29 +85,23 @@ impl<F: Backend + 'static> P9Device<F> {
             .session
             .lock()
             .map_err(|_| io::Error::other("poisoned"))?;
-        loop {
-            if event_idx {
-                vring.disable_notification().map_err(io::Error::other)?;
+        super::serve_until_empty(vring, event_idx, || loop {
+            let next = vring
+                .get_mut()
+                .get_queue_mut()
+                .iter(mem.memory())
+                .map_err(io::Error::other)?
+                .next();
+            let Some(chain) = next else {
+                return Ok(ControlFlow::Continue(()));
+            };
+            let head = chain.head_index();
+            let used = serve_p9_chain(&mut session, chain);
+            vring.add_used(head, used).map_err(io::Error::other)?;
+            if vring.needs_notification().map_err(io::Error::other)? {
+                vring.signal_used_queue()?;
             }
-            loop {
-                let next = vring
-                    .get_mut()
-                    .get_queue_mut()
-                    .iter(mem.memory())
-                    .map_err(io::Error::other)?
-                    .next();
-                let Some(chain) = next else { break };
-                let head = chain.head_index();
-                let used = serve_p9_chain(&mut session, chain);
-                vring.add_used(head, used).map_err(io::Error::other)?;
-                if vring.needs_notification().map_err(io::Error::other)? {
-                    vring.signal_used_queue()?;
-                }
-            }
-            if !event_idx || !vring.enable_notification().map_err(io::Error::other)? {
-                return Ok(());
-            }
-        }
+        })
     }
 }
 

@@ -2,6 +2,7 @@
 //! descriptor chains between guest memory and the FUSE [`Server`].
 
 use std::io;
+use std::ops::ControlFlow;
 use std::os::fd::RawFd;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, OnceLock, RwLock, Weak};
@@ -213,10 +214,7 @@ impl<F: Backend + 'static> FsDevice<F> {
             return Err(io::Error::other("request before SET_MEM_TABLE"));
         };
         let event_idx = self.event_idx.load(Ordering::Relaxed);
-        loop {
-            if event_idx {
-                vring.disable_notification().map_err(io::Error::other)?;
-            }
+        super::serve_until_empty(vring, event_idx, || {
             match &self.pool {
                 Some(pool) => {
                     // The queue's lock is let go before a bad ring is dealt with.
@@ -225,7 +223,7 @@ impl<F: Backend + 'static> FsDevice<F> {
                         .map(|it| it.collect::<Vec<Chain>>());
                     let chains = match popped {
                         Ok(chains) => chains,
-                        Err(e) => return Self::bad_ring(vring, &e),
+                        Err(e) => return Self::bad_ring(vring, &e).map(ControlFlow::Break),
                     };
                     for chain in chains {
                         let server = Arc::clone(&self.server);
@@ -256,7 +254,7 @@ impl<F: Backend + 'static> FsDevice<F> {
                                 if !done.is_empty() {
                                     vring.complete(&done);
                                 }
-                                return Self::bad_ring(vring, &e);
+                                return Self::bad_ring(vring, &e).map(ControlFlow::Break);
                             }
                         };
                         let Some(chain) = next else { break };
@@ -276,10 +274,8 @@ impl<F: Backend + 'static> FsDevice<F> {
                     }
                 }
             }
-            if !event_idx || !vring.enable_notification().map_err(io::Error::other)? {
-                return Ok(());
-            }
-        }
+            Ok(ControlFlow::Continue(()))
+        })
     }
 }
 

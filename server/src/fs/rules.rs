@@ -26,6 +26,14 @@ pub fn open_options(cache: CachePolicy, dir: bool) -> OpenOptions {
     }
 }
 
+/// Whether a MKNOD of file type `kind` (mode & S_IFMT) may be made. A device node in the share
+/// would hand the guest's choice of host device to every host user who can open it: refused
+/// unless --allow-devices (SECURITY.md A4 #16), whichever protocol asks. The daemon itself
+/// never opens one either way.
+pub fn may_make_node(kind: u32, allow_devices: bool) -> bool {
+    allow_devices || (kind != libc::S_IFCHR && kind != libc::S_IFBLK)
+}
+
 /// The ownership rules the host would apply to a caller that is not the guest's root (A4 #24),
 /// checked by the backend because the change itself runs as the daemon: only root gives a file
 /// away, and only the owner changes its group (to one of the caller's groups, which the guest
@@ -133,6 +141,17 @@ mod tests {
             let e = unlooked(&std::io::Error::from_raw_os_error(errno), 7).unwrap();
             assert_eq!((e.inode, e.attr.st_ino), (0, 7));
             assert!(e.entry_timeout.is_zero() && e.attr_timeout.is_zero());
+        }
+    }
+
+    #[test]
+    fn device_nodes_only_when_allowed() {
+        for kind in [libc::S_IFCHR, libc::S_IFBLK] {
+            assert!(!may_make_node(kind, false));
+            assert!(may_make_node(kind, true));
+        }
+        for kind in [libc::S_IFREG, libc::S_IFIFO, libc::S_IFSOCK] {
+            assert!(may_make_node(kind, false));
         }
     }
 

@@ -11,6 +11,7 @@ use fuse_backend_rs::api::filesystem::{Context, Entry};
 use super::inode::{Anchor, InodeId, NameKey, Node};
 use super::{err, sys, LinuxFs};
 use crate::config::FileHandles;
+use crate::fs::rules;
 
 impl LinuxFs {
     /// Takes one guest reference to the inode behind `fd` (an O_PATH fd) found in `parent`
@@ -209,11 +210,7 @@ impl LinuxFs {
         umask: u32,
         rdev: u32,
     ) -> io::Result<Entry> {
-        // A device node in the share would hand the guest's choice of host device to every
-        // host user who can open it: refused unless --allow-devices (SECURITY.md A4 #16),
-        // whichever protocol asks. The daemon itself never opens one either way.
-        let fmt = mode & libc::S_IFMT;
-        if !self.opts.allow_devices && (fmt == libc::S_IFCHR || fmt == libc::S_IFBLK) {
+        if !rules::may_make_node(mode & libc::S_IFMT, self.opts.allow_devices) {
             return Err(io::Error::from_raw_os_error(libc::EPERM));
         }
         self.make(ctx, parent, name, |p| {

@@ -78,12 +78,12 @@ impl PortableFs {
             libc::O_RDONLY | libc::O_DIRECTORY | libc::O_NOFOLLOW,
             0,
         )?;
-        self.dir_entry(p, name, fd)
+        let st = sys::fstat(fd.as_fd())?;
+        self.dir_entry(p, name, fd, st)
     }
 
-    /// A guest reference to the directory `fd`, found as `name` in `p`.
-    fn dir_entry(&self, p: &Arc<Node>, name: &CStr, fd: OwnedFd) -> io::Result<Entry> {
-        let st = sys::fstat(fd.as_fd())?;
+    /// A guest reference to the directory `fd` (attributes `st`), found as `name` in `p`.
+    fn dir_entry(&self, p: &Arc<Node>, name: &CStr, fd: OwnedFd, st: stat64) -> io::Result<Entry> {
         let node = self.nodes.add_ref(&st, Some(fd), p, name);
         Ok(self.entry(node, st))
     }
@@ -119,7 +119,7 @@ impl PortableFs {
     /// Gives the entry just made in `p` (attributes `pst`) to the caller and sets its mode to
     /// `mode`: the owner and group Linux would give it (the parent's group if the parent is
     /// setgid), then the mode again (the chown clears setuid bits, the umask may have cut
-    /// some).
+    /// some). Returns the entry's attributes once given, read again only if it changed.
     pub(super) fn give(
         &self,
         ctx: &Context,
@@ -127,7 +127,7 @@ impl PortableFs {
         pst: &stat64,
         made: Made<'_>,
         mode: u32,
-    ) -> io::Result<()> {
+    ) -> io::Result<stat64> {
         let gid = if pst.st_mode & libc::S_ISGID != 0 {
             pst.st_gid
         } else {
@@ -135,15 +135,17 @@ impl PortableFs {
         };
         match made {
             Made::Fd(fd) => {
-                if self.give_away {
-                    let st = sys::fstat(fd)?;
-                    if (st.st_uid, st.st_gid) != (ctx.uid, gid) {
-                        sys::fchown(fd, ctx.uid, gid)?;
-                    }
+                let st = sys::fstat(fd)?;
+                let chown = self.give_away && (st.st_uid, st.st_gid) != (ctx.uid, gid);
+                if chown {
+                    sys::fchown(fd, ctx.uid, gid)?;
                 }
-                if sys::fstat(fd)?.st_mode & 0o7777 != mode {
-                    sys::fchmod(fd, mode)?;
+                let st = if chown { sys::fstat(fd)? } else { st };
+                if st.st_mode & 0o7777 == mode {
+                    return Ok(st);
                 }
+                sys::fchmod(fd, mode)?;
+                sys::fstat(fd)
             }
             Made::Name(name, kind) => {
                 let dir = p.dir()?;
@@ -156,15 +158,18 @@ impl PortableFs {
                 if !ours {
                     return Err(err(libc::EAGAIN));
                 }
-                if self.give_away && (st.st_uid, st.st_gid) != (ctx.uid, gid) {
+                let chown = self.give_away && (st.st_uid, st.st_gid) != (ctx.uid, gid);
+                if chown {
                     sys::chown_at(dir, name, ctx.uid, gid)?;
                 }
-                if kind != libc::S_IFLNK && sys::stat_at(dir, name)?.st_mode & 0o7777 != mode {
-                    sys::chmod_at(dir, name, mode)?;
+                let st = if chown { sys::stat_at(dir, name)? } else { st };
+                if kind == libc::S_IFLNK || st.st_mode & 0o7777 == mode {
+                    return Ok(st);
                 }
+                sys::chmod_at(dir, name, mode)?;
+                sys::stat_at(dir, name)
             }
         }
-        Ok(())
     }
 
     pub(super) fn do_mkdir(
@@ -191,8 +196,8 @@ impl PortableFs {
         if st.st_uid != sys::geteuid() || !sys::list(fd.as_fd())?.is_empty() {
             return Err(err(libc::EAGAIN));
         }
-        self.give(ctx, &p, &pst, Made::Fd(fd.as_fd()), mode)?;
-        self.dir_entry(&p, name, fd)
+        let st = self.give(ctx, &p, &pst, Made::Fd(fd.as_fd()), mode)?;
+        self.dir_entry(&p, name, fd, st)
     }
 
     pub(super) fn do_mknod(
@@ -204,10 +209,8 @@ impl PortableFs {
         rdev: u32,
         umask: u32,
     ) -> io::Result<Entry> {
-        // A device node in the share would hand the guest's choice of host device to every
-        // host user who can open it: refused unless --allow-devices (SECURITY.md A4 #16).
         let kind = mode & libc::S_IFMT;
-        if !self.opts.allow_devices && (kind == libc::S_IFCHR || kind == libc::S_IFBLK) {
+        if !rules::may_make_node(kind, self.opts.allow_devices) {
             return Err(err(libc::EPERM));
         }
         let p = self.dir_node(parent)?;

@@ -149,8 +149,7 @@ impl PortableFs {
             }
             Err(e) => return Err(e),
         };
-        self.give(ctx, &p, &pst, Made::Fd(fd.as_fd()), mode)?;
-        let st = sys::fstat(fd.as_fd())?;
+        let st = self.give(ctx, &p, &pst, Made::Fd(fd.as_fd()), mode)?;
         let node = self.nodes.add_ref(&st, None, &p, name);
         Ok((
             self.entry(node, st),
