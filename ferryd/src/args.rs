@@ -151,9 +151,9 @@ pub struct Args {
     #[arg(long, value_name = "SIZE")]
     pub dax_window: Option<String>,
     /// With a DAX window and a guest mounted with -o dax=inode, map only regular files of at
-    /// least this size (e.g. 256K); smaller files are read and written with requests, where
+    /// least this size (e.g. 64K); smaller files are read and written with requests, where
     /// a 2 MiB mapping would cost more round trips than it saves
-    #[arg(long, value_name = "SIZE", default_value = "256K")]
+    #[arg(long, value_name = "SIZE", default_value = "64K")]
     pub dax_min_size: String,
     /// Count requests per opcode (number, bytes, service time); print the table at exit and on
     /// SIGUSR1

@@ -291,7 +291,7 @@ impl Config {
             killpriv_v2: true,
             agent_timeout: Some(Duration::from_secs(30)),
             dax_window: None,
-            dax_min_size: 256 << 10,
+            dax_min_size: 64 << 10,
             rlimit_nofile: None,
             inode_file_handles: FileHandles::Never,
             ids: crate::session::ids::Ids::default(),
